@@ -1,0 +1,90 @@
+"""The error hierarchy: every failure a user can act on is a `LakehouseError` with a hint.
+
+Example:
+    >>> from phlo_lakehouse.errors import InvalidDuration
+    >>> str(InvalidDuration("'5x' is not a duration", hint="use 36h, 5d or P5D"))
+    "'5x' is not a duration (hint: use 36h, 5d or P5D)"
+"""
+
+from __future__ import annotations
+
+
+class LakehouseError(Exception):
+    """Error when a lakehouse action cannot proceed; carries a one-line message and a hint."""
+
+    #: Exit code the CLI uses for this class of error.
+    exit_code: int = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message.strip().splitlines()[0] if message.strip() else message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} (hint: {self.hint})"
+        return self.message
+
+
+class InvalidInput(LakehouseError):
+    """Error when user input (identifier, ref, duration, size, config…) is malformed."""
+
+    exit_code = 2
+
+
+class InvalidIdentifier(InvalidInput):
+    """Error when a table or namespace identifier is malformed."""
+
+
+class InvalidRefName(InvalidInput):
+    """Error when a branch or tag name is malformed."""
+
+
+class InvalidDuration(InvalidInput):
+    """Error when a duration such as "5d" or "P5D" cannot be parsed or is negative."""
+
+
+class InvalidSize(InvalidInput):
+    """Error when a size such as "128MB" cannot be parsed or is not positive."""
+
+
+class InvalidConfig(InvalidInput):
+    """Error when catalog or resource configuration is missing or inconsistent."""
+
+
+class NotFound(LakehouseError):
+    """Error when a named catalog object does not exist."""
+
+    exit_code = 2
+
+
+class TableNotFound(NotFound):
+    """Error when a table does not exist in the catalog (on the given ref)."""
+
+
+class NamespaceNotFound(NotFound):
+    """Error when a namespace does not exist in the catalog (on the given ref)."""
+
+
+class RefNotFound(NotFound):
+    """Error when a branch or tag does not exist (Nessie reference or Iceberg table ref)."""
+
+
+class SnapshotNotFound(NotFound):
+    """Error when a snapshot id or timestamp matches no snapshot of the table."""
+
+
+class CatalogUnavailable(LakehouseError):
+    """Error when the catalog service cannot be reached or refuses the connection."""
+
+
+class AccessDenied(LakehouseError):
+    """Error when the principal lacks the permission an operation needs."""
+
+
+class Conflict(LakehouseError):
+    """Error when a commit conflicts with a concurrent change and retries are exhausted."""
+
+
+class OperationFailed(LakehouseError):
+    """Error when an operation fails for a reason other than input, access or conflict."""

@@ -1,0 +1,277 @@
+"""`LakehouseResource`, the abstract table-access interface, and `IcebergLakehouse`, its Iceberg
+implementation over any catalog `CatalogSettings` can describe.
+
+Construction never connects: the catalog is opened on first use, so Dagster definitions and
+``import phlo_lakehouse`` do no I/O.
+
+Example:
+    >>> from phlo_lakehouse import IcebergLakehouse, CatalogSettings
+    >>> lh = IcebergLakehouse(CatalogSettings.embedded("/tmp/phlo-doc"))
+    >>> lh.list_tables()                                  # doctest: +SKIP
+    []
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from phlo_lakehouse.catalogs import build_catalog
+from phlo_lakehouse.config import CatalogSettings
+from phlo_lakehouse.errors import (
+    CatalogUnavailable,
+    InvalidConfig,
+    LakehouseError,
+    NamespaceNotFound,
+    RefNotFound,
+    TableNotFound,
+)
+from phlo_lakehouse.identifiers import (
+    TableIdentifier,
+    TableSelector,
+    parse_namespace,
+    parse_table_identifier,
+    select_tables,
+    validate_ref_name,
+)
+from phlo_lakehouse.table import MAIN, LakehouseTable
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+    from phlo_lakehouse.metadata import TableMetadata
+    from phlo_lakehouse.nessie import NessieReferences
+
+
+class LakehouseResource(ABC):
+    """Table access every lakehouse implementation offers.
+
+    Example:
+        >>> issubclass(IcebergLakehouse, LakehouseResource)
+        True
+    """
+
+    @abstractmethod
+    def get_table(self, name: str | TableIdentifier, ref: str | None = None) -> LakehouseTable:
+        """Load table ``name`` as of ``ref`` (default: the configured default ref, ``main``)."""
+
+    @abstractmethod
+    def list_tables(
+        self, namespace: str | Sequence[str] | None = None, ref: str | None = None
+    ) -> list[TableIdentifier]:
+        """Tables in ``namespace`` (every namespace when None), sorted."""
+
+    @abstractmethod
+    def list_namespaces(self, ref: str | None = None) -> list[tuple[str, ...]]:
+        """Every namespace, nested levels included, sorted."""
+
+    def table_exists(self, name: str | TableIdentifier, ref: str | None = None) -> bool:
+        """True when ``name`` exists on ``ref``; malformed names still raise."""
+        try:
+            self.get_table(name, ref)
+        except (TableNotFound, NamespaceNotFound):
+            return False
+        return True
+
+    def resolve_tables(
+        self, selectors: Sequence[str | TableSelector], ref: str | None = None
+    ) -> list[TableIdentifier]:
+        """Tables matching selectors such as ``raw.*``; literal names must exist.
+
+        Raises:
+            TableNotFound: a literal selector names a table that does not exist.
+        """
+        parsed = [s if isinstance(s, TableSelector) else TableSelector.parse(s) for s in selectors]
+        namespaces = {s.namespace_prefix for s in parsed if not s.is_literal}
+        found: set[TableIdentifier] = set()
+        for prefix in namespaces:
+            if prefix == ():
+                found.update(self.list_tables(None, ref))
+                break
+            found.update(t for t in self.list_tables(None, ref) if t.namespace[: len(prefix)] == prefix)
+        for literal in (s for s in parsed if s.is_literal):
+            ident = parse_table_identifier(literal.pattern)
+            if not self.table_exists(ident, ref):
+                raise TableNotFound(
+                    f"table {ident} does not exist", hint="list tables with `phlo-lakehouse tables list`"
+                )
+            found.add(ident)
+        return select_tables(parsed, found)
+
+    def collect_stats(
+        self, name: str | TableIdentifier, ref: str | None = None, *, full: bool = False
+    ) -> TableMetadata:
+        """Table statistics for ``name`` on ``ref`` (fast path unless ``full``)."""
+        from phlo_lakehouse.metadata import MetadataCollector
+
+        return MetadataCollector(full=full).collect(self.get_table(name, ref))
+
+
+class IcebergLakehouse(LakehouseResource):
+    """Iceberg tables in one catalog (SQL, REST, Nessie, Glue or Hive).
+
+    Args:
+        settings: the catalog to use; default: `CatalogSettings.from_env()`.
+        catalog: an already-built PyIceberg catalog to use instead (not Nessie-ref aware).
+
+    Example:
+        >>> lh = IcebergLakehouse(CatalogSettings.embedded("/tmp/phlo-doc"))
+        >>> lh.settings.type
+        'sql'
+    """
+
+    def __init__(
+        self, settings: CatalogSettings | None = None, *, catalog: Catalog | None = None
+    ) -> None:
+        self.settings = settings if settings is not None else CatalogSettings.from_env()
+        self._catalogs: dict[str, Catalog] = {}
+        self._given_catalog = catalog
+        self._lock = threading.Lock()
+        self._nessie_refs: NessieReferences | None = None
+
+    @classmethod
+    def from_env(cls) -> IcebergLakehouse:
+        """An `IcebergLakehouse` configured from the environment (no connection yet)."""
+        return cls(CatalogSettings.from_env())
+
+    @property
+    def is_nessie(self) -> bool:
+        """True when refs are catalog-wide Nessie references."""
+        return self.settings.type == "nessie" and self._given_catalog is None
+
+    @property
+    def nessie(self) -> NessieReferences:
+        """The Nessie reference client (Nessie catalogs only)."""
+        if not self.is_nessie:
+            raise InvalidConfig(
+                f"the {self.settings.describe()} has no Nessie references",
+                hint="use a nessie catalog, or Iceberg table refs via SnapshotManager",
+            )
+        if self._nessie_refs is None:
+            from phlo_lakehouse.nessie import NessieReferences
+
+            self._nessie_refs = NessieReferences(self.settings.uri or "")
+        return self._nessie_refs
+
+    def resolve_ref(self, ref: str | None) -> str:
+        """Validate ``ref`` (default: the settings' default ref); on Nessie, check it exists."""
+        name = validate_ref_name(ref or self.settings.default_ref)
+        if self.is_nessie:
+            self.nessie.get(name)
+        return name
+
+    def catalog(self, ref: str | None = None) -> Catalog:
+        """The PyIceberg catalog (for Nessie: the one serving ``ref``), opened on first use."""
+        if self._given_catalog is not None:
+            return self._given_catalog
+        key = (ref or self.settings.default_ref) if self.is_nessie else ""
+        with self._lock:
+            if key not in self._catalogs:
+                self._catalogs[key] = build_catalog(self.settings, key or None)
+            return self._catalogs[key]
+
+    def get_table(self, name: str | TableIdentifier, ref: str | None = None) -> LakehouseTable:
+        """Load ``name`` as of ``ref``.
+
+        Raises:
+            InvalidIdentifier, InvalidRefName: malformed name or ref (nothing is contacted).
+            RefNotFound: the Nessie reference or Iceberg table ref does not exist.
+            NamespaceNotFound, TableNotFound: nothing by that name on that ref.
+            CatalogUnavailable: the catalog cannot be reached.
+
+        Example:
+            >>> lh.get_table("raw.events", ref="dev").snapshot_id   # doctest: +SKIP
+        """
+        ident = parse_table_identifier(name)
+        ref_name = validate_ref_name(ref or self.settings.default_ref)
+        with self._catalog_errors():
+            ref_name = self.resolve_ref(ref_name)
+            catalog = self.catalog(ref_name)
+            table = self._load(catalog, ident, ref_name)
+        handle = LakehouseTable(ident, ref_name, table, nessie=self.is_nessie)
+        if not handle.nessie and ref_name != MAIN and ref_name not in table.metadata.refs:
+            known = ", ".join(sorted(table.metadata.refs)) or "none"
+            raise RefNotFound(
+                f"table {ident} has no branch or tag {ref_name!r} (refs: {known})",
+                hint="create it with SnapshotManager.create_branch/create_tag or pick a listed ref",
+            )
+        return handle
+
+    def list_namespaces(self, ref: str | None = None) -> list[tuple[str, ...]]:
+        """Every namespace, nested levels included."""
+        with self._catalog_errors():
+            catalog = self.catalog(self.resolve_ref(ref))
+            found: list[tuple[str, ...]] = []
+            pending = [tuple(ns) for ns in catalog.list_namespaces()]
+            while pending:
+                ns = pending.pop()
+                if ns in found:
+                    continue
+                found.append(ns)
+                pending.extend(
+                    tuple(child) for child in catalog.list_namespaces(ns) if tuple(child) != ns
+                )
+        return sorted(found)
+
+    def list_tables(
+        self, namespace: str | Sequence[str] | None = None, ref: str | None = None
+    ) -> list[TableIdentifier]:
+        """Tables in ``namespace`` (all namespaces when None), sorted."""
+        namespaces = (
+            [parse_namespace(namespace)] if namespace is not None else self.list_namespaces(ref)
+        )
+        with self._catalog_errors():
+            catalog = self.catalog(self.resolve_ref(ref))
+            tables: list[TableIdentifier] = []
+            for ns in namespaces:
+                try:
+                    listed = catalog.list_tables(ns)
+                except Exception as e:
+                    if type(e).__name__ == "NoSuchNamespaceError":
+                        raise NamespaceNotFound(
+                            f"namespace {'.'.join(ns)} does not exist",
+                            hint="list namespaces with `phlo-lakehouse tables list`",
+                        ) from e
+                    raise
+                tables.extend(TableIdentifier(tuple(t[:-1]), t[-1]) for t in listed)
+        return sorted(tables)
+
+    def _load(self, catalog: Catalog, ident: TableIdentifier, ref: str) -> object:
+        from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+        try:
+            return catalog.load_table(ident.as_tuple())
+        except (NoSuchTableError, NoSuchNamespaceError) as e:
+            where = f" on ref {ref!r}" if self.is_nessie else ""
+            if not catalog.namespace_exists(ident.namespace):
+                raise NamespaceNotFound(
+                    f"namespace {'.'.join(ident.namespace)} does not exist{where}",
+                    hint="check the spelling or create the namespace first",
+                ) from e
+            raise TableNotFound(
+                f"table {ident} does not exist{where}",
+                hint="list tables with `phlo-lakehouse tables list`",
+            ) from e
+
+    @contextmanager
+    def _catalog_errors(self) -> Iterator[None]:
+        """Turn connection failures inside catalog calls into `CatalogUnavailable`."""
+        try:
+            yield
+        except LakehouseError:
+            raise
+        except (OSError, ConnectionError) as e:
+            raise CatalogUnavailable(
+                f"cannot reach the {self.settings.describe()}: {type(e).__name__}",
+                hint="check that the service is running and the uri/port are right",
+            ) from e
+        except Exception as e:
+            if type(e).__name__ in ("OperationalError", "InterfaceError"):
+                raise CatalogUnavailable(
+                    f"cannot reach the {self.settings.describe()}: {type(e).__name__}",
+                    hint="check that the database is running and the uri is right",
+                ) from e
+            raise

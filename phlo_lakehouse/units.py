@@ -1,0 +1,127 @@
+"""Durations ("36h", "5d", ISO-8601 "P5D") and sizes ("128MB", "512MiB") parsed in one place.
+
+Sizes follow the convention of Iceberg's and Spark's own documentation: "512 MB" means
+536,870,912 bytes, so ``MB`` and ``MiB`` both mean 2**20 (likewise KB/KiB, GB/GiB, TB/TiB).
+
+Example:
+    >>> parse_duration("36h")
+    datetime.timedelta(days=1, seconds=43200)
+    >>> parse_size("128MB")
+    134217728
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from phlo_lakehouse.errors import InvalidDuration, InvalidSize
+
+_DURATION_HINT = "use a number with a unit: 90m, 36h, 5d, 2w, or ISO-8601 like P5D / PT36H"
+_SIZE_HINT = "use a positive whole number of bytes or a unit: 512KB, 128MB, 512MiB, 1GB"
+
+_SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)\s*$", re.IGNORECASE)
+_ISO_DURATION = re.compile(
+    r"^P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$",
+    re.IGNORECASE,
+)
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+_SIZE_POWERS = {"b": 0, "k": 1, "m": 2, "g": 3, "t": 4}
+
+
+def parse_duration(value: str | int | float | timedelta, *, name: str = "duration") -> timedelta:
+    """Parse a duration; numbers are seconds. Negative or malformed values raise.
+
+    Args:
+        value: "36h", "5d", "2w", "90m", "P5D", "PT36H", a number of seconds or a timedelta.
+        name: what the value is for, used in the error message (e.g. "older_than").
+
+    Returns:
+        The duration as a non-negative ``timedelta``.
+
+    Raises:
+        InvalidDuration: the value is malformed or negative.
+
+    Example:
+        >>> parse_duration("P1DT12H") == parse_duration("36h")
+        True
+    """
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, bool):
+        raise InvalidDuration(f"{name}={value!r} is not a duration", hint=_DURATION_HINT)
+    elif isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        seconds = _parse_duration_text(value, name)
+    else:
+        raise InvalidDuration(f"{name}={value!r} is not a duration", hint=_DURATION_HINT)
+    if seconds < 0:
+        raise InvalidDuration(f"{name}={value!r} is negative", hint=_DURATION_HINT)
+    return timedelta(seconds=seconds)
+
+
+def _parse_duration_text(text: str, name: str) -> float:
+    stripped = text.strip()
+    if stripped.startswith("-"):
+        raise InvalidDuration(f"{name}={text!r} is negative", hint=_DURATION_HINT)
+    short = _SHORT_DURATION.match(stripped)
+    if short:
+        return float(short.group(1)) * _UNIT_SECONDS[short.group(2).lower()]
+    iso = _ISO_DURATION.match(stripped)
+    if iso and stripped.upper() not in ("P", "PT") and any(iso.groupdict().values()):
+        parts = {k: float(v) for k, v in iso.groupdict().items() if v is not None}
+        return timedelta(**parts).total_seconds()
+    raise InvalidDuration(f"{name}={text!r} is not a duration", hint=_DURATION_HINT)
+
+
+def parse_size(value: str | int, *, name: str = "size") -> int:
+    """Parse a size in bytes; ``MB`` and ``MiB`` both mean 2**20 bytes.
+
+    Args:
+        value: "128MB", "512MiB", "1g", "1048576" or an int.
+        name: what the value is for, used in the error message.
+
+    Returns:
+        A positive number of bytes.
+
+    Raises:
+        InvalidSize: the value is malformed, zero or negative.
+
+    Example:
+        >>> parse_size("512MiB") == parse_size("512MB") == 512 * 1024 * 1024
+        True
+    """
+    if isinstance(value, bool):
+        raise InvalidSize(f"{name}={value!r} is not a size", hint=_SIZE_HINT)
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str):
+        match = _SIZE.match(value)
+        if not match:
+            raise InvalidSize(f"{name}={value!r} is not a size", hint=_SIZE_HINT)
+        unit = (match.group(2) or "b").lower()
+        size = int(float(match.group(1)) * 1024 ** _SIZE_POWERS[unit[0]])
+    else:
+        raise InvalidSize(f"{name}={value!r} is not a size", hint=_SIZE_HINT)
+    if size <= 0:
+        raise InvalidSize(f"{name}={value!r} must be positive", hint=_SIZE_HINT)
+    return size
+
+
+def format_size(num_bytes: int | float) -> str:
+    """Render bytes for people: 134217728 -> "128.0 MiB".
+
+    Example:
+        >>> format_size(1536)
+        '1.5 KiB'
+    """
+    size = float(num_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
