@@ -1,0 +1,80 @@
+"""Shared fixtures: real embedded lakehouses and the real services started by scripts/services.
+
+Service endpoints come from the environment that ``scripts/services/all.sh start`` writes to
+``.services/env.sh`` (``make test`` sources it). Outside CI a missing service skips its tests;
+with ``CI=true`` it fails them, so CI can never pass on skipped integration tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from phlo_lakehouse import CatalogSettings, IcebergLakehouse
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_env(name: str, service: str) -> str:
+    """The value of ``name``, or skip (fail in CI) naming the script that starts ``service``."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    message = (
+        f"{name} is not set: start {service} with `bash scripts/services/all.sh start {service}` "
+        "and `source .services/env.sh` (make test does both)"
+    )
+    if IN_CI:
+        pytest.fail(f"CI: required service missing: {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def lakehouse(tmp_path: Path) -> IcebergLakehouse:
+    """An empty embedded lakehouse (SQLite catalog, local warehouse) in a temp dir."""
+    return IcebergLakehouse(CatalogSettings.embedded(tmp_path / "lakehouse"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    return require_env("PHLO_TEST_POSTGRES_URL", "postgres")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    return require_env("PHLO_TEST_S3_ENDPOINT", "moto")
+
+
+@pytest.fixture(scope="session")
+def nessie_uri() -> str:
+    return require_env("PHLO_TEST_NESSIE_URI", "nessie")
+
+
+S3_TEST_PROPERTIES = {
+    "s3.access-key-id": "testing",
+    "s3.secret-access-key": "testing",
+    "s3.region": "us-east-1",
+    "s3.path-style-access": "true",
+}
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A name unique to this test, for namespaces on shared services."""
+    return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def nessie_lakehouse(nessie_uri: str, s3_endpoint: str) -> Iterator[IcebergLakehouse]:
+    """A lakehouse on the real Nessie server (Iceberg REST per ref, S3 warehouse on moto)."""
+    settings = CatalogSettings(
+        type="nessie",
+        uri=nessie_uri,
+        warehouse=os.environ.get("PHLO_TEST_NESSIE_WAREHOUSE", "warehouse"),
+        properties={**S3_TEST_PROPERTIES, "s3.endpoint": s3_endpoint},
+    )
+    yield IcebergLakehouse(settings)
