@@ -28,6 +28,8 @@ svc_die() {
 
 ensure_state_dir() {
   mkdir -p "$PHLO_SERVICES_DIR"
+  # Keep the state dir out of git without touching the repo's .gitignore.
+  [[ -f "$PHLO_SERVICES_DIR/.gitignore" ]] || printf '*\n' >"$PHLO_SERVICES_DIR/.gitignore"
   # Services may run as another OS user (postgres): let them traverse it.
   chmod 755 "$PHLO_SERVICES_DIR"
 }

@@ -9,7 +9,7 @@
 # the tests use testing/testing and region us-east-1.
 set -euo pipefail
 
-# shellcheck source=scripts/services/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SVC_NAME=moto

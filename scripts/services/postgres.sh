@@ -9,7 +9,7 @@
 # On start it prints the SQLAlchemy URL on stdout.
 set -euo pipefail
 
-# shellcheck source=scripts/services/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SVC_NAME=postgres

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Debian packages the services need (Java 17 for Spark and the Hive metastore, Maven for jars,
+# PostgreSQL). Nessie needs Java 21+: scripts/services/nessie.sh finds it (NESSIE_JAVA, JAVA_HOME,
+# or /usr/lib/jvm/*, where this machine kind ships Temurin 25).
+# Installs only what is missing, so it is quick on a prepared machine.
+set -euo pipefail
+need=()
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+command -v javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if ((${#need[@]})); then
+  echo "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `make test`: install system packages if missing, start the real services, run every test, stop them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/system_deps.sh
+bash scripts/services/all.sh start
+trap 'bash scripts/services/all.sh stop' EXIT
+# shellcheck disable=SC1091
+source .services/env.sh
+.venv/bin/python -m pytest -q --timeout=900 "$@"
