@@ -154,7 +154,9 @@ class OperationExecutor:
                 context.table = context.table.refresh()
             context.plan = self._timed(context, "plan", operation.plan, context.table)
             try:
-                result = self._timed(context, "execute", operation.execute, context.table, context.plan)
+                result = self._timed(
+                    context, "execute", operation.execute, context.table, context.plan
+                )
             except Conflict as conflict:
                 last_conflict = conflict
                 continue

@@ -58,13 +58,17 @@ class LiveFiles:
     deletes: list[LiveFile] = field(default_factory=list)
 
 
-def read_entries(io: FileIO, manifests: Iterable[ManifestFile], *, live_only: bool = True) -> dict[str, list[ManifestEntry]]:
+def read_entries(
+    io: FileIO, manifests: Iterable[ManifestFile], *, live_only: bool = True
+) -> dict[str, list[ManifestEntry]]:
     """Entries of each manifest (by path), read once each, in parallel."""
     unique = {m.manifest_path: m for m in manifests}
     if not unique:
         return {}
     with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(unique))) as pool:
-        entries = pool.map(lambda m: m.fetch_manifest_entry(io, discard_deleted=live_only), unique.values())
+        entries = pool.map(
+            lambda m: m.fetch_manifest_entry(io, discard_deleted=live_only), unique.values()
+        )
         return dict(zip(unique, entries, strict=True))
 
 
@@ -78,7 +82,9 @@ def live_files(table: Table, snapshot: Snapshot | None) -> LiveFiles:
     for path, entries in read_entries(table.io, snapshot.manifests(table.io)).items():
         for entry in entries:
             live = LiveFile(entry.data_file, entry.sequence_number or 0, entry.snapshot_id, path)
-            (result.data if entry.data_file.content == DataFileContent.DATA else result.deletes).append(live)
+            (
+                result.data if entry.data_file.content == DataFileContent.DATA else result.deletes
+            ).append(live)
     return result
 
 
@@ -208,7 +214,9 @@ def list_storage(io: FileIO, location: str) -> list[StoredFile]:
         modified = info.mtime or datetime.fromtimestamp(0, tz=UTC)
         if modified.tzinfo is None:
             modified = modified.replace(tzinfo=UTC)
-        files.append(StoredFile(path=f"{prefix}{info.path}", size=info.size or 0, modified=modified))
+        files.append(
+            StoredFile(path=f"{prefix}{info.path}", size=info.size or 0, modified=modified)
+        )
     return files
 
 

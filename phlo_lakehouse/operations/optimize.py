@@ -1,0 +1,617 @@
+"""`OptimizeOperation`: compaction by bin-pack, sort or z-order, committed as ``replace``.
+
+Planning follows Iceberg's ``rewrite_data_files``: files of a partition smaller than
+``min_file_size_ratio`` × target or larger than ``max_file_size_ratio`` × target (or carrying
+enough deletes) are candidates; candidates are packed into groups of at most
+``max_file_group_size`` input bytes; a group is rewritten when it has ``min_input_files`` files,
+more than one target file of content, an oversized file or deletes to apply.
+
+Example:
+    >>> op = OptimizeOperation(target_file_size="128MB", min_input_files=5)
+    >>> result = OperationExecutor(lakehouse).run(op, "demo.events")         # doctest: +SKIP
+    >>> result.figures["files_to_rewrite"], result.figures["expected_output_files"]  # doctest: +SKIP
+    (48, 1)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from phlo_lakehouse.errors import InvalidInput
+from phlo_lakehouse.metadata import target_file_size
+from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
+from phlo_lakehouse.operations.files import LiveFile, applicable_deletes, live_files
+from phlo_lakehouse.operations.replace import ReplaceFiles
+from phlo_lakehouse.operations.rewrite import (
+    RollingDataFileWriter,
+    read_group,
+    sort_rows,
+    zorder_rows,
+)
+from phlo_lakehouse.units import parse_size
+
+if TYPE_CHECKING:
+    from pyiceberg.manifest import DataFile
+    from pyiceberg.schema import Schema
+    from pyiceberg.table import Table
+
+    from phlo_lakehouse.table import LakehouseTable
+
+STRATEGIES = ("binpack", "sort", "zorder")
+_SORT_SPEC = re.compile(
+    r"^\s*(?P<col>[A-Za-z_][\w.]*)(?:\s+(?P<dir>asc|desc))?(?:\s+nulls\s+(?P<nulls>first|last))?\s*$",
+    re.IGNORECASE,
+)
+_ZORDER_TYPES = (
+    "int",
+    "long",
+    "float",
+    "double",
+    "date",
+    "time",
+    "timestamp",
+    "timestamptz",
+    "string",
+    "boolean",
+    "timestamp_ns",
+    "timestamptz_ns",
+)
+
+
+@dataclass(frozen=True)
+class FileGroup:
+    """Data files of one partition rewritten together (and committed together in partial mode)."""
+
+    group_id: int
+    spec_id: int
+    partition: tuple
+    files: tuple[str, ...]
+    delete_files: tuple[str, ...]
+    input_bytes: int
+    input_records: int
+    expected_output_files: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group_id": self.group_id,
+            "spec_id": self.spec_id,
+            "partition": [_json_value(v) for v in self.partition],
+            "files": list(self.files),
+            "delete_files": list(self.delete_files),
+            "input_bytes": self.input_bytes,
+            "input_records": self.input_records,
+            "expected_output_files": self.expected_output_files,
+        }
+
+
+class OptimizeOperation(TableOperation):
+    """Compact a table's data files.
+
+    Args:
+        strategy: "binpack" (default), "sort" (``sort_by`` or the table's sort order) or
+            "zorder" (``zorder_by`` columns).
+        sort_by: columns for "sort", e.g. ``["user_id", "event_time desc nulls last"]``.
+        zorder_by: columns for "zorder" (numeric, date/time, string or boolean).
+        target_file_size: bytes or "128MB"; default ``write.target-file-size-bytes`` else 512 MB.
+        min_input_files: files a group needs to be rewritten (default 5).
+        min_file_size_ratio / max_file_size_ratio: small and large thresholds (0.75 / 1.8).
+        max_file_group_size: most input bytes per group (default 1 GB).
+        partition_filter: only files that may hold rows matching this expression, e.g.
+            ``"event_time >= '2026-01-02T00:00:00+00:00'"``.
+        rewrite_all: rewrite every file of the selection, whatever its size.
+        delete_ratio_threshold: rewrite a file when deleted rows ≥ this share of its rows.
+        partial_progress: commit each group on its own (groups may run in parallel processes).
+        group_ids: only these groups of the plan (with partial progress, for fan-out).
+        max_concurrent_groups: groups rewritten at once in this process (default: CPU count).
+    """
+
+    name = "optimize"
+    permission = "optimize"
+
+    def __init__(
+        self,
+        *,
+        strategy: str = "binpack",
+        sort_by: Sequence[str] | None = None,
+        zorder_by: Sequence[str] | None = None,
+        target_file_size: str | int | None = None,
+        min_input_files: int = 5,
+        min_file_size_ratio: float = 0.75,
+        max_file_size_ratio: float = 1.8,
+        max_file_group_size: str | int = "1GB",
+        partition_filter: str | None = None,
+        rewrite_all: bool = False,
+        delete_ratio_threshold: float = 0.3,
+        partial_progress: bool = False,
+        group_ids: Sequence[int] | None = None,
+        max_concurrent_groups: int | None = None,
+    ) -> None:
+        if strategy not in STRATEGIES:
+            raise InvalidInput(
+                f"strategy {strategy!r} is not supported", hint="use binpack, sort or zorder"
+            )
+        if strategy == "zorder" and not zorder_by:
+            raise InvalidInput("zorder needs columns", hint="pass zorder_by=['col_a', 'col_b']")
+        if zorder_by and strategy != "zorder":
+            raise InvalidInput("zorder_by needs strategy='zorder'", hint="set strategy='zorder'")
+        if sort_by and strategy != "sort":
+            raise InvalidInput("sort_by needs strategy='sort'", hint="set strategy='sort'")
+        if (
+            not isinstance(min_input_files, int)
+            or isinstance(min_input_files, bool)
+            or min_input_files < 1
+        ):
+            raise InvalidInput(
+                f"min_input_files={min_input_files!r} must be a whole number ≥ 1", hint="e.g. 5"
+            )
+        if not 0 < min_file_size_ratio < 1 < max_file_size_ratio:
+            raise InvalidInput(
+                "size ratios must satisfy 0 < min_file_size_ratio < 1 < max_file_size_ratio",
+                hint="the defaults are 0.75 and 1.8",
+            )
+        if not 0 < delete_ratio_threshold <= 1:
+            raise InvalidInput("delete_ratio_threshold must be in (0, 1]", hint="default 0.3")
+        self.strategy = strategy
+        self.sort_keys = [_parse_sort_spec(s) for s in (sort_by or [])]
+        self.zorder_by = list(zorder_by or [])
+        self.target_file_size = (
+            parse_size(target_file_size, name="target_file_size") if target_file_size else None
+        )
+        self.min_input_files = min_input_files
+        self.min_ratio = min_file_size_ratio
+        self.max_ratio = max_file_size_ratio
+        self.max_group_bytes = parse_size(max_file_group_size, name="max_file_group_size")
+        self.partition_filter = partition_filter
+        self._filter_expr = _parse_filter(partition_filter) if partition_filter else None
+        self.rewrite_all = rewrite_all
+        self.delete_ratio = delete_ratio_threshold
+        self.partial_progress = partial_progress
+        self.group_ids = set(group_ids) if group_ids is not None else None
+        self.max_concurrent_groups = max_concurrent_groups or os.cpu_count() or 1
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "sort_by": [f"{c} {d}" for c, d, _ in self.sort_keys],
+            "zorder_by": self.zorder_by,
+            "target_file_size": self.target_file_size,
+            "min_input_files": self.min_input_files,
+            "partition_filter": self.partition_filter,
+            "rewrite_all": self.rewrite_all,
+            "partial_progress": self.partial_progress,
+        }
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def plan(self, table: LakehouseTable) -> OperationPlan:
+        metadata = table.table.metadata
+        target = self.target_file_size or target_file_size(table.table)
+        if table.ref_kind != "branch":
+            raise InvalidInput(
+                f"{table.ref!r} is a tag; tags cannot be compacted", hint="optimize a branch"
+            )
+        schema = metadata.schema()
+        sort_keys = self._resolve_sort_keys(table.table, schema)
+        self._check_zorder_columns(schema)
+        live = live_files(table.table, table.snapshot)
+        keep = _file_filter(table.table, self._filter_expr) if self._filter_expr else None
+        deletes_by_partition: dict[tuple, list[LiveFile]] = defaultdict(list)
+        global_deletes = []
+        for delete in live.deletes:
+            if len(delete.data_file.partition) == 0:
+                global_deletes.append(delete)
+            else:
+                deletes_by_partition[delete.partition_key].append(delete)
+        by_partition: dict[tuple, list[tuple[LiveFile, list[LiveFile]]]] = defaultdict(list)
+        for data in live.data:
+            if keep is not None and not keep(data.data_file):
+                continue
+            candidates = deletes_by_partition.get(data.partition_key, []) + global_deletes
+            by_partition[data.partition_key].append((data, applicable_deletes(data, candidates)))
+        groups = []
+        for key in sorted(by_partition, key=repr):
+            for files in self._pack(self._select(by_partition[key], target)):
+                if self._worth_rewriting(files, target):
+                    groups.append(self._group(len(groups), key, files, target))
+        if self.group_ids is not None:
+            groups = [g for g in groups if g.group_id in self.group_ids]
+        figures = {
+            "file_groups": len(groups),
+            "files_to_rewrite": sum(len(g.files) for g in groups),
+            "bytes_to_rewrite": sum(g.input_bytes for g in groups),
+            "rows_to_rewrite": sum(g.input_records for g in groups),
+            "delete_files_to_apply": len({d for g in groups for d in g.delete_files}),
+            "expected_output_files": sum(g.expected_output_files for g in groups),
+            "partitions": len({(g.spec_id, g.partition) for g in groups}),
+        }
+        details = {
+            "strategy": self.strategy,
+            "target_file_size": target,
+            "sort_keys": [list(k) for k in sort_keys],
+            "groups": [g.to_dict() for g in groups],
+        }
+        return OperationPlan(
+            self.name, str(table.identifier), table.ref, table.snapshot_id, figures, details
+        )
+
+    def _select(
+        self, files: list[tuple[LiveFile, list[LiveFile]]], target: int
+    ) -> list[tuple[LiveFile, list[LiveFile]]]:
+        if self.rewrite_all:
+            return files
+        low, high = self.min_ratio * target, self.max_ratio * target
+        from pyiceberg.manifest import DataFileContent
+
+        chosen = []
+        for data, deletes in files:
+            size = data.data_file.file_size_in_bytes
+            positional = [
+                d for d in deletes if d.data_file.content == DataFileContent.POSITION_DELETES
+            ]
+            deleted = sum(d.data_file.record_count for d in positional)
+            # Equality deletes cost every reader a join: always worth folding in.
+            too_many_deletes = bool(deletes) and (
+                len(positional) < len(deletes)
+                or deleted >= self.delete_ratio * max(1, data.data_file.record_count)
+            )
+            if size < low or size > high or too_many_deletes:
+                chosen.append((data, deletes))
+        return chosen
+
+    def _pack(
+        self, files: list[tuple[LiveFile, list[LiveFile]]]
+    ) -> list[list[tuple[LiveFile, list[LiveFile]]]]:
+        bins: list[list[tuple[LiveFile, list[LiveFile]]]] = []
+        current: list[tuple[LiveFile, list[LiveFile]]] = []
+        size = 0
+        for item in sorted(files, key=lambda f: f[0].path):
+            file_size = item[0].data_file.file_size_in_bytes
+            if current and size + file_size > self.max_group_bytes:
+                bins.append(current)
+                current, size = [], 0
+            current.append(item)
+            size += file_size
+        if current:
+            bins.append(current)
+        return bins
+
+    def _worth_rewriting(self, files: list[tuple[LiveFile, list[LiveFile]]], target: int) -> bool:
+        if not files:
+            return False
+        if self.rewrite_all:
+            return True
+        total = sum(f.data_file.file_size_in_bytes for f, _ in files)
+        enough_files = len(files) > 1 and len(files) >= self.min_input_files
+        enough_content = len(files) > 1 and total > target
+        too_large = any(f.data_file.file_size_in_bytes > self.max_ratio * target for f, _ in files)
+        has_deletes = any(deletes for _, deletes in files)
+        return enough_files or enough_content or too_large or has_deletes
+
+    def _group(
+        self, group_id: int, key: tuple, files: list[tuple[LiveFile, list[LiveFile]]], target: int
+    ) -> FileGroup:
+        size = sum(f.data_file.file_size_in_bytes for f, _ in files)
+        return FileGroup(
+            group_id=group_id,
+            spec_id=key[0],
+            partition=key[1],
+            files=tuple(f.path for f, _ in files),
+            delete_files=tuple(sorted({d.path for _, ds in files for d in ds})),
+            input_bytes=size,
+            input_records=sum(f.data_file.record_count for f, _ in files),
+            expected_output_files=_output_file_count(size, target, self.max_ratio),
+        )
+
+    def _resolve_sort_keys(self, table: Table, schema: Schema) -> list[tuple[str, str, str]]:
+        if self.strategy != "sort":
+            return []
+        if self.sort_keys:
+            for column, _, _ in self.sort_keys:
+                _require_column(schema, column, "sort_by")
+            return self.sort_keys
+        order = table.sort_order()
+        if order.is_unsorted:
+            raise InvalidInput(
+                "strategy 'sort' needs sort_by columns or a table sort order",
+                hint="pass sort_by=['col'] or set the table's sort order",
+            )
+        keys = []
+        for sort_field in order.fields:
+            if str(sort_field.transform) != "identity":
+                raise InvalidInput(
+                    f"table sort order uses transform {sort_field.transform}",
+                    hint="pass sort_by columns explicitly (only identity sort fields are supported)",
+                )
+            keys.append(
+                (
+                    schema.find_column_name(sort_field.source_id),
+                    "ascending" if sort_field.direction.value == "asc" else "descending",
+                    "at_start" if sort_field.null_order.value == "nulls-first" else "at_end",
+                )
+            )
+        return keys
+
+    def _check_zorder_columns(self, schema: Schema) -> None:
+        for column in self.zorder_by:
+            field = _require_column(schema, column, "zorder_by")
+            if str(field.field_type) not in _ZORDER_TYPES and not str(field.field_type).startswith(
+                "timestamp"
+            ):
+                raise InvalidInput(
+                    f"z-order on column {column!r} of type {field.field_type} is not supported",
+                    hint="z-order numeric, date/time, timestamp, string or boolean columns",
+                )
+
+    # -- execution ------------------------------------------------------------------------------
+
+    def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
+        groups = [_group_from_dict(g) for g in plan.details["groups"]]
+        if not groups:
+            return OperationResult(
+                **_result_base(plan), committed=False, figures=dict(plan.figures)
+            )
+        live = live_files(
+            table.table, table.table.snapshot_by_id(plan.snapshot_id) if plan.snapshot_id else None
+        )
+        by_path = {f.path: f for f in live.data}
+        deletes_by_path = {d.path: d for d in live.deletes}
+        sort_keys = [tuple(k) for k in plan.details["sort_keys"]]
+        commit_lock = threading.Lock()
+        outcomes: list[dict[str, Any]] = []
+        written_all: list[list[str]] = []
+
+        def run_group(group: FileGroup) -> dict[str, Any]:
+            files = [by_path[p] for p in group.files]
+            group_deletes = [deletes_by_path[p] for p in group.delete_files]
+            deletes = {f.path: applicable_deletes(f, group_deletes) for f in files}
+            new_files, rows, writer_paths = self._rewrite(
+                table.table, group, files, deletes, sort_keys
+            )
+            written_all.append(writer_paths)
+            outcome = {"group": group, "added": new_files, "rows": rows, "removed": files}
+            if self.partial_progress:
+                with commit_lock:
+                    outcome["commit"] = self._commit(table, plan, files, new_files)
+            return outcome
+
+        try:
+            with ThreadPoolExecutor(
+                max_workers=max(1, min(self.max_concurrent_groups, len(groups)))
+            ) as pool:
+                outcomes = list(pool.map(run_group, groups))
+            commits = (
+                [o["commit"] for o in outcomes]
+                if self.partial_progress
+                else [
+                    self._commit(
+                        table,
+                        plan,
+                        [f for o in outcomes for f in o["removed"]],
+                        [f for o in outcomes for f in o["added"]],
+                    )
+                ]
+            )
+        except BaseException:
+            if not self.partial_progress:
+                from phlo_lakehouse.operations.files import delete_paths
+
+                delete_paths(table.table.io, [p for paths in written_all for p in paths])
+            raise
+        added = [f for o in outcomes for f in o["added"]]
+        figures = {
+            "file_groups": len(outcomes),
+            "files_to_rewrite": sum(len(o["removed"]) for o in outcomes),
+            "bytes_to_rewrite": sum(o["group"].input_bytes for o in outcomes),
+            "rows_to_rewrite": sum(o["group"].input_records for o in outcomes),
+            "delete_files_to_apply": plan.figures["delete_files_to_apply"],
+            "expected_output_files": len(added),
+            "partitions": plan.figures["partitions"],
+        }
+        details = {
+            **plan.details,
+            "rows_written": sum(o["rows"] for o in outcomes),
+            "bytes_written": sum(f.file_size_in_bytes for f in added),
+            "files_written": sorted(f.file_path for f in added),
+            "delete_files_removed": sorted({p for c in commits for p in c.removed_delete_files}),
+            "commits": len(commits),
+        }
+        head = commits[-1].snapshot.snapshot_id
+        return OperationResult(
+            operation=self.name,
+            table=plan.table,
+            ref=plan.ref,
+            dry_run=False,
+            committed=True,
+            snapshot_id_before=plan.snapshot_id,
+            snapshot_id_after=head,
+            figures=figures,
+            attempts=max(c.attempts for c in commits),
+            plan=plan,
+            details=details,
+        )
+
+    def _rewrite(
+        self,
+        table: Table,
+        group: FileGroup,
+        files: list[LiveFile],
+        deletes: dict[str, list[LiveFile]],
+        sort_keys: list[tuple[str, str, str]],
+    ) -> tuple[list[DataFile], int, list[str]]:
+        rows_per_file = max(1, math.ceil(group.input_records / max(1, group.expected_output_files)))
+        partition = files[0].data_file.partition
+        sort_order_id = (
+            table.metadata.default_sort_order_id
+            if self.strategy == "sort" and not self.sort_keys
+            else None
+        )
+        writer = RollingDataFileWriter(
+            table,
+            group.spec_id,
+            partition,
+            rows_per_file=rows_per_file,
+            sort_order_id=sort_order_id,
+        )
+        rows_read = 0
+        with writer:
+            if self.strategy == "binpack":
+                for batch in read_group(table, files, deletes):
+                    rows_read += batch.num_rows
+                    writer.write(batch)
+            else:
+                import pyarrow as pa
+
+                batches = list(read_group(table, files, deletes))
+                rows = pa.Table.from_batches(batches, schema=batches[0].schema) if batches else None
+                if rows is not None and rows.num_rows:
+                    rows_read = rows.num_rows
+                    ordered = (
+                        sort_rows(rows, sort_keys)
+                        if self.strategy == "sort"
+                        else zorder_rows(rows, self.zorder_by)
+                    )
+                    writer.write_all(ordered.to_batches())
+        written_rows = sum(f.record_count for f in writer.data_files)
+        if written_rows != rows_read:
+            writer.abort()
+            raise RuntimeError(
+                f"rewrite of group {group.group_id} wrote {written_rows} rows, read {rows_read}"
+            )
+        return writer.data_files, rows_read, writer.written_paths
+
+    def _commit(
+        self,
+        table: LakehouseTable,
+        plan: OperationPlan,
+        removed: list[LiveFile],
+        added: list[DataFile],
+    ):  # noqa: ANN202
+        return ReplaceFiles(
+            table.table,
+            table.table_ref,
+            starting_snapshot_id=plan.snapshot_id,
+            removed=removed,
+            added=added,
+            summary={
+                "phlo-lakehouse.operation": "optimize",
+                "phlo-lakehouse.strategy": self.strategy,
+            },
+        ).commit()
+
+
+def _result_base(plan: OperationPlan) -> dict[str, Any]:
+    return {
+        "operation": plan.operation,
+        "table": plan.table,
+        "ref": plan.ref,
+        "dry_run": False,
+        "snapshot_id_before": plan.snapshot_id,
+        "snapshot_id_after": plan.snapshot_id,
+        "plan": plan,
+        "details": plan.details,
+    }
+
+
+def _output_file_count(input_bytes: int, target: int, max_ratio: float) -> int:
+    """Iceberg's SizeBasedFileRewritePlanner.numOutputFiles."""
+    if input_bytes < target:
+        return 1
+    with_remainder = math.ceil(input_bytes / target)
+    without_remainder = input_bytes // target
+    if input_bytes % target > 0.75 * target:
+        return with_remainder
+    if input_bytes / without_remainder < min(1.1 * target, max_ratio * target):
+        return without_remainder
+    return with_remainder
+
+
+def _group_from_dict(data: dict[str, Any]) -> FileGroup:
+    return FileGroup(
+        group_id=data["group_id"],
+        spec_id=data["spec_id"],
+        partition=tuple(data["partition"]),
+        files=tuple(data["files"]),
+        delete_files=tuple(data["delete_files"]),
+        input_bytes=data["input_bytes"],
+        input_records=data["input_records"],
+        expected_output_files=data["expected_output_files"],
+    )
+
+
+def _parse_sort_spec(spec: str) -> tuple[str, str, str]:
+    match = _SORT_SPEC.match(spec)
+    if not match:
+        raise InvalidInput(
+            f"sort column {spec!r} is not valid",
+            hint="write 'col', 'col desc' or 'col asc nulls last'",
+        )
+    direction = "descending" if (match.group("dir") or "").lower() == "desc" else "ascending"
+    nulls = match.group("nulls")
+    placement = (
+        ("at_start" if direction == "ascending" else "at_end")
+        if nulls is None
+        else ("at_start" if nulls.lower() == "first" else "at_end")
+    )
+    return match.group("col"), direction, placement
+
+
+def _require_column(schema: Schema, column: str, argument: str):  # noqa: ANN202
+    try:
+        return schema.find_field(column)
+    except ValueError as e:
+        names = ", ".join(f.name for f in schema.fields)
+        raise InvalidInput(
+            f"{argument} column {column!r} is not in the table", hint=f"columns: {names}"
+        ) from e
+
+
+def _parse_filter(text: str):  # noqa: ANN202
+    from pyiceberg.expressions.parser import parse
+
+    try:
+        return parse(text)
+    except Exception as e:  # noqa: BLE001 - pyparsing raises several types
+        raise InvalidInput(
+            f"partition_filter {text!r} is not a valid expression",
+            hint="e.g. \"event_time >= '2026-01-02T00:00:00+00:00' and kind = 'click'\"",
+        ) from e
+
+
+def _file_filter(table: Table, expr: Any) -> Callable[[DataFile], bool]:
+    from pyiceberg.exceptions import ValidationError
+    from pyiceberg.expressions.visitors import (
+        _InclusiveMetricsEvaluator,
+        expression_evaluator,
+        inclusive_projection,
+    )
+    from pyiceberg.schema import Schema
+
+    schema = table.metadata.schema()
+    try:
+        metrics = _InclusiveMetricsEvaluator(schema, expr, True)
+        partitions = {
+            spec_id: expression_evaluator(
+                Schema(*spec.partition_type(schema).fields),
+                inclusive_projection(schema, spec, True)(expr),
+                True,
+            )
+            for spec_id, spec in table.metadata.specs().items()
+        }
+    except (ValidationError, ValueError) as e:
+        raise InvalidInput(
+            f"partition_filter cannot be applied: {str(e).splitlines()[0]}",
+            hint="use column names of the table's current schema",
+        ) from e
+    return lambda f: partitions[f.spec_id](f.partition) and metrics.eval(f)
+
+
+def _json_value(value: Any) -> Any:
+    return value if isinstance(value, int | float | str | bool) or value is None else str(value)

@@ -1,0 +1,413 @@
+"""The ``replace`` snapshot producer: swap files without changing table data (compaction, manifest
+rewrite), committed with optimistic concurrency like Iceberg's ``RewriteFiles``.
+
+On each attempt it reads the branch head, checks that every file it removes is still live and that
+no delete file committed since the operation started applies to them, rebuilds the manifest list
+from the *current* head (so files appended concurrently are kept), and commits with
+``AssertRefSnapshotId``. A lost race with an append is absorbed by the next attempt; a removed
+file that is no longer live raises `Conflict` (the caller re-plans).
+
+PyIceberg 0.12 has no replace producer; this module writes manifests and manifest lists with
+PyIceberg's writers and commits through `commit.commit_updates` (version pinned there).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from phlo_lakehouse.errors import Conflict
+from phlo_lakehouse.operations.commit import commit_updates
+from phlo_lakehouse.operations.files import LiveFile, applicable_deletes, read_entries
+
+if TYPE_CHECKING:
+    from pyiceberg.manifest import DataFile, ManifestEntry, ManifestFile
+    from pyiceberg.table import Table
+    from pyiceberg.table.metadata import TableMetadata
+    from pyiceberg.table.snapshots import Snapshot
+
+DEFAULT_COMMIT_ATTEMPTS = 6
+_REPLAN_HINT = "re-plan against the refreshed table (the executor does this automatically)"
+
+
+class StaleReplace(Conflict):
+    """Error when a file to replace is no longer live or a concurrent delete applies to it."""
+
+
+@dataclass
+class ReplaceOutcome:
+    """What a replace commit did."""
+
+    snapshot: Snapshot
+    attempts: int
+    removed_data_files: int
+    removed_delete_files: list[str] = field(default_factory=list)
+
+
+class ReplaceFiles:
+    """Removes ``removed`` data files and adds ``added`` ones on ``branch`` as one replace snapshot.
+
+    Args:
+        table: the table (refreshed in place on retry).
+        branch: the branch to commit to.
+        starting_snapshot_id: the head the caller planned from (concurrent deletes are checked
+            against it).
+        removed: live data files to remove.
+        added: new data files holding exactly the removed files' live rows.
+        drop_unused_deletes: also remove delete files that applied to removed files and apply
+            to no remaining live data file.
+        summary: extra snapshot summary properties.
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        branch: str,
+        *,
+        starting_snapshot_id: int | None,
+        removed: Sequence[LiveFile],
+        added: Sequence[DataFile],
+        drop_unused_deletes: bool = True,
+        summary: dict[str, str] | None = None,
+    ) -> None:
+        self.table = table
+        self.branch = branch
+        self.starting_snapshot_id = starting_snapshot_id
+        self.removed_paths = {f.path for f in removed}
+        self.added = list(added)
+        self.drop_unused_deletes = drop_unused_deletes
+        self.extra_summary = dict(summary or {})
+        self._entries_cache: dict[str, list[ManifestEntry]] = {}
+
+    def commit(self, max_attempts: int = DEFAULT_COMMIT_ATTEMPTS) -> ReplaceOutcome:
+        """Commit, re-validating on the refreshed head after each lost race.
+
+        Raises:
+            Conflict: a removed file is no longer live, a new delete applies to one, or every
+                attempt lost a race.
+        """
+        last: Conflict | None = None
+        for attempt in range(1, max_attempts + 1):
+            if attempt > 1:
+                self.table.refresh()
+            written: list[str] = []
+            try:
+                updates, requirements, outcome = self._prepare(written)
+                commit_updates(self.table, updates, requirements)
+                outcome.attempts = attempt
+                return outcome
+            except Conflict as conflict:
+                _delete_quietly(self.table, written)  # never committed: ours to remove
+                if isinstance(conflict, StaleReplace):
+                    raise
+                last = conflict
+        assert last is not None
+        raise last
+
+    def _prepare(self, written: list[str]) -> tuple[list, list, ReplaceOutcome]:
+        from pyiceberg.manifest import DataFileContent
+        from pyiceberg.table.update import (
+            AddSnapshotUpdate,
+            AssertRefSnapshotId,
+            SetSnapshotRefUpdate,
+        )
+
+        metadata = self.table.metadata
+        if metadata.format_version > 2:
+            raise StaleReplace(
+                "format v3 tables are not supported yet", hint="use format-version 2"
+            )
+        head = metadata.snapshot_by_name(self.branch)
+        if head is None:
+            raise StaleReplace(f"branch {self.branch!r} has no snapshot", hint=_REPLAN_HINT)
+        manifests = head.manifests(self.table.io)
+        entries = self._entries(manifests)
+        live_data = [
+            LiveFile(e.data_file, e.sequence_number or 0, e.snapshot_id, path)
+            for path, es in entries.items()
+            for e in es
+            if e.data_file.content == DataFileContent.DATA
+        ]
+        live_deletes = [
+            LiveFile(e.data_file, e.sequence_number or 0, e.snapshot_id, path)
+            for path, es in entries.items()
+            for e in es
+            if e.data_file.content != DataFileContent.DATA
+        ]
+        self._validate(metadata, live_data, live_deletes)
+        removed_live = [f for f in live_data if f.path in self.removed_paths]
+        remaining = [f for f in live_data if f.path not in self.removed_paths]
+        dropped = self._unused_deletes(removed_live, remaining, live_deletes)
+        drop_paths = self.removed_paths | {d.path for d in dropped}
+
+        snapshot_id = metadata.new_snapshot_id()
+        sequence_number = metadata.next_sequence_number()
+        commit_uuid = uuid.uuid4()
+        writer = _ManifestFactory(self.table, snapshot_id, commit_uuid, written)
+        new_manifests: list[ManifestFile] = []
+        for manifest in manifests:
+            manifest_entries = entries[manifest.manifest_path]
+            if not any(e.data_file.file_path in drop_paths for e in manifest_entries):
+                new_manifests.append(manifest)
+                continue
+            kept = [e for e in manifest_entries if e.data_file.file_path not in drop_paths]
+            gone = [e for e in manifest_entries if e.data_file.file_path in drop_paths]
+            new_manifests.append(writer.rewrite(manifest, kept, gone))
+        by_spec: dict[int, list[DataFile]] = defaultdict(list)
+        for data_file in self.added:
+            by_spec[data_file.spec_id].append(data_file)
+        for spec_id, files in sorted(by_spec.items()):
+            new_manifests.insert(0, writer.added(spec_id, files))
+
+        summary = self._summary(remaining, live_deletes, dropped, removed_live)
+        manifest_list = writer.manifest_list(new_manifests, head.snapshot_id, sequence_number)
+        snapshot = _snapshot(
+            metadata, snapshot_id, head.snapshot_id, sequence_number, manifest_list, summary
+        )
+        updates = [
+            AddSnapshotUpdate(snapshot=snapshot),
+            SetSnapshotRefUpdate(
+                ref_name=self.branch,
+                type="branch",
+                snapshot_id=snapshot_id,
+                max_ref_age_ms=metadata.refs[self.branch].max_ref_age_ms,
+                max_snapshot_age_ms=metadata.refs[self.branch].max_snapshot_age_ms,
+                min_snapshots_to_keep=metadata.refs[self.branch].min_snapshots_to_keep,
+            ),
+        ]
+        requirements = [AssertRefSnapshotId(ref=self.branch, snapshot_id=head.snapshot_id)]
+        outcome = ReplaceOutcome(
+            snapshot=snapshot,
+            attempts=1,
+            removed_data_files=len(removed_live),
+            removed_delete_files=sorted(d.path for d in dropped),
+        )
+        return updates, requirements, outcome
+
+    def _entries(self, manifests: Iterable[ManifestFile]) -> dict[str, list[ManifestEntry]]:
+        missing = [m for m in manifests if m.manifest_path not in self._entries_cache]
+        self._entries_cache.update(read_entries(self.table.io, missing))
+        return {m.manifest_path: self._entries_cache[m.manifest_path] for m in manifests}
+
+    def _validate(
+        self, metadata: TableMetadata, live_data: list[LiveFile], live_deletes: list[LiveFile]
+    ) -> None:
+        live_paths = {f.path for f in live_data}
+        gone = sorted(self.removed_paths - live_paths)
+        if gone:
+            raise StaleReplace(
+                f"{len(gone)} file(s) to replace are no longer live, e.g. {gone[0]}",
+                hint=_REPLAN_HINT,
+            )
+        start = (
+            metadata.snapshot_by_id(self.starting_snapshot_id)
+            if self.starting_snapshot_id
+            else None
+        )
+        start_seq = start.sequence_number if start is not None else 0
+        new_deletes = [d for d in live_deletes if d.data_sequence_number > (start_seq or 0)]
+        if new_deletes:
+            removed = [f for f in live_data if f.path in self.removed_paths]
+            for data in removed:
+                if applicable_deletes(data, new_deletes):
+                    raise StaleReplace(
+                        f"a delete committed concurrently applies to {data.path}",
+                        hint=_REPLAN_HINT,
+                    )
+
+    def _unused_deletes(
+        self, removed: list[LiveFile], remaining: list[LiveFile], deletes: list[LiveFile]
+    ) -> list[LiveFile]:
+        if not self.drop_unused_deletes or not deletes:
+            return []
+        touched = {d.path: d for f in removed for d in applicable_deletes(f, deletes)}
+        remaining_by_partition: dict[tuple, list[LiveFile]] = defaultdict(list)
+        for f in remaining:
+            remaining_by_partition[f.partition_key].append(f)
+        unused = []
+        for delete in touched.values():
+            candidates = (
+                remaining
+                if len(delete.data_file.partition) == 0
+                else remaining_by_partition.get(delete.partition_key, [])
+            )
+            if not any(applicable_deletes(f, [delete]) for f in candidates):
+                unused.append(delete)
+        return unused
+
+    def _summary(
+        self,
+        remaining: list[LiveFile],
+        live_deletes: list[LiveFile],
+        dropped: list[LiveFile],
+        removed: list[LiveFile],
+    ) -> dict[str, str]:
+        from pyiceberg.manifest import DataFileContent
+
+        dropped_paths = {d.path for d in dropped}
+        kept_deletes = [d for d in live_deletes if d.path not in dropped_paths]
+        added_rows = sum(f.record_count for f in self.added)
+        added_size = sum(f.file_size_in_bytes for f in self.added)
+        pos = [d for d in kept_deletes if d.data_file.content == DataFileContent.POSITION_DELETES]
+        eq = [d for d in kept_deletes if d.data_file.content == DataFileContent.EQUALITY_DELETES]
+        summary = {
+            "added-data-files": str(len(self.added)),
+            "deleted-data-files": str(len(removed)),
+            "added-records": str(added_rows),
+            "deleted-records": str(sum(f.data_file.record_count for f in removed)),
+            "added-files-size": str(added_size),
+            "removed-files-size": str(
+                sum(f.data_file.file_size_in_bytes for f in removed)
+                + sum(d.data_file.file_size_in_bytes for d in dropped)
+            ),
+            "removed-delete-files": str(len(dropped)),
+            "total-data-files": str(len(remaining) + len(self.added)),
+            "total-delete-files": str(len(kept_deletes)),
+            "total-records": str(sum(f.data_file.record_count for f in remaining) + added_rows),
+            "total-files-size": str(
+                sum(f.data_file.file_size_in_bytes for f in remaining)
+                + added_size
+                + sum(d.data_file.file_size_in_bytes for d in kept_deletes)
+            ),
+            "total-position-deletes": str(sum(d.data_file.record_count for d in pos)),
+            "total-equality-deletes": str(sum(d.data_file.record_count for d in eq)),
+            "changed-partition-count": str(
+                len(
+                    {f.partition_key for f in removed}
+                    | {(f.spec_id, tuple(f.partition)) for f in self.added}
+                )
+            ),
+        }
+        summary.update(self.extra_summary)
+        return summary
+
+
+class _ManifestFactory:
+    """Writes this commit's manifests and manifest list, recording every path it creates."""
+
+    def __init__(self, table: Table, snapshot_id: int, commit_uuid: uuid.UUID, written: list[str]):
+        from pyiceberg.table import TableProperties
+
+        self.table = table
+        self.metadata = table.metadata
+        self.snapshot_id = snapshot_id
+        self.commit_uuid = commit_uuid
+        self.written = written
+        self.counter = 0
+        self.compression = self.metadata.properties.get(
+            TableProperties.WRITE_AVRO_COMPRESSION, TableProperties.WRITE_AVRO_COMPRESSION_DEFAULT
+        )
+
+    def _output(self, name: str):  # noqa: ANN202 - PyIceberg OutputFile
+        path = self.table.location_provider().new_metadata_location(name)
+        self.written.append(path)
+        return self.table.io.new_output(path)
+
+    def _writer(self, spec_id: int, content: int):  # noqa: ANN202
+        from pyiceberg.manifest import ManifestContent, write_manifest
+
+        name = f"{self.commit_uuid}-m{self.counter}.avro"
+        self.counter += 1
+        spec = self.metadata.specs()[spec_id]
+        schema = self.metadata.schema()
+        if content == ManifestContent.DELETES:
+            return _delete_manifest_writer(
+                self.metadata.format_version,
+                spec,
+                schema,
+                self._output(name),
+                self.snapshot_id,
+                self.compression,
+            )
+        return write_manifest(
+            format_version=self.metadata.format_version,
+            spec=spec,
+            schema=schema,
+            output_file=self._output(name),
+            snapshot_id=self.snapshot_id,
+            avro_compression=self.compression,
+        )
+
+    def rewrite(
+        self, manifest: ManifestFile, kept: list[ManifestEntry], gone: list[ManifestEntry]
+    ) -> ManifestFile:
+        with self._writer(manifest.partition_spec_id, manifest.content) as writer:
+            for entry in kept:
+                writer.existing(entry)
+            for entry in gone:
+                writer.delete(entry)
+        return writer.to_manifest_file()
+
+    def added(self, spec_id: int, files: list[DataFile]) -> ManifestFile:
+        from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestEntryStatus
+
+        with self._writer(spec_id, ManifestContent.DATA) as writer:
+            for data_file in files:
+                writer.add_entry(
+                    ManifestEntry.from_args(
+                        status=ManifestEntryStatus.ADDED,
+                        snapshot_id=self.snapshot_id,
+                        sequence_number=None,
+                        file_sequence_number=None,
+                        data_file=data_file,
+                    )
+                )
+        return writer.to_manifest_file()
+
+    def manifest_list(
+        self, manifests: list[ManifestFile], parent_id: int, sequence_number: int
+    ) -> str:
+        from pyiceberg.manifest import write_manifest_list
+
+        name = f"snap-{self.snapshot_id}-1-{self.commit_uuid}.avro"
+        output = self._output(name)
+        with write_manifest_list(
+            format_version=self.metadata.format_version,
+            output_file=output,
+            snapshot_id=self.snapshot_id,
+            parent_snapshot_id=parent_id,
+            sequence_number=sequence_number,
+            avro_compression=self.compression,
+        ) as writer:
+            writer.add_manifests(manifests)
+        return output.location
+
+
+def _delete_manifest_writer(format_version, spec, schema, output, snapshot_id, compression):  # noqa: ANN001, ANN202
+    """A manifest writer for delete files (PyIceberg 0.12 only writes data manifests)."""
+    from pyiceberg.manifest import ManifestContent, ManifestWriterV2
+
+    if format_version != 2:
+        raise StaleReplace("delete manifests exist only in format v2 tables", hint=_REPLAN_HINT)
+
+    class _DeleteManifestWriterV2(ManifestWriterV2):
+        def content(self) -> ManifestContent:
+            return ManifestContent.DELETES
+
+        @property
+        def _meta(self) -> dict[str, str]:
+            return {**super()._meta, "content": "deletes"}
+
+    return _DeleteManifestWriterV2(spec, schema, output, snapshot_id, compression)
+
+
+def _snapshot(metadata, snapshot_id, parent_id, sequence_number, manifest_list, summary):  # noqa: ANN001, ANN202
+    from pyiceberg.table.snapshots import Operation, Snapshot, Summary
+
+    return Snapshot(
+        snapshot_id=snapshot_id,
+        parent_snapshot_id=parent_id,
+        sequence_number=sequence_number,
+        manifest_list=manifest_list,
+        summary=Summary(operation=Operation.REPLACE, **summary),
+        schema_id=metadata.current_schema_id,
+    )
+
+
+def _delete_quietly(table: Table, paths: list[str]) -> None:
+    from phlo_lakehouse.operations.files import delete_paths
+
+    delete_paths(table.io, paths)

@@ -1,0 +1,22 @@
+"""Helpers shared by the operation tests: row snapshots and file inventories of real tables."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from phlo_lakehouse.operations.files import live_files
+from phlo_lakehouse.table import LakehouseTable
+
+
+def rows_of(handle: LakehouseTable) -> list[dict]:
+    """The ref's rows as plain dicts in event_id order (string types normalised)."""
+    table = handle.to_arrow()
+    plain = pa.schema(
+        [f.with_type(pa.string()) if pa.types.is_large_string(f.type) else f for f in table.schema]
+    )
+    return table.cast(plain).sort_by("event_id").to_pylist()
+
+
+def data_file_paths(handle: LakehouseTable) -> set[str]:
+    """Paths of the ref's live data files."""
+    return {f.path for f in live_files(handle.table, handle.snapshot).data}
