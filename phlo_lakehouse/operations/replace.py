@@ -146,7 +146,7 @@ class ReplaceFiles:
         snapshot_id = metadata.new_snapshot_id()
         sequence_number = metadata.next_sequence_number()
         commit_uuid = uuid.uuid4()
-        writer = _ManifestFactory(self.table, snapshot_id, commit_uuid, written)
+        writer = ManifestFactory(self.table, snapshot_id, commit_uuid, written)
         new_manifests: list[ManifestFile] = []
         for manifest in manifests:
             manifest_entries = entries[manifest.manifest_path]
@@ -164,7 +164,7 @@ class ReplaceFiles:
 
         summary = self._summary(remaining, live_deletes, dropped, removed_live)
         manifest_list = writer.manifest_list(new_manifests, head.snapshot_id, sequence_number)
-        snapshot = _snapshot(
+        snapshot = new_snapshot(
             metadata, snapshot_id, head.snapshot_id, sequence_number, manifest_list, summary
         )
         updates = [
@@ -285,7 +285,7 @@ class ReplaceFiles:
         return summary
 
 
-class _ManifestFactory:
+class ManifestFactory:
     """Writes this commit's manifests and manifest list, recording every path it creates."""
 
     def __init__(self, table: Table, snapshot_id: int, commit_uuid: uuid.UUID, written: list[str]):
@@ -306,7 +306,7 @@ class _ManifestFactory:
         self.written.append(path)
         return self.table.io.new_output(path)
 
-    def _writer(self, spec_id: int, content: int):  # noqa: ANN202
+    def writer(self, spec_id: int, content: int):  # noqa: ANN202
         from pyiceberg.manifest import ManifestContent, write_manifest
 
         name = f"{self.commit_uuid}-m{self.counter}.avro"
@@ -334,7 +334,7 @@ class _ManifestFactory:
     def rewrite(
         self, manifest: ManifestFile, kept: list[ManifestEntry], gone: list[ManifestEntry]
     ) -> ManifestFile:
-        with self._writer(manifest.partition_spec_id, manifest.content) as writer:
+        with self.writer(manifest.partition_spec_id, manifest.content) as writer:
             for entry in kept:
                 writer.existing(entry)
             for entry in gone:
@@ -344,7 +344,7 @@ class _ManifestFactory:
     def added(self, spec_id: int, files: list[DataFile]) -> ManifestFile:
         from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestEntryStatus
 
-        with self._writer(spec_id, ManifestContent.DATA) as writer:
+        with self.writer(spec_id, ManifestContent.DATA) as writer:
             for data_file in files:
                 writer.add_entry(
                     ManifestEntry.from_args(
@@ -394,7 +394,7 @@ def _delete_manifest_writer(format_version, spec, schema, output, snapshot_id, c
     return _DeleteManifestWriterV2(spec, schema, output, snapshot_id, compression)
 
 
-def _snapshot(metadata, snapshot_id, parent_id, sequence_number, manifest_list, summary):  # noqa: ANN001, ANN202
+def new_snapshot(metadata, snapshot_id, parent_id, sequence_number, manifest_list, summary):  # noqa: ANN001, ANN202
     from pyiceberg.table.snapshots import Operation, Snapshot, Summary
 
     return Snapshot(
