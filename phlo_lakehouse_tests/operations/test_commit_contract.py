@@ -1,0 +1,79 @@
+"""Contract tests for the PyIceberg internals the commit path relies on (pinned 0.12.0).
+
+If PyIceberg is upgraded, these fail first and name the hook that changed.
+"""
+
+import inspect
+
+import pyiceberg
+import pytest
+from pyiceberg.manifest import ManifestContent, ManifestWriterV2
+from pyiceberg.table import Table
+from pyiceberg.table.update import AssertRefSnapshotId
+
+from phlo_lakehouse import Conflict
+from phlo_lakehouse.demo import demo_rows, seed_demo_table
+from phlo_lakehouse.operations.commit import PYICEBERG_VERSION, commit_updates
+from phlo_lakehouse.operations.files import list_storage, live_files, reachable_files
+from phlo_lakehouse.operations.optimize import OptimizeOperation
+from phlo_lakehouse.operations.replace import _delete_manifest_writer
+
+
+def test_the_pinned_pyiceberg_version_is_installed():
+    assert pyiceberg.__version__ == PYICEBERG_VERSION
+
+
+def test_table_do_commit_takes_updates_and_requirements():
+    params = list(inspect.signature(Table._do_commit).parameters)
+    assert params == ["self", "updates", "requirements"]
+
+
+def test_manifest_writer_v2_hooks_we_override_exist():
+    assert isinstance(ManifestWriterV2.__dict__["_meta"], property)
+    assert callable(ManifestWriterV2.content)
+    for method in ("existing", "delete", "add_entry", "to_manifest_file"):
+        assert callable(getattr(ManifestWriterV2, method))
+
+
+def test_delete_manifest_writer_writes_a_deletes_manifest(lakehouse):
+    handle = seed_demo_table(lakehouse, "raw.t", commits=1, rows_per_commit=5)
+    table = handle.table
+    path = f"{table.location()}/metadata/contract-deletes.avro"
+    writer = _delete_manifest_writer(
+        2, table.spec(), table.schema(), table.io.new_output(path), 1, "gzip"
+    )
+    entry = live_files(table, handle.snapshot).data[0]
+    from pyiceberg.manifest import ManifestEntry, ManifestEntryStatus
+
+    with writer:
+        writer.add_entry(
+            ManifestEntry.from_args(
+                status=ManifestEntryStatus.EXISTING, snapshot_id=1, sequence_number=1,
+                file_sequence_number=1, data_file=entry.data_file,
+            )
+        )
+    manifest = writer.to_manifest_file()
+    assert manifest.content == ManifestContent.DELETES
+
+
+def test_failed_requirement_becomes_conflict_and_changes_nothing(lakehouse):
+    handle = seed_demo_table(lakehouse, "raw.t", commits=1, rows_per_commit=5)
+    location = handle.table.metadata_location
+    with pytest.raises(Conflict) as info:
+        commit_updates(handle.table, [], [AssertRefSnapshotId(ref="main", snapshot_id=1)])
+    assert "changed concurrently" in str(info.value)
+    assert lakehouse.get_table("raw.t").table.metadata_location == location
+
+
+def test_lost_race_leaves_no_uncommitted_manifests_behind(lakehouse):
+    handle = seed_demo_table(lakehouse, "raw.t", commits=6, rows_per_commit=50)
+    op = OptimizeOperation()
+    plan = op.plan(handle)
+    lakehouse.get_table("raw.t").table.append(demo_rows(9_000, 10))
+    result = op.execute(handle, plan)
+    assert result.attempts == 2
+    table = lakehouse.get_table("raw.t").table
+    reachable = reachable_files(table).all()
+    metadata_dir = f"{table.location()}/metadata"
+    stray = [f.path for f in list_storage(table.io, metadata_dir) if f.path not in reachable]
+    assert stray == []
