@@ -17,7 +17,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.catalogs import build_catalog
 from phlo_lakehouse.config import CatalogSettings
@@ -41,9 +41,12 @@ from phlo_lakehouse.table import MAIN, LakehouseTable
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
 
     from phlo_lakehouse.metadata import TableMetadata
     from phlo_lakehouse.nessie import NessieReferences
+    from phlo_lakehouse.operations.base import OperationResult, TableOperation
+    from phlo_lakehouse.operations.executor import ExecutionHook, OperationExecutor
 
 
 class LakehouseResource(ABC):
@@ -91,12 +94,15 @@ class LakehouseResource(ABC):
             if prefix == ():
                 found.update(self.list_tables(None, ref))
                 break
-            found.update(t for t in self.list_tables(None, ref) if t.namespace[: len(prefix)] == prefix)
+            found.update(
+                t for t in self.list_tables(None, ref) if t.namespace[: len(prefix)] == prefix
+            )
         for literal in (s for s in parsed if s.is_literal):
             ident = parse_table_identifier(literal.pattern)
             if not self.table_exists(ident, ref):
                 raise TableNotFound(
-                    f"table {ident} does not exist", hint="list tables with `phlo-lakehouse tables list`"
+                    f"table {ident} does not exist",
+                    hint="list tables with `phlo-lakehouse tables list`",
                 )
             found.add(ident)
         return select_tables(parsed, found)
@@ -109,6 +115,86 @@ class LakehouseResource(ABC):
 
         return MetadataCollector(full=full).collect(self.get_table(name, ref))
 
+    # -- operations: every one runs through the single executor ---------------------------------
+
+    #: Hooks (access control, tracing, audit) every operation of this lakehouse runs through.
+    hooks: list[ExecutionHook]
+
+    def executor(self) -> OperationExecutor:
+        """The executor every operation of this lakehouse runs through (with its hooks)."""
+        from phlo_lakehouse.operations.executor import OperationExecutor
+
+        return OperationExecutor(self, getattr(self, "hooks", []))
+
+    def run(
+        self,
+        operation: TableOperation,
+        name: str | TableIdentifier,
+        ref: str | None = None,
+        *,
+        dry_run: bool = False,
+        principal: str | None = None,
+    ) -> OperationResult:
+        """Run ``operation`` on table ``name`` through the executor (plan, checks, commit, audit).
+
+        Example:
+            >>> from phlo_lakehouse.operations import VacuumOperation
+            >>> lakehouse.run(VacuumOperation(), "demo.events", dry_run=True)  # doctest: +SKIP
+        """
+        return self.executor().run(operation, name, ref, dry_run=dry_run, principal=principal)
+
+    def optimize_table(
+        self,
+        name: str | TableIdentifier,
+        ref: str | None = None,
+        *,
+        dry_run: bool = False,
+        **kwargs: Any,
+    ) -> OperationResult:
+        """Compact ``name``; keyword arguments go to `OptimizeOperation`."""
+        from phlo_lakehouse.operations.optimize import OptimizeOperation
+
+        return self.run(OptimizeOperation(**kwargs), name, ref, dry_run=dry_run)
+
+    def expire_snapshots(
+        self,
+        name: str | TableIdentifier,
+        ref: str | None = None,
+        *,
+        dry_run: bool = False,
+        **kwargs: Any,
+    ) -> OperationResult:
+        """Expire old snapshots of ``name``; keyword arguments go to `ExpireSnapshotsOperation`."""
+        from phlo_lakehouse.operations.expire import ExpireSnapshotsOperation
+
+        return self.run(ExpireSnapshotsOperation(**kwargs), name, ref, dry_run=dry_run)
+
+    def vacuum(
+        self,
+        name: str | TableIdentifier,
+        ref: str | None = None,
+        *,
+        dry_run: bool = False,
+        **kwargs: Any,
+    ) -> OperationResult:
+        """Delete orphan files of ``name``; keyword arguments go to `VacuumOperation`."""
+        from phlo_lakehouse.operations.vacuum import VacuumOperation
+
+        return self.run(VacuumOperation(**kwargs), name, ref, dry_run=dry_run)
+
+    def rewrite_manifests(
+        self,
+        name: str | TableIdentifier,
+        ref: str | None = None,
+        *,
+        dry_run: bool = False,
+        **kwargs: Any,
+    ) -> OperationResult:
+        """Cluster the manifests of ``name``; keyword arguments go to `RewriteManifestsOperation`."""
+        from phlo_lakehouse.operations.manifests import RewriteManifestsOperation
+
+        return self.run(RewriteManifestsOperation(**kwargs), name, ref, dry_run=dry_run)
+
 
 class IcebergLakehouse(LakehouseResource):
     """Iceberg tables in one catalog (SQL, REST, Nessie, Glue or Hive).
@@ -116,6 +202,7 @@ class IcebergLakehouse(LakehouseResource):
     Args:
         settings: the catalog to use; default: `CatalogSettings.from_env()`.
         catalog: an already-built PyIceberg catalog to use instead (not Nessie-ref aware).
+        hooks: execution hooks (access control, tracing, audit) for every operation.
 
     Example:
         >>> lh = IcebergLakehouse(CatalogSettings.embedded("/tmp/phlo-doc"))
@@ -124,9 +211,14 @@ class IcebergLakehouse(LakehouseResource):
     """
 
     def __init__(
-        self, settings: CatalogSettings | None = None, *, catalog: Catalog | None = None
+        self,
+        settings: CatalogSettings | None = None,
+        *,
+        catalog: Catalog | None = None,
+        hooks: Sequence[ExecutionHook] = (),
     ) -> None:
         self.settings = settings if settings is not None else CatalogSettings.from_env()
+        self.hooks = list(hooks)
         self._catalogs: dict[str, Catalog] = {}
         self._given_catalog = catalog
         self._lock = threading.Lock()
@@ -239,7 +331,7 @@ class IcebergLakehouse(LakehouseResource):
                 tables.extend(TableIdentifier(tuple(t[:-1]), t[-1]) for t in listed)
         return sorted(tables)
 
-    def _load(self, catalog: Catalog, ident: TableIdentifier, ref: str) -> object:
+    def _load(self, catalog: Catalog, ident: TableIdentifier, ref: str) -> Table:
         from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
         try:
