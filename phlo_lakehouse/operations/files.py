@@ -153,9 +153,10 @@ def reachable_files(
     location = metadata_location if metadata_location is not None else table.metadata_location
     if location:
         reach.metadata.add(location)
-    reach.statistics.update(s.statistics_path for s in metadata.statistics)
-    reach.statistics.update(s.statistics_path for s in metadata.partition_statistics)
     wanted = set(snapshot_ids) if snapshot_ids is not None else None
+    for stats in (*metadata.statistics, *metadata.partition_statistics):
+        if wanted is None or stats.snapshot_id in wanted:
+            reach.statistics.add(stats.statistics_path)
     snapshots = [s for s in metadata.snapshots if wanted is None or s.snapshot_id in wanted]
     reach.manifest_lists.update(s.manifest_list for s in snapshots)
     manifests: dict[str, ManifestFile] = {}
