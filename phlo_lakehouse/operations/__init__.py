@@ -10,9 +10,15 @@ from phlo_lakehouse.operations.executor import (
     OperationExecutor,
     resolve_principal,
 )
+from phlo_lakehouse.operations.expire import ExpireSnapshotsOperation
+from phlo_lakehouse.operations.manifests import RewriteManifestsOperation
+from phlo_lakehouse.operations.optimize import OptimizeOperation
 
 __all__ = [
     "ExecutionHook",
+    "ExpireSnapshotsOperation",
+    "OptimizeOperation",
+    "RewriteManifestsOperation",
     "OperationContext",
     "OperationExecutor",
     "OperationPlan",
