@@ -109,7 +109,8 @@ class OptimizeOperation(TableOperation):
         rewrite_all: rewrite every file of the selection, whatever its size.
         delete_ratio_threshold: rewrite a file when deleted rows ≥ this share of its rows.
         partial_progress: commit each group on its own (groups may run in parallel processes).
-        group_ids: only these groups of the plan (with partial progress, for fan-out).
+        files: only these data files (paths), e.g. one group of an earlier plan: this is how a
+            fan-out runs one group per process; files no longer live are left out.
         max_concurrent_groups: groups rewritten at once in this process (default: CPU count).
     """
 
@@ -131,7 +132,7 @@ class OptimizeOperation(TableOperation):
         rewrite_all: bool = False,
         delete_ratio_threshold: float = 0.3,
         partial_progress: bool = False,
-        group_ids: Sequence[int] | None = None,
+        files: Sequence[str] | None = None,
         max_concurrent_groups: int | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
@@ -174,7 +175,7 @@ class OptimizeOperation(TableOperation):
         self.rewrite_all = rewrite_all
         self.delete_ratio = delete_ratio_threshold
         self.partial_progress = partial_progress
-        self.group_ids = set(group_ids) if group_ids is not None else None
+        self.only_files = frozenset(files) if files is not None else None
         self.max_concurrent_groups = max_concurrent_groups or os.cpu_count() or 1
 
     def settings(self) -> dict[str, Any]:
@@ -214,6 +215,8 @@ class OptimizeOperation(TableOperation):
         for data in live.data:
             if keep is not None and not keep(data.data_file):
                 continue
+            if self.only_files is not None and data.path not in self.only_files:
+                continue
             candidates = deletes_by_partition.get(data.partition_key, []) + global_deletes
             by_partition[data.partition_key].append((data, applicable_deletes(data, candidates)))
         groups = []
@@ -221,8 +224,6 @@ class OptimizeOperation(TableOperation):
             for files in self._pack(self._select(by_partition[key], target)):
                 if self._worth_rewriting(files, target):
                     groups.append(self._group(len(groups), key, files, target))
-        if self.group_ids is not None:
-            groups = [g for g in groups if g.group_id in self.group_ids]
         figures = {
             "file_groups": len(groups),
             "files_to_rewrite": sum(len(g.files) for g in groups),

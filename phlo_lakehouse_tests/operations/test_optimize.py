@@ -163,16 +163,16 @@ def test_partial_progress_commits_each_group(lakehouse, events):
     assert rows_of(after) == before
 
 
-def test_group_ids_select_part_of_the_plan(lakehouse, events):
+def test_files_select_one_group_of_an_earlier_plan(lakehouse, events):
     plan = OptimizeOperation().plan(events)
     first = plan.details["groups"][0]
-    result = OperationExecutor(lakehouse).run(
-        OptimizeOperation(partial_progress=True, group_ids=[first["group_id"]]), "raw.events"
-    )
+    executor = OperationExecutor(lakehouse)
+    executor.run(OptimizeOperation(files=plan.details["groups"][1]["files"]), "raw.events")
+    result = executor.run(OptimizeOperation(files=first["files"]), "raw.events")
     assert result.figures["files_to_rewrite"] == len(first["files"])
     remaining = data_file_paths(lakehouse.get_table("raw.events"))
     assert not set(first["files"]) & remaining
-    assert len(remaining) == 24 - len(first["files"]) + 1
+    assert len(remaining) == 24 - 2 * len(first["files"]) + 2
 
 
 def test_compaction_on_a_branch_leaves_main_untouched(lakehouse, events):
