@@ -1,49 +1,55 @@
-"""The embedded default Definitions that ``workspace.yaml`` loads.
+"""The embedded default Definitions that ``workspace.yaml`` loads (``make dev``, ``make run``).
 
-The catalog comes from the environment (`CatalogSettings.from_env`): with nothing set, the
-embedded SQLite catalog in ``.lakehouse/``. Building these definitions does no I/O; tables are
-resolved inside the op at run time.
+The catalog comes from the environment: with nothing set, the embedded SQLite catalog and local
+warehouse in ``.lakehouse/``. Building these definitions does no I/O; table selectors resolve
+inside the ops at run time.
+
+Contents: the maintenance jobs over every table (``lakehouse_maintenance`` runs optimize →
+expire → vacuum per table), a nightly expire and a weekly vacuum schedule, stats checks on the
+demo table's asset, and the auto-maintenance sensor.
 """
 
 import dagster as dg
 
-from phlo_lakehouse.config import CatalogSettings
-from phlo_lakehouse.lakehouse import IcebergLakehouse
+from phlo_lakehouse.dagster import (
+    LakehouseResource,
+    MaintenanceSchedule,
+    MetadataResource,
+    lakehouse_maintenance_definitions,
+)
+from phlo_lakehouse.dagster.checks import StatsThresholds, table_stats_checks
+from phlo_lakehouse.dagster.sensors import auto_maintenance_sensor
+from phlo_lakehouse.demo import DEMO_TABLE
 
+MAIN_JOB = "lakehouse_maintenance"
 
-class TableStatsConfig(dg.Config):
-    """Run config of the stats job."""
+lakehouse = LakehouseResource()
 
-    tables: list[str] = ["*.*"]
-    ref: str | None = None
-    full: bool = True
+maintenance = lakehouse_maintenance_definitions(
+    tables=["*.*"],
+    schedules=[
+        MaintenanceSchedule("lakehouse_expire", "0 2 * * *", default_status="RUNNING"),
+        MaintenanceSchedule("lakehouse_vacuum", "0 3 * * 0", default_status="RUNNING"),
+    ],
+)
 
+demo_asset = dg.AssetSpec(
+    dg.AssetKey(DEMO_TABLE.split(".")),
+    description="The demo Iceberg table `make run` seeds (events over four days).",
+    kinds={"iceberg"},
+)
 
-@dg.op(description="Collect statistics for the selected tables and record them as observations.")
-def table_stats(context: dg.OpExecutionContext, config: TableStatsConfig) -> list[dict]:
-    lakehouse = IcebergLakehouse(CatalogSettings.from_env())
-    results = []
-    for ident in lakehouse.resolve_tables(config.tables, config.ref):
-        stats = lakehouse.collect_stats(ident, config.ref, full=config.full)
-        results.append(stats.to_dict())
-        context.log_event(
-            dg.AssetObservation(
-                asset_key=dg.AssetKey([*ident.namespace, ident.name]),
-                metadata={
-                    "dagster/row_count": stats.row_count or 0,
-                    "file_count": stats.file_count or 0,
-                    "size_bytes": stats.size_bytes or 0,
-                    "snapshot_count": stats.snapshot_count,
-                },
-            )
-        )
-        context.log.info(f"{ident}: {stats.row_count} rows in {stats.file_count} files")
-    return results
-
-
-@dg.job(description="Report table statistics for the selected tables.")
-def lakehouse_stats() -> None:
-    table_stats()
-
-
-defs = dg.Definitions(jobs=[lakehouse_stats])
+defs = dg.Definitions.merge(
+    maintenance,
+    dg.Definitions(
+        assets=[demo_asset],
+        asset_checks=table_stats_checks(
+            tables=[DEMO_TABLE], thresholds=StatsThresholds(max_snapshots=20)
+        ),
+        sensors=[auto_maintenance_sensor(maintenance=maintenance, tables=["*.*"])],
+        resources={
+            "lakehouse": lakehouse,
+            "lakehouse_metadata": MetadataResource(lakehouse=lakehouse),
+        },
+    ),
+)

@@ -55,7 +55,8 @@ def demo_rows(start_id: int, count: int, days: int = 4) -> pa.Table:
         {
             "event_id": pa.array(ids, pa.int64()),
             "event_time": pa.array(
-                [_START + timedelta(days=i % days, seconds=i) for i in ids], pa.timestamp("us", tz="UTC")
+                [_START + timedelta(days=i % days, seconds=i) for i in ids],
+                pa.timestamp("us", tz="UTC"),
             ),
             "user_id": pa.array([i % 97 for i in ids], pa.int32()),
             "kind": pa.array([("click", "view", "buy")[i % 3] for i in ids], pa.string()),
@@ -104,3 +105,31 @@ def seed_demo_table(
     for i in range(commits):
         table.append(demo_rows(i * rows_per_commit, rows_per_commit))
     return lakehouse.get_table(ident)
+
+
+def plant_orphans(handle: LakehouseTable, count: int = 10, *, age_days: float = 10.0) -> list[str]:
+    """Write ``count`` unreferenced Parquet files into a local table's data directory, dated
+    ``age_days`` ago — the leftovers of crashed writers that vacuum reclaims.
+
+    Only for tables on a local (file://) warehouse, where modification times can be set.
+    """
+    import os
+    import time
+    import uuid
+    from urllib.parse import urlparse
+
+    import pyarrow.parquet as pq
+
+    location = handle.table.location()
+    if not location.startswith("file:"):
+        raise ValueError("plant_orphans needs a table on a local file:// warehouse")
+    data_dir = os.path.join(urlparse(location).path, "data", "orphans")
+    os.makedirs(data_dir, exist_ok=True)
+    stamp = time.time() - age_days * 86400
+    paths = []
+    for i in range(count):
+        path = os.path.join(data_dir, f"orphan-{i:03d}-{uuid.uuid4()}.parquet")
+        pq.write_table(demo_rows(10_000_000 + i * 10, 10), path)
+        os.utime(path, (stamp, stamp))
+        paths.append(f"file://{path}")
+    return paths

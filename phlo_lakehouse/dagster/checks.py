@@ -1,0 +1,170 @@
+"""Asset checks that report table statistics on the tables' own asset keys.
+
+Each check reports the table's figures as metadata (``dagster/row_count``, files, bytes, small-file
+ratio, snapshots, delete files, age of the last commit) and passes unless a threshold is
+exceeded, in which case it fails with ``WARN`` severity — a prompt for maintenance, not a broken
+asset. A table that cannot be found fails with ``ERROR``.
+
+Example:
+    >>> checks = table_stats_checks(tables=["raw.events"], thresholds=StatsThresholds(max_snapshots=50))
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+
+from phlo_lakehouse.dagster.resources import LakehouseResource
+from phlo_lakehouse.dagster.translator import LakehouseTranslator
+from phlo_lakehouse.errors import InvalidInput, NotFound
+from phlo_lakehouse.identifiers import TableSelector, parse_table_identifier
+from phlo_lakehouse.units import parse_duration
+
+CHECK_NAME = "lakehouse_table_stats"
+
+
+@dataclass(frozen=True)
+class StatsThresholds:
+    """Past these, a stats check warns (None turns a threshold off).
+
+    Attributes:
+        max_small_file_ratio: share of data files under 75% of the target size.
+        max_snapshots: snapshots in the table metadata.
+        max_delete_files: live delete files (merge-on-read debt).
+        max_commit_age: oldest acceptable last commit, e.g. "2d" (staleness).
+        min_small_files: small-file ratio is only judged with at least this many files.
+    """
+
+    max_small_file_ratio: float | None = 0.5
+    max_snapshots: int | None = 100
+    max_delete_files: int | None = 50
+    max_commit_age: str | None = None
+    min_small_files: int = 5
+
+    def violations(self, stats: Any, now: datetime) -> list[str]:
+        """What is past a threshold, one line each."""
+        found = []
+        ratio = stats.small_file_ratio
+        if (
+            self.max_small_file_ratio is not None
+            and ratio is not None
+            and (stats.small_file_count or 0) >= self.min_small_files
+            and ratio > self.max_small_file_ratio
+        ):
+            found.append(f"small-file ratio {ratio:.2f} > {self.max_small_file_ratio}")
+        if self.max_snapshots is not None and stats.snapshot_count > self.max_snapshots:
+            found.append(f"{stats.snapshot_count} snapshots > {self.max_snapshots}")
+        deletes = stats.delete_file_count or 0
+        if self.max_delete_files is not None and deletes > self.max_delete_files:
+            found.append(f"{deletes} delete files > {self.max_delete_files}")
+        if self.max_commit_age is not None and stats.last_modified is not None:
+            age = now - stats.last_modified
+            if age > parse_duration(self.max_commit_age, name="max_commit_age"):
+                found.append(f"last commit {age} ago > {self.max_commit_age}")
+        return found
+
+
+def table_stats_checks(
+    *,
+    tables: Sequence[str],
+    thresholds: StatsThresholds | None = None,
+    translator: LakehouseTranslator | None = None,
+    resource_key: str = "lakehouse",
+    ref: str | None = None,
+    full: bool = True,
+    name: str = CHECK_NAME,
+) -> list[dg.AssetChecksDefinition]:
+    """One stats check per table, on ``translator.get_asset_key(table)``.
+
+    Args:
+        tables: table identifiers (checks need their asset keys at definition time, so no
+            wildcards; definitions still do no I/O).
+        thresholds: when to warn.
+        translator: table → asset key (default ``AssetKey([*namespace, table])``).
+        resource_key: key of the `LakehouseResource`.
+        ref: ref to report on.
+        full: read manifests (small-file ratio, partitions); False uses the O(1) summary only.
+        name: the check name on each asset.
+    """
+    thresholds = thresholds or StatsThresholds()
+    if thresholds.max_commit_age is not None:
+        parse_duration(thresholds.max_commit_age, name="max_commit_age")
+    translator = translator or LakehouseTranslator()
+    idents = []
+    for table in tables:
+        if not TableSelector.parse(table).is_literal:
+            raise InvalidInput(
+                f"checks need literal table names, got {table!r}",
+                hint="list the tables (asset keys must be known when definitions load)",
+            )
+        idents.append(parse_table_identifier(table))
+    if not idents:
+        return []
+    by_key = {translator.get_asset_key(i): i for i in idents}
+    specs = [
+        dg.AssetCheckSpec(name, asset=key, description="Lakehouse table statistics")
+        for key in by_key
+    ]
+
+    @dg.multi_asset_check(
+        name=f"{name}_{_suffix(idents)}",
+        specs=specs,
+        can_subset=True,
+        required_resource_keys={resource_key},
+    )
+    def _stats_checks(context: dg.AssetCheckExecutionContext):
+        lakehouse: LakehouseResource = getattr(context.resources, resource_key)
+        now = datetime.now(UTC)
+        for check_key in context.selected_asset_check_keys:
+            ident = by_key[check_key.asset_key]
+            try:
+                stats = lakehouse.collect_stats(ident, ref, full=full)
+            except NotFound as error:
+                yield dg.AssetCheckResult(
+                    asset_key=check_key.asset_key,
+                    check_name=name,
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata={"error": str(error)},
+                )
+                continue
+            problems = thresholds.violations(stats, now)
+            yield dg.AssetCheckResult(
+                asset_key=check_key.asset_key,
+                check_name=name,
+                passed=not problems,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata=_check_metadata(stats, now, problems),
+            )
+
+    return [_stats_checks]
+
+
+def _check_metadata(stats: Any, now: datetime, problems: list[str]) -> dict[str, Any]:
+    age_hours = (
+        round((now - stats.last_modified).total_seconds() / 3600, 3)
+        if stats.last_modified
+        else None
+    )
+    figures = {
+        "dagster/row_count": stats.row_count,
+        "file_count": stats.file_count,
+        "size_bytes": stats.size_bytes,
+        "small_file_count": stats.small_file_count,
+        "small_file_ratio": stats.small_file_ratio,
+        "snapshot_count": stats.snapshot_count,
+        "delete_file_count": stats.delete_file_count,
+        "partition_count": stats.partition_count,
+        "last_commit_age_hours": age_hours,
+        "ref": stats.ref,
+        "violations": "; ".join(problems) or "none",
+    }
+    return {k: v for k, v in figures.items() if v is not None}
+
+
+def _suffix(idents: list) -> str:
+    import hashlib
+
+    return hashlib.sha1(",".join(sorted(map(str, idents))).encode()).hexdigest()[:8]

@@ -1,0 +1,223 @@
+"""`lakehouse_maintenance_definitions`: ops, jobs and schedules for table maintenance.
+
+Jobs (names prefixed by ``prefix``):
+
+- ``lakehouse_optimize`` — compaction; with ``optimize.partial_progress`` it fans out one op per
+  file group, so any executor rewrites groups in parallel processes;
+- ``lakehouse_expire``, ``lakehouse_vacuum``, ``lakehouse_rewrite_manifests``;
+- ``lakehouse_maintenance`` — optimize → expire → vacuum per table, tables in parallel.
+
+Tables are selected by identifiers or patterns and resolved inside the run, never at import.
+Every job carries the tag ``phlo/lakehouse-maintenance`` so ``tag_concurrency_limits`` in
+``dagster.yaml`` keeps two maintenance runs from working at once.
+
+Example:
+    >>> import dagster as dg
+    >>> from phlo_lakehouse.dagster import (
+    ...     LakehouseResource, MaintenanceSchedule, lakehouse_maintenance_definitions)
+    >>> defs = dg.Definitions.merge(
+    ...     lakehouse_maintenance_definitions(
+    ...         tables=["raw.*"],
+    ...         optimize={"target_file_size": "128MB"},
+    ...         schedules=[MaintenanceSchedule("lakehouse_expire", "0 3 * * *")],
+    ...     ),
+    ...     dg.Definitions(resources={"lakehouse": LakehouseResource()}),
+    ... )
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from phlo_lakehouse.dagster.ops import (
+    DEFAULT_SETTINGS,
+    build_collect_op,
+    build_operation,
+    build_select_op,
+    build_table_op,
+)
+from phlo_lakehouse.dagster.translator import LakehouseTranslator
+from phlo_lakehouse.errors import InvalidInput
+from phlo_lakehouse.identifiers import TableSelector, validate_ref_name
+
+MAINTENANCE_TAG = "phlo/lakehouse-maintenance"
+JOB_KINDS: dict[str, tuple[str, ...]] = {
+    "lakehouse_optimize": ("optimize",),
+    "lakehouse_expire": ("expire",),
+    "lakehouse_vacuum": ("vacuum",),
+    "lakehouse_rewrite_manifests": ("rewrite_manifests",),
+    "lakehouse_maintenance": ("optimize", "expire", "vacuum"),
+}
+_STATUSES = {
+    "RUNNING": dg.DefaultScheduleStatus.RUNNING,
+    "STOPPED": dg.DefaultScheduleStatus.STOPPED,
+}
+
+
+@dataclass(frozen=True)
+class MaintenanceSchedule:
+    """A schedule for one maintenance job.
+
+    Attributes:
+        job: job name without prefix, e.g. "lakehouse_expire".
+        cron: cron expression, e.g. "0 3 * * *" (nightly at 03:00).
+        timezone: IANA timezone of the cron expression.
+        default_status: "RUNNING" or "STOPPED" when first deployed.
+        run_config: run config overrides for the selection op (tables, dry_run, settings).
+    """
+
+    job: str
+    cron: str
+    timezone: str = "UTC"
+    default_status: str = "STOPPED"
+    run_config: Mapping[str, Any] | None = None
+
+
+def lakehouse_maintenance_definitions(
+    *,
+    tables: Sequence[str] = ("*.*",),
+    ref: str | None = None,
+    optimize: Mapping[str, Any] | None = None,
+    expire: Mapping[str, Any] | None = None,
+    vacuum: Mapping[str, Any] | None = None,
+    rewrite_manifests: Mapping[str, Any] | None = None,
+    schedules: Sequence[MaintenanceSchedule] = (),
+    resource_key: str = "lakehouse",
+    translator: LakehouseTranslator | None = None,
+    prefix: str = "",
+) -> dg.Definitions:
+    """Maintenance jobs (and their schedules) over the tables matching ``tables``.
+
+    Args:
+        tables: selectors resolved at run time, e.g. ``["raw.*", "mart.sales"]``.
+        ref: branch to maintain (default: the resource's default ref).
+        optimize / expire / vacuum / rewrite_manifests: default settings in run config, e.g.
+            ``optimize={"target_file_size": "128MB", "strategy": "sort", "sort_by": ["ts"]}``.
+        schedules: `MaintenanceSchedule` entries for these jobs.
+        resource_key: key of the `LakehouseResource`.
+        translator: maps tables to asset keys for the observations.
+        prefix: prepended to job and op names (to add several maintenance sets).
+
+    Raises:
+        InvalidInput: malformed selectors, ref, settings, cron strings or schedule jobs (all
+            checked here, at definition time, without I/O).
+    """
+    for selector in tables:
+        TableSelector.parse(selector)
+    if ref is not None:
+        validate_ref_name(ref)
+    translator = translator or LakehouseTranslator()
+    settings = {
+        "optimize": _settings("optimize", optimize),
+        "expire": _settings("expire", expire),
+        "vacuum": _settings("vacuum", vacuum),
+        "rewrite_manifests": _settings("rewrite_manifests", rewrite_manifests),
+    }
+    jobs = {
+        f"{prefix}{name}": _build_job(
+            f"{prefix}{name}", kinds, list(tables), ref, settings, resource_key, translator
+        )
+        for name, kinds in JOB_KINDS.items()
+    }
+    return dg.Definitions(
+        jobs=list(jobs.values()),
+        schedules=[_build_schedule(s, jobs, prefix) for s in schedules],
+    )
+
+
+def _settings(kind: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    unknown = set(given or {}) - set(DEFAULT_SETTINGS[kind])
+    if unknown:
+        raise InvalidInput(
+            f"unknown {kind} setting(s): {', '.join(sorted(unknown))}",
+            hint=f"{kind} settings are: {', '.join(DEFAULT_SETTINGS[kind])}",
+        )
+    merged = {**DEFAULT_SETTINGS[kind], **(given or {})}
+    build_operation(kind, merged)  # validates values now, not at 3 a.m.
+    return merged
+
+
+def _build_job(
+    name: str,
+    kinds: tuple[str, ...],
+    tables: list[str],
+    ref: str | None,
+    settings: dict[str, dict[str, Any]],
+    resource_key: str,
+    translator: LakehouseTranslator,
+) -> dg.JobDefinition:
+    select = build_select_op(
+        f"{name}__select_tables",
+        kinds=kinds,
+        tables=tables,
+        ref=ref,
+        settings=settings,
+        resource_key=resource_key,
+        fan_out_groups=kinds == ("optimize",),
+    )
+    steps = [
+        build_table_op(f"{name}__{kind}", kind, resource_key=resource_key, translator=translator)
+        for kind in kinds
+    ]
+    collect = build_collect_op(f"{name}__summary")
+
+    def _chain(item: Any) -> Any:
+        for step in steps:
+            item = step(item)
+        return item
+
+    @dg.job(
+        name=name,
+        tags={MAINTENANCE_TAG: "true"},
+        description=f"Lakehouse {' → '.join(kinds)} per table; preview with dry_run: true.",
+    )
+    def _job() -> None:
+        collect(select().map(_chain).collect())
+
+    return _job
+
+
+def _build_schedule(
+    schedule: MaintenanceSchedule, jobs: dict[str, dg.JobDefinition], prefix: str
+) -> dg.ScheduleDefinition:
+    from dagster._utils.schedules import is_valid_cron_string
+
+    job = jobs.get(f"{prefix}{schedule.job}")
+    if job is None:
+        raise InvalidInput(
+            f"schedule for unknown job {schedule.job!r}", hint=f"jobs: {', '.join(JOB_KINDS)}"
+        )
+    if not is_valid_cron_string(schedule.cron):
+        raise InvalidInput(
+            f"cron string {schedule.cron!r} is not valid",
+            hint="five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * *'",
+        )
+    if schedule.default_status not in _STATUSES:
+        raise InvalidInput(
+            f"default_status {schedule.default_status!r} is not valid", hint="RUNNING or STOPPED"
+        )
+    _check_timezone(schedule.timezone)
+    run_config = None
+    if schedule.run_config:
+        run_config = {"ops": {f"{job.name}__select_tables": {"config": dict(schedule.run_config)}}}
+    return dg.ScheduleDefinition(
+        name=f"{job.name}_schedule",
+        job=job,
+        cron_schedule=schedule.cron,
+        execution_timezone=schedule.timezone,
+        default_status=_STATUSES[schedule.default_status],
+        run_config=run_config,
+    )
+
+
+def _check_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise InvalidInput(
+            f"timezone {name!r} is not known", hint="use an IANA name like UTC or Europe/Berlin"
+        ) from e

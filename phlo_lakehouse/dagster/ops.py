@@ -1,0 +1,233 @@
+"""Op builders for lakehouse maintenance: select tables at run time, run one operation per table
+(or per file group), collect the results.
+
+Everything a run needs travels in run config of the selection op — table selectors, ref,
+``dry_run`` and each operation's settings — and from there in the item each mapped op receives,
+so a run launched from the UI can preview first and one switch controls the whole run.
+"""
+
+import hashlib
+import re
+from typing import Any
+
+import dagster as dg
+
+from phlo_lakehouse.dagster.resources import PRINCIPAL_TAG, LakehouseResource
+from phlo_lakehouse.dagster.translator import LakehouseTranslator
+from phlo_lakehouse.operations.base import TableOperation
+
+OPERATION_KINDS = ("optimize", "expire", "vacuum", "rewrite_manifests")
+
+#: Default settings of each operation in run config (None: the operation's own default).
+DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
+    "optimize": {
+        "strategy": "binpack",
+        "sort_by": [],
+        "zorder_by": [],
+        "target_file_size": None,
+        "min_input_files": 5,
+        "max_file_group_size": "1GB",
+        "partition_filter": None,
+        "rewrite_all": False,
+        "partial_progress": False,
+    },
+    "expire": {"older_than": None, "retain_last": None, "delete_files": True},
+    "vacuum": {"older_than": "3d", "force": False, "prefix_mismatch": "error", "location": None},
+    "rewrite_manifests": {"target_manifest_size": None, "rewrite_all": False},
+}
+
+
+def build_operation(
+    kind: str, settings: dict[str, Any], files: list[str] | None = None
+) -> TableOperation:
+    """The `TableOperation` of ``kind`` with ``settings`` (validates them; no I/O)."""
+    values = {k: v for k, v in settings.items() if v is not None}
+    if kind == "optimize":
+        from phlo_lakehouse.operations.optimize import OptimizeOperation
+
+        for key in ("sort_by", "zorder_by"):
+            if not values.get(key):
+                values.pop(key, None)
+        return OptimizeOperation(**values, files=files)
+    if kind == "expire":
+        from phlo_lakehouse.operations.expire import ExpireSnapshotsOperation
+
+        return ExpireSnapshotsOperation(**values)
+    if kind == "vacuum":
+        from phlo_lakehouse.operations.vacuum import VacuumOperation
+
+        return VacuumOperation(**values)
+    if kind == "rewrite_manifests":
+        from phlo_lakehouse.operations.manifests import RewriteManifestsOperation
+
+        return RewriteManifestsOperation(**values)
+    raise ValueError(f"unknown operation kind {kind!r}")
+
+
+def settings_schema(kind: str, defaults: dict[str, Any]) -> dg.Field:
+    """Dagster config schema of one operation's settings, with ``defaults`` pre-filled."""
+    fields = {}
+    for key, default in defaults.items():
+        base = DEFAULT_SETTINGS[kind][key]
+        if isinstance(base, bool):
+            kind_type: Any = bool
+        elif isinstance(base, int):
+            kind_type = int
+        elif isinstance(base, list):
+            kind_type = [str]
+        elif key in ("retain_last",):
+            kind_type = dg.Noneable(int)
+        else:
+            kind_type = dg.Noneable(str) if base is None else str
+        fields[key] = dg.Field(kind_type, default_value=default, is_required=False)
+    return dg.Field(fields, is_required=False)
+
+
+def mapping_key(table: str, extra: str = "") -> str:
+    """A Dagster mapping key for ``table`` (readable, collision-free)."""
+    readable = re.sub(r"[^A-Za-z0-9_]", "_", table)[:60]
+    digest = hashlib.sha1(f"{table}|{extra}".encode()).hexdigest()[:8]
+    return f"{readable}_{digest}"
+
+
+def build_select_op(
+    name: str,
+    *,
+    kinds: tuple[str, ...],
+    tables: list[str],
+    ref: str | None,
+    settings: dict[str, dict[str, Any]],
+    resource_key: str,
+    fan_out_groups: bool = False,
+) -> dg.OpDefinition:
+    """An op that resolves table selectors at run time and emits one item per table (or per
+    optimize file group when ``fan_out_groups`` and ``optimize.partial_progress`` are set)."""
+    schema = {
+        "tables": dg.Field([str], default_value=list(tables), is_required=False),
+        "ref": dg.Field(dg.Noneable(str), default_value=ref, is_required=False),
+        "dry_run": dg.Field(bool, default_value=False, is_required=False),
+        **{kind: settings_schema(kind, settings[kind]) for kind in kinds},
+    }
+
+    @dg.op(
+        name=name,
+        config_schema=schema,
+        out=dg.DynamicOut(dict),
+        required_resource_keys={resource_key},
+        description="Resolve the table selection at run time and fan out one item per table.",
+    )
+    def _select(context: dg.OpExecutionContext):
+        lakehouse: LakehouseResource = getattr(context.resources, resource_key)
+        config = context.op_config
+        chosen = {kind: {**settings[kind], **config.get(kind, {})} for kind in kinds}
+        for kind in kinds:  # bad settings fail here, before any table is touched
+            build_operation(kind, chosen[kind])
+        idents = lakehouse.resolve_tables(config["tables"], config["ref"])
+        context.log.info(f"selected {len(idents)} table(s): {', '.join(map(str, idents))}")
+        for ident in idents:
+            item = {
+                "table": str(ident),
+                "ref": config["ref"],
+                "dry_run": config["dry_run"],
+                "settings": chosen,
+                "results": [],
+            }
+            if fan_out_groups and chosen["optimize"]["partial_progress"]:
+                plan = build_operation("optimize", chosen["optimize"]).plan(
+                    lakehouse.get_table(ident, config["ref"])
+                )
+                for group in plan.details["groups"]:
+                    yield dg.DynamicOutput(
+                        {**item, "files": group["files"]},
+                        mapping_key=mapping_key(str(ident), str(group["group_id"])),
+                    )
+                continue
+            yield dg.DynamicOutput(item, mapping_key=mapping_key(str(ident)))
+
+    return _select
+
+
+def build_table_op(
+    name: str, kind: str, *, resource_key: str, translator: LakehouseTranslator
+) -> dg.OpDefinition:
+    """An op that runs operation ``kind`` on the item's table and passes the item on."""
+
+    @dg.op(
+        name=name,
+        ins={"item": dg.In(dict)},
+        out=dg.Out(dict),
+        required_resource_keys={resource_key},
+        description=f"Run {kind} on one table through the lakehouse executor.",
+        tags={"kind": "iceberg"},
+    )
+    def _run(context: dg.OpExecutionContext, item: dict) -> dg.Output:
+        lakehouse: LakehouseResource = getattr(context.resources, resource_key)
+        table, ref, dry_run = item["table"], item["ref"], item["dry_run"]
+        operation = build_operation(kind, item["settings"][kind], item.get("files"))
+        before = lakehouse.collect_stats(table, ref)
+        result = lakehouse.run(
+            operation, table, ref, dry_run=dry_run, principal=context.run.tags.get(PRINCIPAL_TAG)
+        )
+        after = lakehouse.collect_stats(table, ref)
+        context.log.info(result.summary())
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=translator.asset_key_for(table),
+                metadata={
+                    "lakehouse/operation": kind,
+                    "lakehouse/dry_run": dry_run,
+                    "lakehouse/committed": result.committed,
+                    "lakehouse/ref": result.ref,
+                    **{f"lakehouse/{k}": v for k, v in result.figures.items() if v is not None},
+                    **_stats_metadata("before", before),
+                    **_stats_metadata("after", after),
+                },
+            )
+        )
+        output = {**item, "results": [*item.get("results", []), result.to_dict()]}
+        return dg.Output(
+            output,
+            metadata={
+                "table": table,
+                "dry_run": dry_run,
+                "committed": result.committed,
+                **{k: v for k, v in result.figures.items() if v is not None},
+            },
+        )
+
+    return _run
+
+
+def build_collect_op(name: str) -> dg.OpDefinition:
+    """An op that gathers every item's results into one run summary."""
+
+    @dg.op(name=name, ins={"items": dg.In(list)}, out=dg.Out(dict))
+    def _collect(context: dg.OpExecutionContext, items: list) -> dg.Output:
+        results = [r for item in items for r in item["results"]]
+        summary = {
+            "tables": sorted({item["table"] for item in items}),
+            "operations": len(results),
+            "committed": sum(1 for r in results if r["committed"]),
+            "results": results,
+        }
+        return dg.Output(
+            summary,
+            metadata={
+                "tables": len(summary["tables"]),
+                "operations": summary["operations"],
+                "committed": summary["committed"],
+            },
+        )
+
+    return _collect
+
+
+def _stats_metadata(prefix: str, stats: Any) -> dict[str, Any]:
+    figures = {
+        "row_count": stats.row_count,
+        "file_count": stats.file_count,
+        "delete_file_count": stats.delete_file_count,
+        "size_bytes": stats.size_bytes,
+        "snapshot_count": stats.snapshot_count,
+    }
+    return {f"{prefix}/{k}": v for k, v in figures.items() if v is not None}

@@ -1,0 +1,163 @@
+"""Dagster resources: `LakehouseResource` (the catalog and the execution path) and the resources
+that depend on it (`MetadataResource`).
+
+Usable from any asset or op. Nothing connects until a method is called.
+
+Example:
+    >>> import dagster as dg
+    >>> from phlo_lakehouse.dagster import LakehouseResource
+    >>> @dg.asset
+    ... def events_rows(lakehouse: LakehouseResource) -> int:
+    ...     return lakehouse.collect_stats("raw.events").row_count or 0
+    >>> defs = dg.Definitions(assets=[events_rows], resources={"lakehouse": LakehouseResource()})
+"""
+
+import os
+from typing import Any
+
+import dagster as dg
+from pydantic import Field, PrivateAttr, field_validator
+
+from phlo_lakehouse.config import CATALOG_TYPES, CatalogSettings
+from phlo_lakehouse.identifiers import TableIdentifier, validate_ref_name
+from phlo_lakehouse.lakehouse import IcebergLakehouse
+from phlo_lakehouse.metadata import TableMetadata
+from phlo_lakehouse.operations.base import OperationResult, TableOperation
+from phlo_lakehouse.table import LakehouseTable
+
+PRINCIPAL_TAG = "phlo/principal"
+
+
+class LakehouseResource(dg.ConfigurableResource):
+    """The lakehouse catalog as a Dagster resource.
+
+    With no catalog fields set, settings come from the environment (``PHLO_LAKEHOUSE_*``, then
+    Phlo's ``NESSIE_*``/``MINIO_*``/``ICEBERG_*`` variables, then the embedded SQLite default).
+    """
+
+    catalog_type: str | None = Field(
+        default=None, description=f"One of {', '.join(CATALOG_TYPES)}; None reads the environment."
+    )
+    catalog_name: str = Field(default="lakehouse", description="Catalog name.")
+    catalog_uri: str | None = Field(
+        default=None, description="sqlite:///…, postgresql+psycopg2://…, http://… or thrift://…"
+    )
+    warehouse: str | None = Field(default=None, description="Warehouse location or name.")
+    default_ref: str = Field(default="main", description="Ref used when an op names none.")
+    home: str | None = Field(
+        default=None, description="Directory of the embedded default (.lakehouse) when no uri."
+    )
+    properties: dict[str, str] = Field(
+        default_factory=dict, description="Extra PyIceberg catalog properties (s3.*, glue.* …)."
+    )
+
+    _lakehouse: IcebergLakehouse | None = PrivateAttr(default=None)
+
+    @field_validator("default_ref")
+    @classmethod
+    def _valid_ref(cls, value: str) -> str:
+        return validate_ref_name(value)
+
+    @field_validator("catalog_type")
+    @classmethod
+    def _valid_type(cls, value: str | None) -> str | None:
+        if value is not None and value not in CATALOG_TYPES:
+            raise ValueError(
+                f"catalog_type {value!r} is not supported; choose one of {', '.join(CATALOG_TYPES)}"
+            )
+        return value
+
+    def catalog_settings(self) -> CatalogSettings:
+        """The `CatalogSettings` these fields describe."""
+        if self.catalog_type is None and self.catalog_uri is None:
+            env = dict(os.environ)
+            if self.home is not None:
+                env["PHLO_LAKEHOUSE_HOME"] = self.home
+            settings = CatalogSettings.from_env(env)
+        elif self.catalog_type in (None, "sql") and self.catalog_uri is None:
+            settings = CatalogSettings.embedded(self.home or ".lakehouse", name=self.catalog_name)
+        else:
+            settings = CatalogSettings(
+                type=self.catalog_type or "sql",
+                name=self.catalog_name,
+                uri=self.catalog_uri,
+                warehouse=self.warehouse,
+                properties=dict(self.properties),
+            )
+        return settings.with_ref(self.default_ref) if self.default_ref != "main" else settings
+
+    def get_lakehouse(self) -> IcebergLakehouse:
+        """The `IcebergLakehouse` behind this resource (one per process)."""
+        if self._lakehouse is None:
+            self._lakehouse = IcebergLakehouse(self.catalog_settings())
+        return self._lakehouse
+
+    def get_table(self, name: str | TableIdentifier, ref: str | None = None) -> LakehouseTable:
+        """Load ``name`` as of ``ref``."""
+        return self.get_lakehouse().get_table(name, ref)
+
+    def list_tables(
+        self, namespace: str | None = None, ref: str | None = None
+    ) -> list[TableIdentifier]:
+        """Tables in ``namespace`` (all when None)."""
+        return self.get_lakehouse().list_tables(namespace, ref)
+
+    def resolve_tables(self, selectors: list[str], ref: str | None = None) -> list[TableIdentifier]:
+        """Tables matching selectors such as ``raw.*``."""
+        return self.get_lakehouse().resolve_tables(selectors, ref)
+
+    def collect_stats(
+        self, name: str | TableIdentifier, ref: str | None = None, *, full: bool = False
+    ) -> TableMetadata:
+        """Statistics of ``name`` on ``ref``."""
+        return self.get_lakehouse().collect_stats(name, ref, full=full)
+
+    def run(
+        self,
+        operation: TableOperation,
+        name: str | TableIdentifier,
+        ref: str | None = None,
+        *,
+        dry_run: bool = False,
+        principal: str | None = None,
+    ) -> OperationResult:
+        """Run ``operation`` through the single executor."""
+        return self.get_lakehouse().run(operation, name, ref, dry_run=dry_run, principal=principal)
+
+    def optimize_table(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
+        """Compact ``name`` (see `OptimizeOperation`)."""
+        return self.get_lakehouse().optimize_table(name, ref, **kwargs)
+
+    def expire_snapshots(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
+        """Expire snapshots of ``name`` (see `ExpireSnapshotsOperation`)."""
+        return self.get_lakehouse().expire_snapshots(name, ref, **kwargs)
+
+    def vacuum(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
+        """Delete orphan files of ``name`` (see `VacuumOperation`)."""
+        return self.get_lakehouse().vacuum(name, ref, **kwargs)
+
+    def rewrite_manifests(
+        self, name: str, ref: str | None = None, **kwargs: Any
+    ) -> OperationResult:
+        """Cluster the manifests of ``name`` (see `RewriteManifestsOperation`)."""
+        return self.get_lakehouse().rewrite_manifests(name, ref, **kwargs)
+
+
+class MetadataResource(dg.ConfigurableResource):
+    """Table statistics for assets and checks, over a `LakehouseResource`.
+
+    Example:
+        >>> MetadataResource(lakehouse=LakehouseResource()).full
+        False
+    """
+
+    lakehouse: LakehouseResource
+    full: bool = Field(default=False, description="Read manifests for the full figures.")
+
+    def collect(self, name: str | TableIdentifier, ref: str | None = None) -> TableMetadata:
+        """Statistics of ``name`` on ``ref``."""
+        return self.lakehouse.collect_stats(name, ref, full=self.full)
+
+    def collect_many(self, names: list[str], ref: str | None = None) -> dict[str, TableMetadata]:
+        """Statistics of each of ``names`` (keyed by name)."""
+        return {name: self.collect(name, ref) for name in names}

@@ -1,0 +1,141 @@
+"""`auto_maintenance_sensor`: request optimize/expire runs for tables that need them.
+
+On each tick it reads the O(1) stats of the selected tables and requests a run of the optimize
+job for tables with many small files or delete files, and of the expire job for tables with too
+many snapshots. A table is not requested again within ``cooldown`` (tracked in the cursor), run
+keys include the table's snapshot id so the same state is never requested twice, and at most
+``max_runs_per_tick`` runs are requested per tick.
+
+Example:
+    >>> maintenance = lakehouse_maintenance_definitions(tables=["raw.*"])     # doctest: +SKIP
+    >>> sensor = auto_maintenance_sensor(maintenance=maintenance, tables=["raw.*"])  # doctest: +SKIP
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from phlo_lakehouse.dagster.resources import LakehouseResource
+from phlo_lakehouse.errors import InvalidInput
+from phlo_lakehouse.identifiers import TableSelector
+from phlo_lakehouse.metadata import SMALL_FILE_FRACTION
+from phlo_lakehouse.units import parse_duration
+
+
+@dataclass(frozen=True)
+class MaintenanceTriggers:
+    """When a table needs maintenance, judged from the snapshot summary alone.
+
+    Attributes:
+        min_files: optimize when at least this many data files…
+        small_average: …and their average size is under 75% of the target (small files).
+        max_delete_files: optimize when live delete files exceed this.
+        max_snapshots: expire when snapshots exceed this.
+    """
+
+    min_files: int = 20
+    small_average: bool = True
+    max_delete_files: int = 10
+    max_snapshots: int = 100
+
+
+def auto_maintenance_sensor(
+    *,
+    maintenance: dg.Definitions,
+    tables: Sequence[str] = ("*.*",),
+    ref: str | None = None,
+    triggers: MaintenanceTriggers | None = None,
+    cooldown: str = "6h",
+    max_runs_per_tick: int = 5,
+    minimum_interval_seconds: int = 300,
+    resource_key: str = "lakehouse",
+    prefix: str = "",
+    name: str = "lakehouse_auto_maintenance",
+    default_status: str = "STOPPED",
+) -> dg.SensorDefinition:
+    """A sensor requesting ``{prefix}lakehouse_optimize`` / ``{prefix}lakehouse_expire`` runs.
+
+    Args:
+        maintenance: the Definitions returned by `lakehouse_maintenance_definitions`.
+        tables: selectors resolved on each tick.
+        triggers: thresholds.
+        cooldown: minimum time between two requests for one table, e.g. "6h".
+        max_runs_per_tick: cap on run requests per evaluation.
+    """
+    for selector in tables:
+        TableSelector.parse(selector)
+    cooldown_seconds = parse_duration(cooldown, name="cooldown").total_seconds()
+    if max_runs_per_tick < 1:
+        raise InvalidInput("max_runs_per_tick must be ≥ 1", hint="e.g. 5")
+    triggers = triggers or MaintenanceTriggers()
+    jobs = {job.name: job for job in (maintenance.jobs or [])}
+    optimize_job, expire_job = (
+        jobs.get(f"{prefix}lakehouse_optimize"),
+        jobs.get(f"{prefix}lakehouse_expire"),
+    )
+    if optimize_job is None or expire_job is None:
+        raise InvalidInput(
+            "the maintenance definitions lack the optimize/expire jobs",
+            hint="pass the Definitions returned by lakehouse_maintenance_definitions (same prefix)",
+        )
+
+    @dg.sensor(
+        name=name,
+        jobs=[optimize_job, expire_job],
+        minimum_interval_seconds=minimum_interval_seconds,
+        required_resource_keys={resource_key},
+        default_status=dg.DefaultSensorStatus[default_status],
+    )
+    def _sensor(context: dg.SensorEvaluationContext):
+        lakehouse: LakehouseResource = getattr(context.resources, resource_key)
+        last = json.loads(context.cursor) if context.cursor else {}
+        now = datetime.now(UTC).timestamp()
+        requests = []
+        for ident in lakehouse.resolve_tables(list(tables), ref):
+            table = str(ident)
+            if now - last.get(table, 0) < cooldown_seconds:
+                continue
+            stats = lakehouse.collect_stats(ident, ref)
+            for job, reason in _needs(stats, triggers):
+                if len(requests) >= max_runs_per_tick:
+                    break
+                requests.append(
+                    dg.RunRequest(
+                        job_name=f"{prefix}{job}",
+                        run_key=f"{job}:{table}@{stats.snapshot_id}",
+                        run_config={
+                            "ops": {
+                                f"{prefix}{job}__select_tables": {
+                                    "config": {"tables": [table], "ref": ref}
+                                }
+                            }
+                        },
+                        tags={"phlo/lakehouse-table": table, "phlo/lakehouse-reason": reason},
+                    )
+                )
+                last[table] = now
+        if not requests:
+            return dg.SkipReason("no table past the maintenance thresholds (or all cooling down)")
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(last, sort_keys=True))
+
+    return _sensor
+
+
+def _needs(stats, triggers: MaintenanceTriggers) -> list[tuple[str, str]]:  # noqa: ANN001
+    needs = []
+    files = stats.file_count or 0
+    small = (
+        triggers.small_average
+        and stats.average_file_size is not None
+        and stats.average_file_size < SMALL_FILE_FRACTION * stats.target_file_size
+    )
+    if files >= triggers.min_files and small:
+        needs.append(("lakehouse_optimize", f"{files} small files"))
+    elif (stats.delete_file_count or 0) > triggers.max_delete_files:
+        needs.append(("lakehouse_optimize", f"{stats.delete_file_count} delete files"))
+    if stats.snapshot_count > triggers.max_snapshots:
+        needs.append(("lakehouse_expire", f"{stats.snapshot_count} snapshots"))
+    return needs
