@@ -13,6 +13,7 @@ from phlo_lakehouse.operations.executor import (
 from phlo_lakehouse.operations.expire import ExpireSnapshotsOperation
 from phlo_lakehouse.operations.manifests import RewriteManifestsOperation
 from phlo_lakehouse.operations.optimize import OptimizeOperation
+from phlo_lakehouse.operations.vacuum import VacuumOperation
 
 __all__ = [
     "ExecutionHook",
@@ -24,5 +25,6 @@ __all__ = [
     "OperationPlan",
     "OperationResult",
     "TableOperation",
+    "VacuumOperation",
     "resolve_principal",
 ]

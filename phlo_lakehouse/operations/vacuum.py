@@ -1,0 +1,377 @@
+"""`VacuumOperation`: removal of orphan files (files under a table's location that no metadata
+references) with the safety rules of Iceberg's Spark ``remove_orphan_files``.
+
+Safety rests on three rules:
+
+- **List first, then read the metadata.** Storage is listed before the table is refreshed and its
+  reachable set built, so a file committed after the listing is in the reachable set, and a file
+  written after the listing is not listed at all.
+- **Only old files are orphans.** A file younger than ``older_than`` (default 3 days, at least
+  24 hours unless ``force=True``) may belong to a write that has not committed yet.
+- **Check again right before deleting.** Execution reloads the table and keeps every planned
+  orphan that has become reachable since the plan (e.g. through ``add_files``).
+
+Vacuum changes no table metadata: its results always have ``committed=False``.
+
+Example:
+    >>> from phlo_lakehouse.operations import OperationExecutor
+    >>> from phlo_lakehouse.operations.vacuum import VacuumOperation
+    >>> op = VacuumOperation(older_than="3d")
+    >>> result = OperationExecutor(lakehouse).run(op, "demo.events")   # doctest: +SKIP
+    >>> result.figures["orphan_files"], result.committed               # doctest: +SKIP
+    (3, False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from phlo_lakehouse.errors import InvalidInput, OperationFailed
+from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
+from phlo_lakehouse.operations.files import (
+    READ_THREADS,
+    StoredFile,
+    delete_paths,
+    list_storage,
+    normalize_location,
+    reachable_files,
+)
+from phlo_lakehouse.units import parse_duration
+
+if TYPE_CHECKING:
+    from phlo_lakehouse.table import LakehouseTable
+
+DEFAULT_OLDER_THAN = "3d"
+#: The youngest ``older_than`` accepted without ``force=True`` (as Spark's procedure).
+MIN_OLDER_THAN = timedelta(hours=24)
+#: What to do with a listed file that matches a reachable file by path only.
+PREFIX_MISMATCH_MODES = ("error", "ignore", "delete")
+_PREFIX_MISMATCH_HINT = (
+    'pass prefix_mismatch="ignore" to keep such files (the same files under another URI) or '
+    'prefix_mismatch="delete" to treat them as orphans (different files that share a path); '
+    'the default "error" stops'
+)
+
+
+@dataclass(frozen=True)
+class OrphanClassification:
+    """Listed files sorted by whether table metadata reaches them (file ages not considered).
+
+    Attributes:
+        reachable: listed files the metadata references (with ``prefix_mismatch="ignore"``, also
+            files that match a reachable file by path only).
+        unreachable: listed files the metadata does not reference (with
+            ``prefix_mismatch="delete"``, also files that match a reachable file by path only).
+        prefix_mismatches: (listed, referenced) pairs that match by path but differ in scheme or
+            authority, e.g. ``("s3://b/t/x", "s3://a/t/x")``.
+    """
+
+    reachable: tuple[str, ...]
+    unreachable: tuple[str, ...]
+    prefix_mismatches: tuple[tuple[str, str], ...]
+
+
+def classify_listed_files(
+    listed: Iterable[str], reachable: Iterable[str], *, prefix_mismatch: str = "error"
+) -> OrphanClassification:
+    """Sort ``listed`` URIs into reachable and unreachable by their normalized location.
+
+    Locations are compared with `normalize_location`, so ``s3a://``/``s3n://`` equal ``s3://`` and
+    ``file:/x``, ``file:///x`` and ``/x`` are one file. A listed file whose path equals a reachable
+    file's path while its scheme or authority differ is a prefix mismatch, handled per
+    ``prefix_mismatch``.
+
+    Args:
+        listed: URIs found in storage.
+        reachable: URIs the table metadata references.
+        prefix_mismatch: "error" raises when there is any mismatch, "ignore" counts mismatched
+            files as reachable, "delete" counts them as unreachable.
+
+    Raises:
+        OperationFailed: ``prefix_mismatch="error"`` and some listed file mismatches.
+        InvalidInput: ``prefix_mismatch`` is not one of `PREFIX_MISMATCH_MODES`.
+
+    Example:
+        >>> c = classify_listed_files(
+        ...     ["s3a://a/t/x", "s3://b/t/y", "s3://a/t/z"],
+        ...     ["s3://a/t/x", "s3://a/t/y"],
+        ...     prefix_mismatch="delete",
+        ... )
+        >>> c.reachable, c.unreachable, len(c.prefix_mismatches)
+        (('s3a://a/t/x',), ('s3://a/t/z', 's3://b/t/y'), 1)
+    """
+    _check_prefix_mismatch(prefix_mismatch)
+    prefixes_by_path: dict[str, dict[tuple[str, str], str]] = {}
+    for uri in reachable:
+        scheme, authority, path = normalize_location(uri)
+        prefixes_by_path.setdefault(path, {}).setdefault((scheme, authority), uri)
+    kept: list[str] = []
+    unreachable: list[str] = []
+    mismatches: list[tuple[str, str]] = []
+    for uri in sorted(set(listed)):
+        scheme, authority, path = normalize_location(uri)
+        prefixes = prefixes_by_path.get(path)
+        if prefixes is None:
+            unreachable.append(uri)
+        elif (scheme, authority) in prefixes:
+            kept.append(uri)
+        else:
+            mismatches.append((uri, min(prefixes.values())))
+            (unreachable if prefix_mismatch == "delete" else kept).append(uri)
+    if mismatches and prefix_mismatch == "error":
+        listed_uri, referenced = mismatches[0]
+        raise OperationFailed(
+            f"{len(mismatches)} listed file(s) match reachable files by path only (scheme or "
+            f"authority differ), e.g. {listed_uri} vs referenced {referenced}",
+            hint=_PREFIX_MISMATCH_HINT,
+        )
+    return OrphanClassification(tuple(kept), tuple(unreachable), tuple(mismatches))
+
+
+class VacuumOperation(TableOperation):
+    """Delete orphan files: files under the table location that no snapshot of any ref, no
+    manifest, no metadata file of the log and no statistics file references, and that are older
+    than ``older_than``.
+
+    The plan lists storage first and builds the reachable set afterwards; execution reloads the
+    table and rebuilds the reachable set right before deleting, keeping any planned orphan that
+    has become reachable meanwhile. No table metadata changes: results have ``committed=False``,
+    and ``snapshot_id_before/after`` are the ref's head before planning and after deleting.
+
+    Args:
+        older_than: only files last modified before ``now - older_than`` can be orphans: "3d",
+            "P3D", a number of seconds or a timedelta. Default 3 days.
+        force: allow ``older_than`` under 24 hours. Files of writes that have not committed yet
+            look exactly like orphans: pass True only when no writer is active on the table.
+        location: the directory to scan (default: the table location); the table location or a
+            directory inside it, e.g. ``<table location>/data``.
+        prefix_mismatch: what to do with a listed file whose path matches a reachable file's but
+            whose scheme or authority differ: "error" (default) stops, "ignore" keeps it,
+            "delete" treats it as an orphan.
+        now: the time ages are measured from (naive values are UTC). Default: the current time
+            when the plan is made.
+        threads: parallel deletions (≥ 1).
+
+    Raises:
+        InvalidDuration: ``older_than`` is malformed or negative.
+        InvalidInput: ``older_than`` under 24 hours without ``force``, an unknown
+            ``prefix_mismatch``, an empty ``location``, ``now`` not a datetime, or ``threads``
+            not a whole number ≥ 1.
+
+    Example:
+        >>> op = VacuumOperation(older_than="7d", prefix_mismatch="ignore")
+        >>> op.settings()["older_than_seconds"], op.settings()["prefix_mismatch"]
+        (604800.0, 'ignore')
+    """
+
+    name: ClassVar[str] = "vacuum"
+    permission: ClassVar[str] = "vacuum"
+
+    def __init__(
+        self,
+        older_than: str | int | timedelta = DEFAULT_OLDER_THAN,
+        *,
+        force: bool = False,
+        location: str | None = None,
+        prefix_mismatch: str = "error",
+        now: datetime | None = None,
+        threads: int = READ_THREADS,
+    ) -> None:
+        self.older_than = parse_duration(older_than, name="older_than")
+        if self.older_than < MIN_OLDER_THAN and not force:
+            raise InvalidInput(
+                f"older_than={older_than!r} is under 24 hours: files of writes that have not "
+                "committed yet would look like orphans and be deleted",
+                hint="use older_than of 24h or more (default 3d); pass force=True only when no "
+                "writer is active on the table",
+            )
+        _check_prefix_mismatch(prefix_mismatch)
+        if location is not None and (not isinstance(location, str) or not location.strip()):
+            raise InvalidInput(
+                f"location={location!r} is not a storage location",
+                hint="omit location to scan the table location, or pass a directory inside it",
+            )
+        if now is not None and not isinstance(now, datetime):
+            raise InvalidInput(f"now={now!r} is not a datetime", hint="pass a datetime or None")
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise InvalidInput(
+                f"threads={threads!r} is not a whole number >= 1",
+                hint=f"pass threads=1 or more (default {READ_THREADS})",
+            )
+        self.force = bool(force)
+        self.location = location.strip() if location is not None else None
+        self.prefix_mismatch = prefix_mismatch
+        self.now = now.replace(tzinfo=UTC) if now is not None and now.tzinfo is None else now
+        self.threads = threads
+
+    def settings(self) -> dict[str, Any]:
+        """The arguments, JSON-ready."""
+        return {
+            "older_than_seconds": self.older_than.total_seconds(),
+            "force": self.force,
+            "location": self.location,
+            "prefix_mismatch": self.prefix_mismatch,
+            "now": self.now.isoformat() if self.now else None,
+            "threads": self.threads,
+        }
+
+    def plan(self, table: LakehouseTable) -> OperationPlan:
+        """List storage, then build the reachable set, and report the old unreachable files.
+
+        Raises:
+            InvalidInput: a Nessie table, or ``location`` outside the table location (checked
+                before anything is listed).
+            OperationFailed: ``prefix_mismatch="error"`` and a listed file matches a reachable
+                file by path only.
+        """
+        _refuse_nessie(table)
+        location = self._scan_location(table)
+        # The order is the safety argument: whatever commits after this listing is in the
+        # reachable set read below, and whatever is written after it is not listed.
+        listed = _list_inside(table, location)
+        table = table.refresh()
+        reachable = reachable_files(table.table).all()
+        classification = classify_listed_files(
+            [f.path for f in listed], reachable, prefix_mismatch=self.prefix_mismatch
+        )
+        cutoff = (self.now or datetime.now(UTC)) - self.older_than
+        unreachable = set(classification.unreachable)
+        orphans = sorted(
+            (f for f in listed if f.path in unreachable and f.modified < cutoff),
+            key=lambda f: f.path,
+        )
+        return OperationPlan(
+            operation=self.name,
+            table=str(table.identifier),
+            ref=table.ref,
+            snapshot_id=table.snapshot_id,
+            figures=_figures(
+                len(listed),
+                [f.path for f in orphans],
+                {f.path: f.size for f in orphans},
+                len(classification.prefix_mismatches),
+            ),
+            details={
+                "orphan_files": [f.path for f in orphans],
+                "orphan_file_sizes": {f.path: f.size for f in orphans},
+                "location": location,
+                "cutoff": cutoff.isoformat(),
+            },
+        )
+
+    def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
+        """Delete the plan's orphans that the freshly loaded metadata still does not reach.
+
+        Commits nothing (``committed=False``): only files no metadata references are deleted.
+        Planned orphans that became reachable since the plan are kept and counted in
+        ``details["became_reachable"]``; files that could not be deleted are listed in
+        ``details["delete_failures"]`` and not counted as deleted.
+        """
+        _refuse_nessie(table)
+        planned: list[str] = list(plan.details.get("orphan_files", []))
+        sizes: Mapping[str, int] = plan.details.get("orphan_file_sizes", {})
+        current = table.refresh()
+        to_delete: list[str] = []
+        if planned:
+            # Rebuilt here, not taken from the plan: a file committed since then (add_files of an
+            # old file) must survive. A new prefix mismatch is kept unless the mode says delete.
+            mode = "delete" if self.prefix_mismatch == "delete" else "ignore"
+            reachable = reachable_files(current.table).all()
+            to_delete = list(
+                classify_listed_files(planned, reachable, prefix_mismatch=mode).unreachable
+            )
+        failed = set(delete_paths(current.table.io, to_delete, threads=self.threads))
+        deleted = sorted(p for p in to_delete if p not in failed)
+        became_reachable = sorted(set(planned) - set(to_delete))
+        details: dict[str, Any] = {
+            "orphan_files": deleted,
+            "orphan_file_sizes": {p: sizes.get(p, 0) for p in deleted},
+            "location": plan.details.get("location"),
+            "cutoff": plan.details.get("cutoff"),
+            "became_reachable": len(became_reachable),
+        }
+        if became_reachable:
+            details["became_reachable_files"] = became_reachable
+        if failed:
+            details["delete_failures"] = sorted(failed)
+        return OperationResult(
+            operation=self.name,
+            table=plan.table,
+            ref=plan.ref,
+            dry_run=False,
+            committed=False,
+            snapshot_id_before=plan.snapshot_id,
+            snapshot_id_after=current.snapshot_id,
+            figures=_figures(
+                int(plan.figures.get("files_listed") or 0),
+                deleted,
+                sizes,
+                int(plan.figures.get("prefix_mismatches") or 0),
+            ),
+            plan=plan,
+            details=details,
+        )
+
+    def _scan_location(self, table: LakehouseTable) -> str:
+        """The location to list: the table location or, if given, a directory inside it."""
+        table_location = table.table.location()
+        if self.location is None:
+            return table_location
+        if not _is_inside(self.location, table_location):
+            raise InvalidInput(
+                f"location {self.location} is not inside the location of {table.identifier} "
+                f"({table_location})",
+                hint="pass the table location or a directory inside it: files elsewhere may "
+                "belong to other tables, which this table's metadata knows nothing about",
+            )
+        return self.location
+
+
+def _refuse_nessie(table: LakehouseTable) -> None:
+    if table.nessie:
+        raise InvalidInput(
+            f"vacuum of {table} is not safe on a Nessie catalog",
+            hint="other Nessie branches/tags and older Nessie commits reference files this "
+            "table's current metadata does not; use Nessie GC to remove orphan files",
+        )
+
+
+def _check_prefix_mismatch(mode: str) -> None:
+    if mode not in PREFIX_MISMATCH_MODES:
+        raise InvalidInput(
+            f"prefix_mismatch={mode!r} is not one of {', '.join(PREFIX_MISMATCH_MODES)}",
+            hint=_PREFIX_MISMATCH_HINT,
+        )
+
+
+def _is_inside(location: str, parent: str, *, strictly: bool = False) -> bool:
+    """True when ``location`` is below ``parent`` (or is ``parent``, unless ``strictly``),
+    comparing normalized scheme, authority and path."""
+    scheme, authority, path = normalize_location(location)
+    parent_scheme, parent_authority, parent_path = normalize_location(parent)
+    if (scheme, authority) != (parent_scheme, parent_authority):
+        return False
+    if path == parent_path:
+        return not strictly
+    return path.startswith(parent_path.rstrip("/") + "/")
+
+
+def _list_inside(table: LakehouseTable, location: str) -> list[StoredFile]:
+    """Files under ``location``; anything a backend returns from outside it is dropped, so a
+    sibling directory sharing the name prefix (``events`` / ``events_v2``) is never touched."""
+    listed = list_storage(table.table.io, location)
+    return [f for f in listed if _is_inside(f.path, location, strictly=True)]
+
+
+def _figures(
+    listed: int, orphans: list[str], sizes: Mapping[str, int], mismatches: int
+) -> dict[str, int]:
+    return {
+        "files_listed": listed,
+        "orphan_files": len(orphans),
+        "orphan_bytes": sum(int(sizes.get(p, 0)) for p in orphans),
+        "prefix_mismatches": mismatches,
+    }

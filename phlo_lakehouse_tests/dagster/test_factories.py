@@ -1,0 +1,128 @@
+"""Factory validation, schedules and the auto-maintenance sensor, evaluated with build contexts."""
+
+import json
+
+import dagster as dg
+import pytest
+
+from phlo_lakehouse import InvalidDuration, InvalidIdentifier, InvalidInput, InvalidRefName
+from phlo_lakehouse.dagster import MaintenanceSchedule, lakehouse_maintenance_definitions
+from phlo_lakehouse.dagster.sensors import MaintenanceTriggers, auto_maintenance_sensor
+from phlo_lakehouse.demo import seed_demo_table
+
+
+def test_factory_builds_every_job_with_the_concurrency_tag():
+    defs = lakehouse_maintenance_definitions(prefix="nightly_")
+    names = sorted(job.name for job in defs.jobs)
+    assert names == [
+        "nightly_lakehouse_expire",
+        "nightly_lakehouse_maintenance",
+        "nightly_lakehouse_optimize",
+        "nightly_lakehouse_rewrite_manifests",
+        "nightly_lakehouse_vacuum",
+    ]
+    assert all(job.tags["phlo/lakehouse-maintenance"] == "true" for job in defs.jobs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "fragment"),
+    [
+        ({"tables": ["raw"]}, InvalidIdentifier, "selector"),
+        ({"ref": "bad ref"}, InvalidRefName, "ref"),
+        ({"optimize": {"strategy": "shuffle"}}, InvalidInput, "strategy"),
+        ({"optimize": {"no_such_setting": 1}}, InvalidInput, "unknown optimize setting"),
+        ({"expire": {"older_than": "5 parsecs"}}, InvalidDuration, "older_than"),
+        ({"vacuum": {"older_than": "2h"}}, InvalidInput, "24"),
+        ({"schedules": [MaintenanceSchedule("lakehouse_expire", "every day")]}, InvalidInput, "cron"),
+        ({"schedules": [MaintenanceSchedule("lakehouse_nope", "0 3 * * *")]}, InvalidInput, "unknown job"),
+        (
+            {"schedules": [MaintenanceSchedule("lakehouse_expire", "0 3 * * *", timezone="Mars/Base")]},
+            InvalidInput,
+            "timezone",
+        ),
+        (
+            {"schedules": [MaintenanceSchedule("lakehouse_expire", "0 3 * * *", default_status="ON")]},
+            InvalidInput,
+            "default_status",
+        ),
+    ],
+)
+def test_bad_factory_input_fails_at_definition_time(kwargs, error, fragment):
+    with pytest.raises(error) as info:
+        lakehouse_maintenance_definitions(**kwargs)
+    assert fragment in str(info.value)
+    assert info.value.hint
+
+
+def test_schedule_requests_its_job_with_the_configured_run_config():
+    defs = lakehouse_maintenance_definitions(
+        schedules=[
+            MaintenanceSchedule(
+                "lakehouse_vacuum", "0 4 * * 0", timezone="Europe/Berlin", default_status="RUNNING",
+                run_config={"tables": ["raw.*"], "dry_run": True},
+            )
+        ]
+    )
+    schedule = next(iter(defs.schedules))
+    assert schedule.cron_schedule == "0 4 * * 0"
+    assert schedule.execution_timezone == "Europe/Berlin"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    request = schedule.evaluate_tick(dg.build_schedule_context()).run_requests[0]
+    config = request.run_config["ops"]["lakehouse_vacuum__select_tables"]["config"]
+    assert config == {"tables": ["raw.*"], "dry_run": True}
+
+
+def _sensor(**kwargs):
+    maintenance = lakehouse_maintenance_definitions()
+    return auto_maintenance_sensor(maintenance=maintenance, **kwargs)
+
+
+def test_sensor_requests_optimize_and_expire_for_tables_past_thresholds(resource):
+    lh = resource.get_lakehouse()
+    seed_demo_table(lh, "raw.fragmented", commits=8, rows_per_commit=10)  # 32 small files, 8 snapshots
+    seed_demo_table(lh, "raw.tidy", commits=1, rows_per_commit=10)
+    sensor = _sensor(triggers=MaintenanceTriggers(min_files=20, max_snapshots=5))
+    with dg.build_sensor_context(resources={"lakehouse": resource}) as context:
+        result = sensor.evaluate_tick(context)
+    requested = sorted((r.job_name, r.tags["phlo/lakehouse-table"]) for r in result.run_requests)
+    assert requested == [("lakehouse_expire", "raw.fragmented"), ("lakehouse_optimize", "raw.fragmented")]
+    request = result.run_requests[0]
+    select = request.run_config["ops"][f"{request.job_name}__select_tables"]["config"]
+    assert select["tables"] == ["raw.fragmented"]
+    assert len({r.run_key for r in result.run_requests}) == len(result.run_requests)
+
+
+def test_sensor_respects_the_cooldown_and_the_cap(resource):
+    lh = resource.get_lakehouse()
+    for name in ("raw.a", "raw.b", "raw.c"):
+        seed_demo_table(lh, name, commits=6, rows_per_commit=10)
+    sensor = _sensor(triggers=MaintenanceTriggers(min_files=20, max_snapshots=100), max_runs_per_tick=2)
+    with dg.build_sensor_context(resources={"lakehouse": resource}) as context:
+        first = sensor.evaluate_tick(context)
+    assert len(first.run_requests) == 2
+    cursor = json.loads(first.cursor)
+    with dg.build_sensor_context(resources={"lakehouse": resource}, cursor=first.cursor) as context:
+        second = sensor.evaluate_tick(context)
+    second_tables = {r.tags["phlo/lakehouse-table"] for r in second.run_requests}
+    assert second_tables == {"raw.a", "raw.b", "raw.c"} - set(cursor)
+    with dg.build_sensor_context(resources={"lakehouse": resource}, cursor=second.cursor) as context:
+        third = sensor.evaluate_tick(context)
+    assert not third.run_requests  # every table is cooling down
+
+
+def test_run_keys_name_the_table_state(resource):
+    lh = resource.get_lakehouse()
+    handle = seed_demo_table(lh, "raw.a", commits=6, rows_per_commit=10)
+    sensor = _sensor(triggers=MaintenanceTriggers(min_files=20), cooldown="0s")
+    with dg.build_sensor_context(resources={"lakehouse": resource}) as context:
+        keys = {r.run_key for r in sensor.evaluate_tick(context).run_requests}
+    assert keys == {f"lakehouse_optimize:raw.a@{handle.snapshot_id}"}
+
+
+def test_sensor_bad_input():
+    with pytest.raises(InvalidDuration):
+        _sensor(cooldown="soon")
+    with pytest.raises(InvalidInput):
+        _sensor(max_runs_per_tick=0)
+    with pytest.raises(InvalidInput):
+        auto_maintenance_sensor(maintenance=dg.Definitions())
