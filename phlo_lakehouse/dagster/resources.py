@@ -50,8 +50,14 @@ class LakehouseResource(dg.ConfigurableResource):
     properties: dict[str, str] = Field(
         default_factory=dict, description="Extra PyIceberg catalog properties (s3.*, glue.* …)."
     )
+    pushgateway_url: str | None = Field(
+        default=None,
+        description="Prometheus Pushgateway to push operation metrics to after each operation.",
+    )
+    metrics_job: str = Field(default="phlo_lakehouse", description="Pushgateway job label.")
 
     _lakehouse: IcebergLakehouse | None = PrivateAttr(default=None)
+    _metrics: Any = PrivateAttr(default=None)
 
     @field_validator("default_ref")
     @classmethod
@@ -89,7 +95,13 @@ class LakehouseResource(dg.ConfigurableResource):
     def get_lakehouse(self) -> IcebergLakehouse:
         """The `IcebergLakehouse` behind this resource (one per process)."""
         if self._lakehouse is None:
-            self._lakehouse = IcebergLakehouse(self.catalog_settings())
+            lakehouse = IcebergLakehouse(self.catalog_settings())
+            if self.pushgateway_url:
+                from phlo_lakehouse.observability import OperationTracer, PrometheusObservability
+
+                self._metrics = PrometheusObservability()
+                lakehouse.hooks.append(OperationTracer(self._metrics, lakehouse))
+            self._lakehouse = lakehouse
         return self._lakehouse
 
     def get_table(self, name: str | TableIdentifier, ref: str | None = None) -> LakehouseTable:
@@ -121,26 +133,45 @@ class LakehouseResource(dg.ConfigurableResource):
         dry_run: bool = False,
         principal: str | None = None,
     ) -> OperationResult:
-        """Run ``operation`` through the single executor."""
-        return self.get_lakehouse().run(operation, name, ref, dry_run=dry_run, principal=principal)
+        """Run ``operation`` through the single executor (metrics pushed when configured)."""
+        lakehouse = self.get_lakehouse()
+        try:
+            return lakehouse.run(operation, name, ref, dry_run=dry_run, principal=principal)
+        finally:
+            if self._metrics is not None and self.pushgateway_url:
+                self._metrics.push(self.pushgateway_url, job=self.metrics_job)
 
-    def optimize_table(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
+    def optimize_table(
+        self, name: str, ref: str | None = None, *, dry_run: bool = False, **kwargs: Any
+    ) -> OperationResult:
         """Compact ``name`` (see `OptimizeOperation`)."""
-        return self.get_lakehouse().optimize_table(name, ref, **kwargs)
+        from phlo_lakehouse.operations import OptimizeOperation
 
-    def expire_snapshots(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
+        return self.run(OptimizeOperation(**kwargs), name, ref, dry_run=dry_run)
+
+    def expire_snapshots(
+        self, name: str, ref: str | None = None, *, dry_run: bool = False, **kwargs: Any
+    ) -> OperationResult:
         """Expire snapshots of ``name`` (see `ExpireSnapshotsOperation`)."""
-        return self.get_lakehouse().expire_snapshots(name, ref, **kwargs)
+        from phlo_lakehouse.operations import ExpireSnapshotsOperation
 
-    def vacuum(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
+        return self.run(ExpireSnapshotsOperation(**kwargs), name, ref, dry_run=dry_run)
+
+    def vacuum(
+        self, name: str, ref: str | None = None, *, dry_run: bool = False, **kwargs: Any
+    ) -> OperationResult:
         """Delete orphan files of ``name`` (see `VacuumOperation`)."""
-        return self.get_lakehouse().vacuum(name, ref, **kwargs)
+        from phlo_lakehouse.operations import VacuumOperation
+
+        return self.run(VacuumOperation(**kwargs), name, ref, dry_run=dry_run)
 
     def rewrite_manifests(
-        self, name: str, ref: str | None = None, **kwargs: Any
+        self, name: str, ref: str | None = None, *, dry_run: bool = False, **kwargs: Any
     ) -> OperationResult:
         """Cluster the manifests of ``name`` (see `RewriteManifestsOperation`)."""
-        return self.get_lakehouse().rewrite_manifests(name, ref, **kwargs)
+        from phlo_lakehouse.operations import RewriteManifestsOperation
+
+        return self.run(RewriteManifestsOperation(**kwargs), name, ref, dry_run=dry_run)
 
 
 class MetadataResource(dg.ConfigurableResource):
