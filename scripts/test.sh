@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system_deps.sh
+bash scripts/spark_jars.sh >/dev/null
 bash scripts/services/all.sh start
 trap 'bash scripts/services/all.sh stop' EXIT
 # shellcheck disable=SC1091

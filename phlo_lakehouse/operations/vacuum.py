@@ -361,9 +361,30 @@ def _is_inside(location: str, parent: str, *, strictly: bool = False) -> bool:
 
 def _list_inside(table: LakehouseTable, location: str) -> list[StoredFile]:
     """Files under ``location``; anything a backend returns from outside it is dropped, so a
-    sibling directory sharing the name prefix (``events`` / ``events_v2``) is never touched."""
-    listed = list_storage(table.table.io, location)
-    return [f for f in listed if _is_inside(f.path, location, strictly=True)]
+    sibling directory sharing the name prefix (``events`` / ``events_v2``) is never touched.
+    Hidden files are skipped as Spark's ``remove_orphan_files`` does, except checksum sidecars
+    (``.name.crc``) whose base file is gone: those went with it."""
+    listed = [
+        f
+        for f in list_storage(table.table.io, location)
+        if _is_inside(f.path, location, strictly=True)
+    ]
+    paths = {f.path for f in listed}
+    return [f for f in listed if not _hidden(f.path) or _stale_checksum(f.path, paths)]
+
+
+def _hidden(path: str) -> bool:
+    parts = path.split("://", 1)[-1].split("/")
+    name, directories = parts[-1], parts[1:-1]
+    hidden_dir = any(d.startswith((".", "_")) and "=" not in d for d in directories)
+    return name.startswith((".", "_")) or hidden_dir
+
+
+def _stale_checksum(path: str, listed: set[str]) -> bool:
+    directory, _, name = path.rpartition("/")
+    if not (name.startswith(".") and name.endswith(".crc")):
+        return False
+    return f"{directory}/{name[1:-4]}" not in listed
 
 
 def _figures(

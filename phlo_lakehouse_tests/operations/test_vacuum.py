@@ -405,3 +405,16 @@ def test_nessie_tables_are_refused(nessie_lakehouse, unique_name):
         OperationExecutor(nessie_lakehouse).run(VacuumOperation(), name, dry_run=True)
 
     assert "Nessie GC" in info.value.hint
+
+
+def test_hidden_files_are_skipped_like_spark_except_stale_checksums(lakehouse):
+    handle = _seed(lakehouse)
+    live = sorted(reachable_files(handle.table).content)[0]
+    live_name = live.rsplit("/", 1)[1]
+    live_dir = live.rsplit("/", 1)[0].removeprefix(handle.table.location() + "/")
+    kept_crc = _plant(handle, f"{live_dir}/.{live_name}.crc")
+    stale_crc = _plant(handle, f"{live_dir}/.gone-00000.parquet.crc")
+    hidden = _plant(handle, "data/_temporary/part-0.parquet")
+    result = _run(lakehouse, VacuumOperation())
+    assert result.details["orphan_files"] == [stale_crc]
+    assert _exists(kept_crc) and _exists(hidden) and not _exists(stale_crc)
