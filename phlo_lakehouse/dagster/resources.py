@@ -55,6 +55,18 @@ class LakehouseResource(dg.ConfigurableResource):
         description="Prometheus Pushgateway to push operation metrics to after each operation.",
     )
     metrics_job: str = Field(default="phlo_lakehouse", description="Pushgateway job label.")
+    access_control: bool = Field(
+        default=False,
+        description="Check every operation against access policies (default deny) and audit it.",
+    )
+    access_db_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the policy and audit store; default "
+        "sqlite:///<home>/access.db next to the embedded catalog.",
+    )
+    audit_secret: str | None = Field(
+        default=None, description="HMAC key for the audit chain (use dg.EnvVar)."
+    )
 
     _lakehouse: IcebergLakehouse | None = PrivateAttr(default=None)
     _metrics: Any = PrivateAttr(default=None)
@@ -92,10 +104,30 @@ class LakehouseResource(dg.ConfigurableResource):
             )
         return settings.with_ref(self.default_ref) if self.default_ref != "main" else settings
 
+    def access_url(self) -> str:
+        """Where policies and the audit log live."""
+        if self.access_db_url:
+            return self.access_db_url
+        home = self.home or os.environ.get("PHLO_LAKEHOUSE_HOME") or ".lakehouse"
+        return f"sqlite:///{os.path.abspath(home)}/access.db"
+
     def get_lakehouse(self) -> IcebergLakehouse:
         """The `IcebergLakehouse` behind this resource (one per process)."""
         if self._lakehouse is None:
             lakehouse = IcebergLakehouse(self.catalog_settings())
+            if self.access_control:
+                from phlo_lakehouse.access import (
+                    AccessControlHook,
+                    SqlAccessControlProvider,
+                    SqlAuditLogger,
+                )
+
+                url = self.access_url()
+                lakehouse.hooks.append(
+                    AccessControlHook(
+                        SqlAccessControlProvider(url), SqlAuditLogger(url, secret=self.audit_secret)
+                    )
+                )
             if self.pushgateway_url:
                 from phlo_lakehouse.observability import OperationTracer, PrometheusObservability
 

@@ -47,6 +47,8 @@ class OperationContext:
     plan: OperationPlan | None = None
     result: OperationResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: Scratch space hooks share (e.g. the access decision the audit record reports).
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class ExecutionHook(Protocol):

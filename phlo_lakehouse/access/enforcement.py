@@ -1,0 +1,87 @@
+"""`AccessControlHook`: the executor hook that checks every operation and audits every attempt.
+
+Because it is a hook of the single executor, the Python API, the CLI and the Dagster ops are all
+checked and audited the same way, dry runs included. The principal is resolved by the executor,
+in this order: explicit argument (the Dagster layer passes the run tag ``phlo/principal``), the
+``PHLO_LAKEHOUSE_PRINCIPAL`` environment variable, then the OS user.
+
+A denied operation raises `AccessDenied` naming the missing permission before anything is
+planned, so nothing is read beyond the table's metadata and nothing changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+from phlo_lakehouse.access.policy import Permission, normalize_principal
+from phlo_lakehouse.errors import AccessDenied
+
+if TYPE_CHECKING:
+    from phlo_lakehouse.access.audit import AuditLogger
+    from phlo_lakehouse.access.store import AccessControlProvider
+    from phlo_lakehouse.operations.executor import OperationContext
+
+
+class AccessControlHook:
+    """Checks ``operation.permission`` on ``catalog.namespace.table`` and audits the outcome.
+
+    Args:
+        provider: decides requests; None audits without enforcing.
+        audit: where records go; None enforces without auditing.
+    """
+
+    def __init__(
+        self, provider: AccessControlProvider | None, audit: AuditLogger | None = None
+    ) -> None:
+        self.provider = provider
+        self.audit = audit
+
+    @staticmethod
+    def resource(context: OperationContext) -> str:
+        return f"{context.catalog}.{context.identifier}"
+
+    def before_plan(self, context: OperationContext) -> None:
+        permission = Permission.parse(context.operation.permission)
+        context.extras["permission"] = permission.value
+        if self.provider is None:
+            context.extras["decision"] = "not_enforced"
+            return
+        decision = self.provider.decide(context.principal, self.resource(context), permission)
+        context.extras["decision"] = "allow" if decision.allowed else "deny"
+        context.extras["reason"] = decision.reason
+        if not decision.allowed:
+            raise AccessDenied(
+                f"{normalize_principal(context.principal)} lacks permission "
+                f"{permission.value!r} on {self.resource(context)} ({decision.reason})",
+                hint=f"ask an admin: phlo-lakehouse access grant {context.principal} "
+                f"{self.resource(context)} {permission.value}",
+            )
+
+    def after(self, context: OperationContext) -> None:
+        result = context.result
+        assert result is not None
+        outcome = "dry_run" if result.dry_run else ("committed" if result.committed else "done")
+        digest = (
+            hashlib.sha256(context.plan.to_json().encode()).hexdigest() if context.plan else None
+        )
+        self._log(context, outcome, digest, result.figures)
+
+    def on_error(self, context: OperationContext, error: BaseException) -> None:
+        outcome = "denied" if isinstance(error, AccessDenied) else f"failed: {type(error).__name__}"
+        self._log(context, outcome, None, {"error": str(error)[:300]})
+
+    def _log(
+        self, context: OperationContext, outcome: str, digest: str | None, details: object
+    ) -> None:
+        if self.audit is None:
+            return
+        self.audit.log_access(
+            normalize_principal(context.principal),
+            self.resource(context),
+            context.operation.name,
+            context.extras.get("decision", "unchecked"),
+            outcome,
+            plan_digest=digest,
+            details={"dry_run": context.dry_run, "ref": context.ref, "figures": details},
+        )
