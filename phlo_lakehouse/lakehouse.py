@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
 
+    from phlo_lakehouse.engines.base import Engine
     from phlo_lakehouse.metadata import TableMetadata
     from phlo_lakehouse.nessie import NessieReferences
     from phlo_lakehouse.operations.base import OperationResult, TableOperation
@@ -120,11 +121,14 @@ class LakehouseResource(ABC):
     #: Hooks (access control, tracing, audit) every operation of this lakehouse runs through.
     hooks: list[ExecutionHook]
 
-    def executor(self) -> OperationExecutor:
-        """The executor every operation of this lakehouse runs through (with its hooks)."""
+    def executor(self, engine: Engine | None = None) -> OperationExecutor:
+        """The executor every operation of this lakehouse runs through (with its hooks), executing
+        on ``engine`` (default: this lakehouse's `engine`, else the local engine)."""
         from phlo_lakehouse.operations.executor import OperationExecutor
 
-        return OperationExecutor(self, getattr(self, "hooks", []))
+        return OperationExecutor(
+            self, getattr(self, "hooks", []), engine=engine or getattr(self, "engine", None)
+        )
 
     def run(
         self,
@@ -134,6 +138,7 @@ class LakehouseResource(ABC):
         *,
         dry_run: bool = False,
         principal: str | None = None,
+        engine: Engine | None = None,
     ) -> OperationResult:
         """Run ``operation`` on table ``name`` through the executor (plan, checks, commit, audit).
 
@@ -141,7 +146,7 @@ class LakehouseResource(ABC):
             >>> from phlo_lakehouse.operations import VacuumOperation
             >>> lakehouse.run(VacuumOperation(), "demo.events", dry_run=True)  # doctest: +SKIP
         """
-        return self.executor().run(operation, name, ref, dry_run=dry_run, principal=principal)
+        return self.executor(engine).run(operation, name, ref, dry_run=dry_run, principal=principal)
 
     def optimize_table(
         self,
@@ -219,6 +224,8 @@ class IcebergLakehouse(LakehouseResource):
     ) -> None:
         self.settings = settings if settings is not None else CatalogSettings.from_env()
         self.hooks = list(hooks)
+        #: The engine operations execute on when a call names none (None: local).
+        self.engine: Engine | None = None
         self._catalogs: dict[str, Catalog] = {}
         self._given_catalog = catalog
         self._lock = threading.Lock()

@@ -25,6 +25,7 @@ from phlo_lakehouse.errors import Conflict, LakehouseError, OperationFailed
 from phlo_lakehouse.identifiers import TableIdentifier, parse_table_identifier
 
 if TYPE_CHECKING:
+    from phlo_lakehouse.engines.base import Engine
     from phlo_lakehouse.lakehouse import LakehouseResource
     from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
     from phlo_lakehouse.table import LakehouseTable
@@ -43,6 +44,7 @@ class OperationContext:
     principal: str
     catalog: str
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    engine: str = "local"
     table: LakehouseTable | None = None
     plan: OperationPlan | None = None
     result: OperationResult | None = None
@@ -89,10 +91,14 @@ class OperationExecutor:
         hooks: Sequence[ExecutionHook] = (),
         *,
         max_attempts: int = 4,
+        engine: Engine | None = None,
     ) -> None:
+        from phlo_lakehouse.engines.base import LocalEngine
+
         self.lakehouse = lakehouse
         self.hooks = list(hooks)
         self.max_attempts = max(1, max_attempts)
+        self.engine = engine or LocalEngine()
 
     def run(
         self,
@@ -117,6 +123,7 @@ class OperationExecutor:
             dry_run=dry_run,
             principal=resolve_principal(principal),
             catalog=getattr(getattr(self.lakehouse, "settings", None), "name", "lakehouse"),
+            engine=self.engine.name,
         )
         started = time.perf_counter()
         try:
@@ -157,7 +164,7 @@ class OperationExecutor:
             context.plan = self._timed(context, "plan", operation.plan, context.table)
             try:
                 result = self._timed(
-                    context, "execute", operation.execute, context.table, context.plan
+                    context, "execute", self.engine.execute, operation, context.table, context.plan
                 )
             except Conflict as conflict:
                 last_conflict = conflict
