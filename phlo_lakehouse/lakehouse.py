@@ -154,12 +154,15 @@ class LakehouseResource(ABC):
         ref: str | None = None,
         *,
         dry_run: bool = False,
+        principal: str | None = None,
         **kwargs: Any,
     ) -> OperationResult:
         """Compact ``name``; keyword arguments go to `OptimizeOperation`."""
         from phlo_lakehouse.operations.optimize import OptimizeOperation
 
-        return self.run(OptimizeOperation(**kwargs), name, ref, dry_run=dry_run)
+        return self.run(
+            OptimizeOperation(**kwargs), name, ref, dry_run=dry_run, principal=principal
+        )
 
     def expire_snapshots(
         self,
@@ -167,12 +170,15 @@ class LakehouseResource(ABC):
         ref: str | None = None,
         *,
         dry_run: bool = False,
+        principal: str | None = None,
         **kwargs: Any,
     ) -> OperationResult:
         """Expire old snapshots of ``name``; keyword arguments go to `ExpireSnapshotsOperation`."""
         from phlo_lakehouse.operations.expire import ExpireSnapshotsOperation
 
-        return self.run(ExpireSnapshotsOperation(**kwargs), name, ref, dry_run=dry_run)
+        return self.run(
+            ExpireSnapshotsOperation(**kwargs), name, ref, dry_run=dry_run, principal=principal
+        )
 
     def vacuum(
         self,
@@ -180,12 +186,13 @@ class LakehouseResource(ABC):
         ref: str | None = None,
         *,
         dry_run: bool = False,
+        principal: str | None = None,
         **kwargs: Any,
     ) -> OperationResult:
         """Delete orphan files of ``name``; keyword arguments go to `VacuumOperation`."""
         from phlo_lakehouse.operations.vacuum import VacuumOperation
 
-        return self.run(VacuumOperation(**kwargs), name, ref, dry_run=dry_run)
+        return self.run(VacuumOperation(**kwargs), name, ref, dry_run=dry_run, principal=principal)
 
     def rewrite_manifests(
         self,
@@ -193,12 +200,15 @@ class LakehouseResource(ABC):
         ref: str | None = None,
         *,
         dry_run: bool = False,
+        principal: str | None = None,
         **kwargs: Any,
     ) -> OperationResult:
         """Cluster the manifests of ``name``; keyword arguments go to `RewriteManifestsOperation`."""
         from phlo_lakehouse.operations.manifests import RewriteManifestsOperation
 
-        return self.run(RewriteManifestsOperation(**kwargs), name, ref, dry_run=dry_run)
+        return self.run(
+            RewriteManifestsOperation(**kwargs), name, ref, dry_run=dry_run, principal=principal
+        )
 
 
 class IcebergLakehouse(LakehouseResource):
