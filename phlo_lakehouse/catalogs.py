@@ -84,7 +84,7 @@ def _prepare_local_sql(props: dict[str, str]) -> None:
     """Create the directories an embedded SQLite catalog and file:// warehouse live in."""
     uri = props["uri"]
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     warehouse = props.get("warehouse", "")
     if warehouse.startswith("file://"):
         Path(urlparse(warehouse).path).mkdir(parents=True, exist_ok=True)
@@ -93,9 +93,17 @@ def _prepare_local_sql(props: dict[str, str]) -> None:
 def _classify_connect_error(settings: CatalogSettings, error: Exception) -> Exception:
     text = f"{type(error).__name__}: {error}".splitlines()[0][:200]
     connection_words = (
-        "connection", "refused", "could not connect", "timed out", "unreachable",
-        "name or service", "max retries", "operationalerror", "transport",
-        "endpointconnectionerror", "could not translate host",
+        "connection",
+        "refused",
+        "could not connect",
+        "timed out",
+        "unreachable",
+        "name or service",
+        "max retries",
+        "operationalerror",
+        "transport",
+        "endpointconnectionerror",
+        "could not translate host",
     )
     if any(w in text.lower() for w in connection_words):
         return CatalogUnavailable(

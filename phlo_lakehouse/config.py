@@ -78,7 +78,9 @@ class CatalogSettings:
             object.__setattr__(self, "uri", nessie_base_uri(self.uri or ""))
 
     @classmethod
-    def embedded(cls, home: str | os.PathLike[str] = DEFAULT_HOME, **overrides: object) -> CatalogSettings:
+    def embedded(
+        cls, home: str | os.PathLike[str] = DEFAULT_HOME, **overrides: object
+    ) -> CatalogSettings:
         """The embedded default: SQLite catalog and local warehouse under ``home``.
 
         Example:
@@ -100,7 +102,7 @@ class CatalogSettings:
             'sql'
         """
         env = os.environ if env is None else env
-        ours = {k[len(_PREFIX):]: v for k, v in env.items() if k.startswith(_PREFIX) and v != ""}
+        ours = {k[len(_PREFIX) :]: v for k, v in env.items() if k.startswith(_PREFIX) and v != ""}
         properties = {**_phlo_s3_properties(env), **_our_properties(ours)}
         uri = ours.get("CATALOG_URI")
         kind = ours.get("CATALOG_TYPE", "").strip().lower() or _infer_type(uri, env)
@@ -116,7 +118,11 @@ class CatalogSettings:
         if kind == "sql" and not warehouse:
             warehouse = f"file://{Path(ours.get('HOME', DEFAULT_HOME)).absolute()}/warehouse"
         return cls(
-            type=kind, name=name, uri=uri, warehouse=warehouse, default_ref=ref,
+            type=kind,
+            name=name,
+            uri=uri,
+            warehouse=warehouse,
+            default_ref=ref,
             properties=properties,
         )
 

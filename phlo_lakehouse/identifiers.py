@@ -21,7 +21,9 @@ _PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-$]*$")
 _SELECTOR_PART = re.compile(r"^[A-Za-z0-9_*?\[\]][A-Za-z0-9_\-$*?\[\]]*$")
 # Nessie's and Iceberg's rules for reference names, restricted to what both accept.
 _REF = re.compile(r"^[A-Za-z](?:[A-Za-z0-9_\-./]*[A-Za-z0-9_\-])?$")
-_IDENT_HINT = "write namespace.table, e.g. raw.events (letters, digits, _ - $; dots separate levels)"
+_IDENT_HINT = (
+    "write namespace.table, e.g. raw.events (letters, digits, _ - $; dots separate levels)"
+)
 
 
 @dataclass(frozen=True, order=True)

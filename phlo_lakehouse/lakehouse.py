@@ -158,10 +158,10 @@ class LakehouseResource(ABC):
         **kwargs: Any,
     ) -> OperationResult:
         """Compact ``name``; keyword arguments go to `OptimizeOperation`."""
-        from phlo_lakehouse.operations.optimize import OptimizeOperation
+        from phlo_lakehouse.operations import operation_for
 
         return self.run(
-            OptimizeOperation(**kwargs), name, ref, dry_run=dry_run, principal=principal
+            operation_for("optimize", **kwargs), name, ref, dry_run=dry_run, principal=principal
         )
 
     def expire_snapshots(
@@ -174,10 +174,10 @@ class LakehouseResource(ABC):
         **kwargs: Any,
     ) -> OperationResult:
         """Expire old snapshots of ``name``; keyword arguments go to `ExpireSnapshotsOperation`."""
-        from phlo_lakehouse.operations.expire import ExpireSnapshotsOperation
+        from phlo_lakehouse.operations import operation_for
 
         return self.run(
-            ExpireSnapshotsOperation(**kwargs), name, ref, dry_run=dry_run, principal=principal
+            operation_for("expire", **kwargs), name, ref, dry_run=dry_run, principal=principal
         )
 
     def vacuum(
@@ -190,9 +190,11 @@ class LakehouseResource(ABC):
         **kwargs: Any,
     ) -> OperationResult:
         """Delete orphan files of ``name``; keyword arguments go to `VacuumOperation`."""
-        from phlo_lakehouse.operations.vacuum import VacuumOperation
+        from phlo_lakehouse.operations import operation_for
 
-        return self.run(VacuumOperation(**kwargs), name, ref, dry_run=dry_run, principal=principal)
+        return self.run(
+            operation_for("vacuum", **kwargs), name, ref, dry_run=dry_run, principal=principal
+        )
 
     def rewrite_manifests(
         self,
@@ -204,10 +206,14 @@ class LakehouseResource(ABC):
         **kwargs: Any,
     ) -> OperationResult:
         """Cluster the manifests of ``name``; keyword arguments go to `RewriteManifestsOperation`."""
-        from phlo_lakehouse.operations.manifests import RewriteManifestsOperation
+        from phlo_lakehouse.operations import operation_for
 
         return self.run(
-            RewriteManifestsOperation(**kwargs), name, ref, dry_run=dry_run, principal=principal
+            operation_for("rewrite_manifests", **kwargs),
+            name,
+            ref,
+            dry_run=dry_run,
+            principal=principal,
         )
 
 

@@ -119,10 +119,19 @@ class MetadataCollector:
             value = summary.get(key)
             return int(value) if value is not None else None
 
-        files, deletes, size = total("total-data-files"), total("total-delete-files"), total("total-files-size")
+        files, deletes, size = (
+            total("total-data-files"),
+            total("total-delete-files"),
+            total("total-files-size"),
+        )
         exact = {f for f in _FAST_FIELDS if f in ("snapshot_count", "last_modified")}
         exact.update(
-            name for name, value in (("file_count", files), ("delete_file_count", deletes), ("size_bytes", size))
+            name
+            for name, value in (
+                ("file_count", files),
+                ("delete_file_count", deletes),
+                ("size_bytes", size),
+            )
             if value is not None
         )
         rows = total("total-records")
@@ -134,7 +143,9 @@ class MetadataCollector:
             exact.add("average_file_size")
         elif files == 0 and deletes == 0:
             average = 0.0
-        timestamp_ms = snapshot.timestamp_ms if snapshot is not None else table.metadata.last_updated_ms
+        timestamp_ms = (
+            snapshot.timestamp_ms if snapshot is not None else table.metadata.last_updated_ms
+        )
         return TableMetadata(
             identifier=str(handle.identifier),
             ref=handle.ref,
@@ -173,9 +184,16 @@ class MetadataCollector:
         small = sum(1 for s in data_sizes if s < threshold)
         histogram = Counter(_bucket(s) for s in data_sizes)
         exact = set(fast.exact) | {
-            "file_count", "delete_file_count", "size_bytes", "partition_count",
-            "small_file_count", "small_file_ratio", "average_file_size",
-            "position_delete_count", "equality_delete_count", "file_size_histogram",
+            "file_count",
+            "delete_file_count",
+            "size_bytes",
+            "partition_count",
+            "small_file_count",
+            "small_file_ratio",
+            "average_file_size",
+            "position_delete_count",
+            "equality_delete_count",
+            "file_size_histogram",
         }
         if delete_files == 0:
             exact.add("row_count")
@@ -206,8 +224,13 @@ def _manifest_figures(table: Table, manifest: ManifestFile) -> dict[str, Any]:
     from pyiceberg.manifest import DataFileContent
 
     figures: dict[str, Any] = {
-        "data_sizes": [], "partitions": set(), "records": 0, "position_deletes": 0,
-        "equality_deletes": 0, "delete_files": 0, "delete_bytes": 0,
+        "data_sizes": [],
+        "partitions": set(),
+        "records": 0,
+        "position_deletes": 0,
+        "equality_deletes": 0,
+        "delete_files": 0,
+        "delete_bytes": 0,
     }
     for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
         data_file = entry.data_file

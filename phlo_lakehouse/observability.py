@@ -255,28 +255,22 @@ class PrometheusObservability(ObservabilityProvider):
                 self.increment(name, float(amount), operation=operation)
 
     def increment(self, name: str, value: float = 1.0, **labels: str) -> None:
-        counter = self._counters.get(name)
-        if counter is None:
-            counter = self._counters[name] = self._Counter(
-                name,
-                name.replace("_", " "),
-                sorted(labels),
-                namespace=self.namespace,
-                registry=self.registry,
-            )
-        (counter.labels(**labels) if labels else counter).inc(value)
+        self._metric(self._counters, self._Counter, name, labels).inc(value)
 
     def set_gauge(self, name: str, value: float, **labels: str) -> None:
-        gauge = self._gauges.get(name)
-        if gauge is None:
-            gauge = self._gauges[name] = self._Gauge(
+        self._metric(self._gauges, self._Gauge, name, labels).set(value)
+
+    def _metric(self, known: dict[str, Any], kind: Any, name: str, labels: dict[str, str]) -> Any:
+        metric = known.get(name)
+        if metric is None:
+            metric = known[name] = kind(
                 name,
                 name.replace("_", " "),
                 sorted(labels),
                 namespace=self.namespace,
                 registry=self.registry,
             )
-        (gauge.labels(**labels) if labels else gauge).set(value)
+        return metric.labels(**labels) if labels else metric
 
     def exposition(self) -> str:
         """The metrics in Prometheus text format."""

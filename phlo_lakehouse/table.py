@@ -60,7 +60,7 @@ class LakehouseTable:
 
     @property
     def ref_kind(self) -> str:
-        """"branch" or "tag" for the table ref (Nessie handles always read the table's main)."""
+        """ "branch" or "tag" for the table ref (Nessie handles always read the table's main)."""
         ref = self.table.metadata.refs.get(self.table_ref)
         return str(ref.snapshot_ref_type) if ref is not None else "branch"
 

@@ -40,28 +40,13 @@ DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
 def build_operation(
     kind: str, settings: dict[str, Any], files: list[str] | None = None
 ) -> TableOperation:
-    """The `TableOperation` of ``kind`` with ``settings`` (validates them; no I/O)."""
-    values = {k: v for k, v in settings.items() if v is not None}
+    """The `TableOperation` of ``kind`` with run-config ``settings`` (validates them; no I/O)."""
+    from phlo_lakehouse.operations import operation_for
+
+    values = {k: v for k, v in settings.items() if v is not None and v != []}
     if kind == "optimize":
-        from phlo_lakehouse.operations.optimize import OptimizeOperation
-
-        for key in ("sort_by", "zorder_by"):
-            if not values.get(key):
-                values.pop(key, None)
-        return OptimizeOperation(**values, files=files)
-    if kind == "expire":
-        from phlo_lakehouse.operations.expire import ExpireSnapshotsOperation
-
-        return ExpireSnapshotsOperation(**values)
-    if kind == "vacuum":
-        from phlo_lakehouse.operations.vacuum import VacuumOperation
-
-        return VacuumOperation(**values)
-    if kind == "rewrite_manifests":
-        from phlo_lakehouse.operations.manifests import RewriteManifestsOperation
-
-        return RewriteManifestsOperation(**values)
-    raise ValueError(f"unknown operation kind {kind!r}")
+        values["files"] = files
+    return operation_for(kind, **values)
 
 
 def settings_schema(kind: str, defaults: dict[str, Any]) -> dg.Field:

@@ -173,37 +173,34 @@ class LakehouseResource(dg.ConfigurableResource):
             if self._metrics is not None and self.pushgateway_url:
                 self._metrics.push(self.pushgateway_url, job=self.metrics_job)
 
-    def optimize_table(
-        self, name: str, ref: str | None = None, *, dry_run: bool = False, **kwargs: Any
-    ) -> OperationResult:
+    def optimize_table(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
         """Compact ``name`` (see `OptimizeOperation`)."""
-        from phlo_lakehouse.operations import OptimizeOperation
+        return self._run_kind("optimize", name, ref, kwargs)
 
-        return self.run(OptimizeOperation(**kwargs), name, ref, dry_run=dry_run)
-
-    def expire_snapshots(
-        self, name: str, ref: str | None = None, *, dry_run: bool = False, **kwargs: Any
-    ) -> OperationResult:
+    def expire_snapshots(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
         """Expire snapshots of ``name`` (see `ExpireSnapshotsOperation`)."""
-        from phlo_lakehouse.operations import ExpireSnapshotsOperation
+        return self._run_kind("expire", name, ref, kwargs)
 
-        return self.run(ExpireSnapshotsOperation(**kwargs), name, ref, dry_run=dry_run)
-
-    def vacuum(
-        self, name: str, ref: str | None = None, *, dry_run: bool = False, **kwargs: Any
-    ) -> OperationResult:
+    def vacuum(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
         """Delete orphan files of ``name`` (see `VacuumOperation`)."""
-        from phlo_lakehouse.operations import VacuumOperation
-
-        return self.run(VacuumOperation(**kwargs), name, ref, dry_run=dry_run)
+        return self._run_kind("vacuum", name, ref, kwargs)
 
     def rewrite_manifests(
-        self, name: str, ref: str | None = None, *, dry_run: bool = False, **kwargs: Any
+        self, name: str, ref: str | None = None, **kwargs: Any
     ) -> OperationResult:
         """Cluster the manifests of ``name`` (see `RewriteManifestsOperation`)."""
-        from phlo_lakehouse.operations import RewriteManifestsOperation
+        return self._run_kind("rewrite_manifests", name, ref, kwargs)
 
-        return self.run(RewriteManifestsOperation(**kwargs), name, ref, dry_run=dry_run)
+    def _run_kind(
+        self, kind: str, name: str, ref: str | None, kwargs: dict[str, Any]
+    ) -> OperationResult:
+        from phlo_lakehouse.operations import operation_for
+
+        dry_run = bool(kwargs.pop("dry_run", False))
+        principal = kwargs.pop("principal", None)
+        return self.run(
+            operation_for(kind, **kwargs), name, ref, dry_run=dry_run, principal=principal
+        )
 
 
 class MetadataResource(dg.ConfigurableResource):

@@ -15,7 +15,32 @@ from phlo_lakehouse.operations.manifests import RewriteManifestsOperation
 from phlo_lakehouse.operations.optimize import OptimizeOperation
 from phlo_lakehouse.operations.vacuum import VacuumOperation
 
+#: Operation kinds by name, as used in Dagster run config and the CLI.
+OPERATION_KINDS = {
+    "optimize": OptimizeOperation,
+    "expire": ExpireSnapshotsOperation,
+    "vacuum": VacuumOperation,
+    "rewrite_manifests": RewriteManifestsOperation,
+}
+
+
+def operation_for(kind: str, **settings: object) -> TableOperation:
+    """The operation of ``kind`` with ``settings`` (validated; no I/O).
+
+    Example:
+        >>> operation_for("vacuum", older_than="7d").name
+        'vacuum'
+    """
+    from phlo_lakehouse.errors import InvalidInput
+
+    if kind not in OPERATION_KINDS:
+        raise InvalidInput(f"unknown operation {kind!r}", hint=", ".join(OPERATION_KINDS))
+    return OPERATION_KINDS[kind](**settings)
+
+
 __all__ = [
+    "OPERATION_KINDS",
+    "operation_for",
     "ExecutionHook",
     "ExpireSnapshotsOperation",
     "OptimizeOperation",
