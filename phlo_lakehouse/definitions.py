@@ -23,33 +23,37 @@ from phlo_lakehouse.demo import DEMO_TABLE
 
 MAIN_JOB = "lakehouse_maintenance"
 
-lakehouse = LakehouseResource()
 
-maintenance = lakehouse_maintenance_definitions(
-    tables=["*.*"],
-    schedules=[
-        MaintenanceSchedule("lakehouse_expire", "0 2 * * *", default_status="RUNNING"),
-        MaintenanceSchedule("lakehouse_vacuum", "0 3 * * 0", default_status="RUNNING"),
-    ],
-)
+def _build() -> dg.Definitions:
+    # Built in a function: Dagster's autodiscovery accepts one module-level Definitions.
+    lakehouse = LakehouseResource()
+    maintenance = lakehouse_maintenance_definitions(
+        tables=["*.*"],
+        schedules=[
+            MaintenanceSchedule("lakehouse_expire", "0 2 * * *", default_status="RUNNING"),
+            MaintenanceSchedule("lakehouse_vacuum", "0 3 * * 0", default_status="RUNNING"),
+        ],
+    )
+    return dg.Definitions.merge(
+        maintenance,
+        dg.Definitions(
+            assets=[DEMO_ASSET],
+            asset_checks=table_stats_checks(
+                tables=[DEMO_TABLE], thresholds=StatsThresholds(max_snapshots=20)
+            ),
+            sensors=[auto_maintenance_sensor(maintenance=maintenance, tables=["*.*"])],
+            resources={
+                "lakehouse": lakehouse,
+                "lakehouse_metadata": MetadataResource(lakehouse=lakehouse),
+            },
+        ),
+    )
 
-demo_asset = dg.AssetSpec(
+
+DEMO_ASSET = dg.AssetSpec(
     dg.AssetKey(DEMO_TABLE.split(".")),
     description="The demo Iceberg table `make run` seeds (events over four days).",
     kinds={"iceberg"},
 )
 
-defs = dg.Definitions.merge(
-    maintenance,
-    dg.Definitions(
-        assets=[demo_asset],
-        asset_checks=table_stats_checks(
-            tables=[DEMO_TABLE], thresholds=StatsThresholds(max_snapshots=20)
-        ),
-        sensors=[auto_maintenance_sensor(maintenance=maintenance, tables=["*.*"])],
-        resources={
-            "lakehouse": lakehouse,
-            "lakehouse_metadata": MetadataResource(lakehouse=lakehouse),
-        },
-    ),
-)
+defs = _build()

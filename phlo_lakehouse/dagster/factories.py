@@ -50,6 +50,7 @@ JOB_KINDS: dict[str, tuple[str, ...]] = {
     "lakehouse_rewrite_manifests": ("rewrite_manifests",),
     "lakehouse_maintenance": ("optimize", "expire", "vacuum"),
 }
+_TEXT_KEYS = {"older_than", "target_file_size", "max_file_group_size", "target_manifest_size"}
 _STATUSES = {
     "RUNNING": dg.DefaultScheduleStatus.RUNNING,
     "STOPPED": dg.DefaultScheduleStatus.STOPPED,
@@ -115,15 +116,20 @@ def lakehouse_maintenance_definitions(
         "vacuum": _settings("vacuum", vacuum),
         "rewrite_manifests": _settings("rewrite_manifests", rewrite_manifests),
     }
+    # Items pass between steps through an IO manager of our own: a user's default io_manager
+    # (dagster-iceberg's, say) need not handle plain dicts, and a filesystem one works across
+    # processes for any executor.
+    io_key = f"{prefix}lakehouse_items_io_manager"
     jobs = {
         f"{prefix}{name}": _build_job(
-            f"{prefix}{name}", kinds, list(tables), ref, settings, resource_key, translator
+            f"{prefix}{name}", kinds, list(tables), ref, settings, resource_key, translator, io_key
         )
         for name, kinds in JOB_KINDS.items()
     }
     return dg.Definitions(
         jobs=list(jobs.values()),
         schedules=[_build_schedule(s, jobs, prefix) for s in schedules],
+        resources={io_key: dg.FilesystemIOManager()},
     )
 
 
@@ -135,6 +141,11 @@ def _settings(kind: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
             hint=f"{kind} settings are: {', '.join(DEFAULT_SETTINGS[kind])}",
         )
     merged = {**DEFAULT_SETTINGS[kind], **(given or {})}
+    for key, value in merged.items():
+        # Run config types follow the defaults: numbers given for durations (seconds) and sizes
+        # (bytes) are written as text the operations parse the same way.
+        if isinstance(value, int | float) and not isinstance(value, bool) and key in _TEXT_KEYS:
+            merged[key] = f"{value}s" if key == "older_than" else str(int(value))
     build_operation(kind, merged)  # validates values now, not at 3 a.m.
     return merged
 
@@ -147,9 +158,11 @@ def _build_job(
     settings: dict[str, dict[str, Any]],
     resource_key: str,
     translator: LakehouseTranslator,
+    io_manager_key: str,
 ) -> dg.JobDefinition:
     select = build_select_op(
         f"{name}__select_tables",
+        io_manager_key=io_manager_key,
         kinds=kinds,
         tables=tables,
         ref=ref,
@@ -158,10 +171,16 @@ def _build_job(
         fan_out_groups=kinds == ("optimize",),
     )
     steps = [
-        build_table_op(f"{name}__{kind}", kind, resource_key=resource_key, translator=translator)
+        build_table_op(
+            f"{name}__{kind}",
+            kind,
+            resource_key=resource_key,
+            translator=translator,
+            io_manager_key=io_manager_key,
+        )
         for kind in kinds
     ]
-    collect = build_collect_op(f"{name}__summary")
+    collect = build_collect_op(f"{name}__summary", io_manager_key=io_manager_key)
 
     def _chain(item: Any) -> Any:
         for step in steps:

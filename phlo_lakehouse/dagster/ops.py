@@ -78,6 +78,7 @@ def mapping_key(table: str, extra: str = "") -> str:
 def build_select_op(
     name: str,
     *,
+    io_manager_key: str,
     kinds: tuple[str, ...],
     tables: list[str],
     ref: str | None,
@@ -97,7 +98,7 @@ def build_select_op(
     @dg.op(
         name=name,
         config_schema=schema,
-        out=dg.DynamicOut(dict),
+        out=dg.DynamicOut(dict, io_manager_key=io_manager_key),
         required_resource_keys={resource_key},
         description="Resolve the table selection at run time and fan out one item per table.",
     )
@@ -133,14 +134,19 @@ def build_select_op(
 
 
 def build_table_op(
-    name: str, kind: str, *, resource_key: str, translator: LakehouseTranslator
+    name: str,
+    kind: str,
+    *,
+    resource_key: str,
+    translator: LakehouseTranslator,
+    io_manager_key: str,
 ) -> dg.OpDefinition:
     """An op that runs operation ``kind`` on the item's table and passes the item on."""
 
     @dg.op(
         name=name,
         ins={"item": dg.In(dict)},
-        out=dg.Out(dict),
+        out=dg.Out(dict, io_manager_key=io_manager_key),
         required_resource_keys={resource_key},
         description=f"Run {kind} on one table through the lakehouse executor.",
         tags={"kind": "iceberg"},
@@ -183,10 +189,10 @@ def build_table_op(
     return _run
 
 
-def build_collect_op(name: str) -> dg.OpDefinition:
+def build_collect_op(name: str, *, io_manager_key: str) -> dg.OpDefinition:
     """An op that gathers every item's results into one run summary."""
 
-    @dg.op(name=name, ins={"items": dg.In(list)}, out=dg.Out(dict))
+    @dg.op(name=name, ins={"items": dg.In(list)}, out=dg.Out(dict, io_manager_key=io_manager_key))
     def _collect(context: dg.OpExecutionContext, items: list) -> dg.Output:
         results = [r for item in items for r in item["results"]]
         summary = {

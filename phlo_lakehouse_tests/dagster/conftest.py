@@ -20,7 +20,9 @@ def resource(home) -> LakehouseResource:
 @pytest.fixture
 def fragmented(resource):
     """demo.events with 20 small commits and 5 old orphans; returns the handle."""
-    handle = seed_demo_table(resource.get_lakehouse(), "demo.events", commits=20, rows_per_commit=50)
+    handle = seed_demo_table(
+        resource.get_lakehouse(), "demo.events", commits=20, rows_per_commit=50
+    )
     plant_orphans(handle, count=5)
     return handle
 

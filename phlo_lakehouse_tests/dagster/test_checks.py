@@ -13,17 +13,18 @@ def _evaluate(resource, checks, instance, assets):
     defs = dg.Definitions(assets=assets, asset_checks=checks, resources={"lakehouse": resource})
     job = defs.resolve_implicit_global_asset_job_def()
     selection = dg.AssetSelection.all_asset_checks()
-    result = job.get_subset(asset_check_selection=selection.resolve_checks(defs.resolve_asset_graph())).execute_in_process(instance=instance)
-    return {
-        (e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()
-    }
+    result = job.get_subset(
+        asset_check_selection=selection.resolve_checks(defs.resolve_asset_graph())
+    ).execute_in_process(instance=instance)
+    return {(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()}
 
 
 def test_check_reports_stats_and_warns_past_thresholds(resource, instance):
     seed_demo_table(resource.get_lakehouse(), "raw.events", commits=12, rows_per_commit=10)
     seed_demo_table(resource.get_lakehouse(), "raw.small", commits=1, rows_per_commit=10)
     checks = table_stats_checks(
-        tables=["raw.events", "raw.small", "raw.missing"], thresholds=StatsThresholds(max_snapshots=10)
+        tables=["raw.events", "raw.small", "raw.missing"],
+        thresholds=StatsThresholds(max_snapshots=10),
     )
     assets = [dg.AssetSpec(["raw", n]) for n in ("events", "small", "missing")]
     results = _evaluate(resource, checks, instance, assets)

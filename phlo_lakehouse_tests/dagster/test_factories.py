@@ -33,15 +33,31 @@ def test_factory_builds_every_job_with_the_concurrency_tag():
         ({"optimize": {"no_such_setting": 1}}, InvalidInput, "unknown optimize setting"),
         ({"expire": {"older_than": "5 parsecs"}}, InvalidDuration, "older_than"),
         ({"vacuum": {"older_than": "2h"}}, InvalidInput, "24"),
-        ({"schedules": [MaintenanceSchedule("lakehouse_expire", "every day")]}, InvalidInput, "cron"),
-        ({"schedules": [MaintenanceSchedule("lakehouse_nope", "0 3 * * *")]}, InvalidInput, "unknown job"),
         (
-            {"schedules": [MaintenanceSchedule("lakehouse_expire", "0 3 * * *", timezone="Mars/Base")]},
+            {"schedules": [MaintenanceSchedule("lakehouse_expire", "every day")]},
+            InvalidInput,
+            "cron",
+        ),
+        (
+            {"schedules": [MaintenanceSchedule("lakehouse_nope", "0 3 * * *")]},
+            InvalidInput,
+            "unknown job",
+        ),
+        (
+            {
+                "schedules": [
+                    MaintenanceSchedule("lakehouse_expire", "0 3 * * *", timezone="Mars/Base")
+                ]
+            },
             InvalidInput,
             "timezone",
         ),
         (
-            {"schedules": [MaintenanceSchedule("lakehouse_expire", "0 3 * * *", default_status="ON")]},
+            {
+                "schedules": [
+                    MaintenanceSchedule("lakehouse_expire", "0 3 * * *", default_status="ON")
+                ]
+            },
             InvalidInput,
             "default_status",
         ),
@@ -58,7 +74,10 @@ def test_schedule_requests_its_job_with_the_configured_run_config():
     defs = lakehouse_maintenance_definitions(
         schedules=[
             MaintenanceSchedule(
-                "lakehouse_vacuum", "0 4 * * 0", timezone="Europe/Berlin", default_status="RUNNING",
+                "lakehouse_vacuum",
+                "0 4 * * 0",
+                timezone="Europe/Berlin",
+                default_status="RUNNING",
                 run_config={"tables": ["raw.*"], "dry_run": True},
             )
         ]
@@ -79,13 +98,18 @@ def _sensor(**kwargs):
 
 def test_sensor_requests_optimize_and_expire_for_tables_past_thresholds(resource):
     lh = resource.get_lakehouse()
-    seed_demo_table(lh, "raw.fragmented", commits=8, rows_per_commit=10)  # 32 small files, 8 snapshots
+    seed_demo_table(
+        lh, "raw.fragmented", commits=8, rows_per_commit=10
+    )  # 32 small files, 8 snapshots
     seed_demo_table(lh, "raw.tidy", commits=1, rows_per_commit=10)
     sensor = _sensor(triggers=MaintenanceTriggers(min_files=20, max_snapshots=5))
     with dg.build_sensor_context(resources={"lakehouse": resource}) as context:
         result = sensor.evaluate_tick(context)
     requested = sorted((r.job_name, r.tags["phlo/lakehouse-table"]) for r in result.run_requests)
-    assert requested == [("lakehouse_expire", "raw.fragmented"), ("lakehouse_optimize", "raw.fragmented")]
+    assert requested == [
+        ("lakehouse_expire", "raw.fragmented"),
+        ("lakehouse_optimize", "raw.fragmented"),
+    ]
     request = result.run_requests[0]
     select = request.run_config["ops"][f"{request.job_name}__select_tables"]["config"]
     assert select["tables"] == ["raw.fragmented"]
@@ -96,7 +120,9 @@ def test_sensor_respects_the_cooldown_and_the_cap(resource):
     lh = resource.get_lakehouse()
     for name in ("raw.a", "raw.b", "raw.c"):
         seed_demo_table(lh, name, commits=6, rows_per_commit=10)
-    sensor = _sensor(triggers=MaintenanceTriggers(min_files=20, max_snapshots=100), max_runs_per_tick=2)
+    sensor = _sensor(
+        triggers=MaintenanceTriggers(min_files=20, max_snapshots=100), max_runs_per_tick=2
+    )
     with dg.build_sensor_context(resources={"lakehouse": resource}) as context:
         first = sensor.evaluate_tick(context)
     assert len(first.run_requests) == 2
@@ -105,7 +131,9 @@ def test_sensor_respects_the_cooldown_and_the_cap(resource):
         second = sensor.evaluate_tick(context)
     second_tables = {r.tags["phlo/lakehouse-table"] for r in second.run_requests}
     assert second_tables == {"raw.a", "raw.b", "raw.c"} - set(cursor)
-    with dg.build_sensor_context(resources={"lakehouse": resource}, cursor=second.cursor) as context:
+    with dg.build_sensor_context(
+        resources={"lakehouse": resource}, cursor=second.cursor
+    ) as context:
         third = sensor.evaluate_tick(context)
     assert not third.run_requests  # every table is cooling down
 

@@ -9,13 +9,16 @@ from phlo_lakehouse_tests.operations.conftest import rows_of
 
 def _defs(resource, **kwargs):
     return dg.Definitions.merge(
-        lakehouse_maintenance_definitions(**kwargs), dg.Definitions(resources={"lakehouse": resource})
+        lakehouse_maintenance_definitions(**kwargs),
+        dg.Definitions(resources={"lakehouse": resource}),
     )
 
 
 def _orphans(handle):
     reachable = reachable_files(handle.table).all()
-    return [f for f in list_storage(handle.table.io, handle.table.location()) if f.path not in reachable]
+    return [
+        f for f in list_storage(handle.table.io, handle.table.location()) if f.path not in reachable
+    ]
 
 
 def _select(job, **config):
@@ -27,7 +30,9 @@ def test_dry_run_changes_nothing_then_the_real_run_maintains(resource, fragmente
     expire = {"older_than": "0s", "retain_last": 1}
     before_rows, before_snapshot = rows_of(fragmented), fragmented.snapshot_id
 
-    dry = job.execute_in_process(run_config=_select(job.name, dry_run=True, expire=expire), instance=instance)
+    dry = job.execute_in_process(
+        run_config=_select(job.name, dry_run=True, expire=expire), instance=instance
+    )
     assert dry.success
     after_dry = resource.get_table("demo.events")
     assert after_dry.snapshot_id == before_snapshot
@@ -48,12 +53,16 @@ def test_dry_run_changes_nothing_then_the_real_run_maintains(resource, fragmente
 
 def test_each_operation_records_an_observation_on_the_table_asset(resource, fragmented, instance):
     job = _defs(resource, tables=["demo.events"]).resolve_job_def("lakehouse_maintenance")
-    job.execute_in_process(run_config=_select(job.name, expire={"older_than": "0s"}), instance=instance)
+    job.execute_in_process(
+        run_config=_select(job.name, expire={"older_than": "0s"}), instance=instance
+    )
     records = instance.fetch_observations(dg.AssetKey(["demo", "events"]), limit=10).records
     observations = [r.asset_observation for r in records]
     kinds = sorted(o.metadata["lakehouse/operation"].value for o in observations)
     assert kinds == ["expire", "optimize", "vacuum"]
-    optimize = next(o for o in observations if o.metadata["lakehouse/operation"].value == "optimize")
+    optimize = next(
+        o for o in observations if o.metadata["lakehouse/operation"].value == "optimize"
+    )
     assert optimize.metadata["before/file_count"].value == 80
     assert optimize.metadata["after/file_count"].value == 4
     assert optimize.metadata["lakehouse/files_to_rewrite"].value == 80
@@ -78,24 +87,33 @@ def test_selectors_resolve_at_run_time(resource, instance):
     seed_demo_table(resource.get_lakehouse(), "raw.a", commits=3, rows_per_commit=5)
     seed_demo_table(resource.get_lakehouse(), "raw.b", commits=3, rows_per_commit=5)
     result = job.execute_in_process(instance=instance)
-    assert result.output_for_node("lakehouse_rewrite_manifests__summary")["tables"] == ["raw.a", "raw.b"]
+    assert result.output_for_node("lakehouse_rewrite_manifests__summary")["tables"] == [
+        "raw.a",
+        "raw.b",
+    ]
     assert result.output_for_node("lakehouse_rewrite_manifests__summary")["committed"] == 2
 
 
 def test_settings_in_run_config_reach_the_operation(resource, fragmented, instance):
     job = _defs(resource, tables=["demo.events"]).resolve_job_def("lakehouse_optimize")
     result = job.execute_in_process(
-        run_config=_select(job.name, optimize={"min_input_files": 100, "max_file_group_size": "1KB"}),
+        run_config=_select(
+            job.name, optimize={"min_input_files": 100, "max_file_group_size": "1KB"}
+        ),
         instance=instance,
     )
     summary = result.output_for_node("lakehouse_optimize__summary")
     assert summary["committed"] == 0  # groups of ≤1 KB hold one file each: nothing to merge
 
 
-def test_bad_settings_in_run_config_fail_before_any_table_is_touched(resource, fragmented, instance):
+def test_bad_settings_in_run_config_fail_before_any_table_is_touched(
+    resource, fragmented, instance
+):
     job = _defs(resource, tables=["demo.events"]).resolve_job_def("lakehouse_vacuum")
     result = job.execute_in_process(
-        run_config=_select(job.name, vacuum={"older_than": "1h"}), instance=instance, raise_on_error=False
+        run_config=_select(job.name, vacuum={"older_than": "1h"}),
+        instance=instance,
+        raise_on_error=False,
     )
     assert not result.success
     failure = result.get_step_failure_events()[0]
