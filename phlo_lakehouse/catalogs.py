@@ -1,4 +1,5 @@
-"""Build a PyIceberg catalog from `CatalogSettings`: sql (SQLite/PostgreSQL), rest, nessie, glue, hive.
+"""Build a PyIceberg catalog from `CatalogSettings`: sql (SQLite, PostgreSQL), rest, nessie, glue,
+hive.
 
 A Nessie catalog is reached through Nessie's Iceberg REST endpoint, one catalog per reference
 (``<uri>/iceberg/<ref>``), so a ``ref`` selects a catalog-wide branch or tag.

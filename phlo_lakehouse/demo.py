@@ -3,7 +3,8 @@
 Example:
     >>> from phlo_lakehouse import CatalogSettings, IcebergLakehouse
     >>> lh = IcebergLakehouse(CatalogSettings.embedded("/tmp/phlo-demo"))
-    >>> seed_demo_table(lh, "demo.events", commits=3, rows_per_commit=100).to_arrow().num_rows  # doctest: +SKIP
+    >>> handle = seed_demo_table(lh, commits=3, rows_per_commit=100)  # doctest: +SKIP
+    >>> handle.to_arrow().num_rows  # doctest: +SKIP
     300
 """
 

@@ -100,7 +100,7 @@ def validate_ref_name(ref: str) -> str:
     if not isinstance(ref, str) or not _REF.match(ref) or ".." in ref or "//" in ref:
         raise InvalidRefName(
             f"ref {ref!r} is not a valid branch or tag name",
-            hint="start with a letter; use letters, digits, _ - . / (e.g. main, dev, etl/2026-11-25)",
+            hint="start with a letter; use letters, digits, _ - . / (e.g. main, dev, etl/2026-11)",
         )
     return ref
 

@@ -205,7 +205,7 @@ class LakehouseResource(ABC):
         principal: str | None = None,
         **kwargs: Any,
     ) -> OperationResult:
-        """Cluster the manifests of ``name``; keyword arguments go to `RewriteManifestsOperation`."""
+        """Cluster the manifests of ``name``; kwargs go to `RewriteManifestsOperation`."""
         from phlo_lakehouse.operations import operation_for
 
         return self.run(

@@ -58,9 +58,14 @@ def test_our_variables_take_precedence_over_phlo_ones():
 
 
 def test_uri_scheme_infers_the_catalog_type():
-    assert CatalogSettings.from_env({"PHLO_LAKEHOUSE_CATALOG_URI": "thrift://hms:9083"}).type == "hive"
+    assert (
+        CatalogSettings.from_env({"PHLO_LAKEHOUSE_CATALOG_URI": "thrift://hms:9083"}).type == "hive"
+    )
     pg = CatalogSettings.from_env(
-        {"PHLO_LAKEHOUSE_CATALOG_URI": "postgresql+psycopg2://u@h/db", "PHLO_LAKEHOUSE_HOME": "/tmp/x"}
+        {
+            "PHLO_LAKEHOUSE_CATALOG_URI": "postgresql+psycopg2://u@h/db",
+            "PHLO_LAKEHOUSE_HOME": "/tmp/x",
+        }
     )
     assert (pg.type, pg.warehouse) == ("sql", "file:///tmp/x/warehouse")
     nessie = CatalogSettings.from_env({"PHLO_LAKEHOUSE_CATALOG_URI": "http://n:19120/api/v2"})

@@ -18,7 +18,9 @@ def test_parse_identifier_splits_namespace_levels():
     assert str(parse_table_identifier("raw.t")) == "raw.t"
 
 
-@pytest.mark.parametrize("bad", ["", "events", "raw.", ".events", "raw..events", "raw.ev ents", "raw.e;x"])
+@pytest.mark.parametrize(
+    "bad", ["", "events", "raw.", ".events", "raw..events", "raw.ev ents", "raw.e;x"]
+)
 def test_malformed_identifiers_raise_invalid_identifier_with_hint(bad):
     with pytest.raises(InvalidIdentifier) as info:
         parse_table_identifier(bad)

@@ -17,7 +17,8 @@ _PROBE = textwrap.dedent(
     sys.addaudithook(hook)
     import phlo_lakehouse
     heavy_after_package = sorted(
-        m for m in ("pyspark", "pynessie", "pyiceberg", "sqlalchemy", "prometheus_client", "dagster")
+        m
+        for m in ("pyspark", "pynessie", "pyiceberg", "sqlalchemy", "prometheus_client", "dagster")
         if m in sys.modules
     )
     from phlo_lakehouse.definitions import defs

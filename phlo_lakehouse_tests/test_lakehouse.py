@@ -39,9 +39,9 @@ def test_table_branch_reads_its_own_state_which_differs_from_main(lakehouse):
     assert dev.to_arrow().num_rows == 125
     assert dev.snapshot_id != main.snapshot_id
     assert dev.ref_kind == "branch"
-    assert set(dev.to_arrow()["event_id"].to_pylist()) - set(main.to_arrow()["event_id"].to_pylist()) == set(
-        range(1000, 1025)
-    )
+    assert set(dev.to_arrow()["event_id"].to_pylist()) - set(
+        main.to_arrow()["event_id"].to_pylist()
+    ) == set(range(1000, 1025))
 
 
 def test_table_tag_pins_an_old_state(lakehouse):
@@ -66,7 +66,10 @@ def test_listing_namespaces_and_tables(lakehouse):
     seed_demo_table(lakehouse, "mart.sales.c", commits=1, rows_per_commit=1)
     assert lakehouse.list_namespaces() == [("mart",), ("mart", "sales"), ("raw",)]
     assert [str(t) for t in lakehouse.list_tables()] == ["mart.sales.c", "raw.a", "raw.b"]
-    assert lakehouse.list_tables("raw") == [TableIdentifier(("raw",), "a"), TableIdentifier(("raw",), "b")]
+    assert lakehouse.list_tables("raw") == [
+        TableIdentifier(("raw",), "a"),
+        TableIdentifier(("raw",), "b"),
+    ]
     assert [str(t) for t in lakehouse.resolve_tables(["raw.*", "mart.sales.c"])] == [
         "mart.sales.c",
         "raw.a",

@@ -39,7 +39,10 @@ def test_full_path_adds_partitions_small_files_and_histogram(lakehouse):
 
 def test_small_file_threshold_follows_the_table_target_size(lakehouse):
     seed_demo_table(
-        lakehouse, "raw.events", commits=2, rows_per_commit=100,
+        lakehouse,
+        "raw.events",
+        commits=2,
+        rows_per_commit=100,
         properties={"write.target-file-size-bytes": "1000"},
     )
     full = lakehouse.collect_stats("raw.events", full=True)

@@ -27,7 +27,9 @@ def test_parse_duration_accepts_short_iso_and_numbers(text, expected):
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["", "5", "5x", "d5", "P", "PT", "5 days", "abc", "-5d", -1, True, None])
+@pytest.mark.parametrize(
+    "bad", ["", "5", "5x", "d5", "P", "PT", "5 days", "abc", "-5d", -1, True, None]
+)
 def test_parse_duration_rejects_malformed_or_negative_with_a_hint(bad):
     with pytest.raises(InvalidDuration) as info:
         parse_duration(bad, name="older_than")

@@ -5,7 +5,8 @@ Example:
     ...     AccessControlHook, AccessPolicy, SqlAccessControlProvider, SqlAuditLogger)
     >>> acl = SqlAccessControlProvider("sqlite:///.lakehouse/access.db")           # doctest: +SKIP
     >>> audit = SqlAuditLogger("sqlite:///.lakehouse/access.db")                   # doctest: +SKIP
-    >>> lakehouse = IcebergLakehouse(settings, hooks=[AccessControlHook(acl, audit)])  # doctest: +SKIP
+    >>> hook = AccessControlHook(acl, audit)                                       # doctest: +SKIP
+    >>> lakehouse = IcebergLakehouse(settings, hooks=[hook])                       # doctest: +SKIP
 """
 
 from phlo_lakehouse.access.audit import AuditLogger, AuditRecord, SqlAuditLogger, VerifyReport

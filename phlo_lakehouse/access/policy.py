@@ -158,7 +158,8 @@ class Decision:
         if self.policy is None:
             return "no policy allows it (default deny)"
         verb = "allowed" if self.allowed else "denied"
-        return f"{verb} by {self.policy.effect.value} {self.policy.principal} on {self.policy.resource}"
+        policy = self.policy
+        return f"{verb} by {policy.effect.value} {policy.principal} on {policy.resource}"
 
 
 def decide(

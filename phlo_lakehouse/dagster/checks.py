@@ -6,7 +6,8 @@ exceeded, in which case it fails with ``WARN`` severity — a prompt for mainten
 asset. A table that cannot be found fails with ``ERROR``.
 
 Example:
-    >>> checks = table_stats_checks(tables=["raw.events"], thresholds=StatsThresholds(max_snapshots=50))
+    >>> thresholds = StatsThresholds(max_snapshots=50)
+    >>> checks = table_stats_checks(tables=["raw.events"], thresholds=thresholds)
 """
 
 from collections.abc import Sequence

@@ -8,7 +8,7 @@ keys include the table's snapshot id so the same state is never requested twice,
 
 Example:
     >>> maintenance = lakehouse_maintenance_definitions(tables=["raw.*"])     # doctest: +SKIP
-    >>> sensor = auto_maintenance_sensor(maintenance=maintenance, tables=["raw.*"])  # doctest: +SKIP
+    >>> sensor = auto_maintenance_sensor(maintenance=maintenance)  # doctest: +SKIP
 """
 
 import json

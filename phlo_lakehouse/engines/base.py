@@ -23,7 +23,8 @@ class Engine(Protocol):
     def execute(
         self, operation: TableOperation, table: LakehouseTable, plan: OperationPlan
     ) -> OperationResult:
-        """Execute ``plan``; raise `Conflict` when the table moved in a way the plan cannot absorb."""
+        """Execute ``plan``; raise `Conflict` when the table moved in a way the plan cannot
+        absorb."""
         ...
 
 

@@ -145,7 +145,7 @@ class OperationExecutor:
             if isinstance(error, Exception):
                 raise OperationFailed(
                     f"{operation.name} of {context.identifier} failed: "
-                    f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}",
+                    f"{type(error).__name__}: {_first_line(error)}",
                     hint="the table is unchanged unless the result says otherwise; "
                     "re-run with --debug for the traceback",
                 ) from error
@@ -184,3 +184,8 @@ class OperationExecutor:
             return fn(*args)
         finally:
             context.timings[phase] = context.timings.get(phase, 0.0) + time.perf_counter() - started
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error)
+    return text.splitlines()[0][:200] if text else ""

@@ -30,7 +30,7 @@ _SCHEME_EQUIVALENTS = {"s3a": "s3", "s3n": "s3", "": "file"}
 
 @dataclass(frozen=True)
 class LiveFile:
-    """A data or delete file live in a snapshot, with the sequence numbers deletes are matched by."""
+    """A data or delete file live in a snapshot, with the sequence number deletes match by."""
 
     data_file: DataFile
     data_sequence_number: int

@@ -7,7 +7,8 @@ partition so a partition filter prunes whole manifests, and writes manifests of 
 commit is a ``replace`` snapshot; the data does not change.
 
 Example:
-    >>> OperationExecutor(lakehouse).run(RewriteManifestsOperation(), "demo.events")  # doctest: +SKIP
+    >>> op = RewriteManifestsOperation()
+    >>> OperationExecutor(lakehouse).run(op, "demo.events")  # doctest: +SKIP
 """
 
 from __future__ import annotations

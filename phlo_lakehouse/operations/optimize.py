@@ -9,8 +9,8 @@ more than one target file of content, an oversized file or deletes to apply.
 Example:
     >>> op = OptimizeOperation(target_file_size="128MB", min_input_files=5)
     >>> result = OperationExecutor(lakehouse).run(op, "demo.events")         # doctest: +SKIP
-    >>> result.figures["files_to_rewrite"], result.figures["expected_output_files"]  # doctest: +SKIP
-    (48, 1)
+    >>> result.figures["files_to_rewrite"]                                  # doctest: +SKIP
+    48
 """
 
 from __future__ import annotations
@@ -329,7 +329,7 @@ class OptimizeOperation(TableOperation):
             if str(sort_field.transform) != "identity":
                 raise InvalidInput(
                     f"table sort order uses transform {sort_field.transform}",
-                    hint="pass sort_by columns explicitly (only identity sort fields are supported)",
+                    hint="pass sort_by columns (only identity sort fields are supported)",
                 )
             keys.append(
                 (

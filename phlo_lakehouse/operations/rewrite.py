@@ -156,9 +156,10 @@ class RollingDataFileWriter:
     are written, so tiny input files still produce well-sized row groups.
 
     Example:
-        >>> with RollingDataFileWriter(table, 0, Record(), rows_per_file=10**6) as w:  # doctest: +SKIP
+        >>> w = RollingDataFileWriter(table, 0, Record(), rows_per_file=10**6)  # doctest: +SKIP
+        >>> with w:                                                          # doctest: +SKIP
         ...     w.write(batch)
-        >>> w.data_files                                                              # doctest: +SKIP
+        >>> w.data_files                                                     # doctest: +SKIP
     """
 
     def __init__(

@@ -61,7 +61,8 @@ def test_glue_catalog_on_moto(s3_endpoint, unique_name):
     lakehouse = IcebergLakehouse(settings)
     lakehouse.catalog().create_namespace(unique_name)
     table = lakehouse.catalog().create_table(
-        f"{unique_name}.kv", schema=pa.schema([("k", pa.int64())]),
+        f"{unique_name}.kv",
+        schema=pa.schema([("k", pa.int64())]),
         location=f"s3://warehouse/{unique_name}/kv",
     )
     table.append(pa.table({"k": [1, 2, 3]}))

@@ -184,9 +184,7 @@ def mor_table(spark, lakehouse, name: str) -> list[tuple]:
     spark.sql(f"DELETE FROM {table} WHERE id % 5 = 0")
     spark.sql(f"UPDATE {table} SET amount = -1.0 WHERE id = 7")
     return sorted(
-        (i, "a" if i % 2 == 0 else "b", -1.0 if i == 7 else i * 0.5)
-        for i in range(60)
-        if i % 5
+        (i, "a" if i % 2 == 0 else "b", -1.0 if i == 7 else i * 0.5) for i in range(60) if i % 5
     )
 
 
@@ -216,9 +214,7 @@ def test_spark_reads_what_our_compaction_committed(spark, shared_lakehouse, uniq
     assert pyiceberg_rows(after) == before
     assert spark_rows(spark, table) == before
     assert spark_current_snapshot(spark, table) == (after.snapshot_id, "replace")
-    spark_files = {
-        r.file_path for r in spark.sql(f"SELECT file_path FROM {table}.files").collect()
-    }
+    spark_files = {r.file_path for r in spark.sql(f"SELECT file_path FROM {table}.files").collect()}
     assert spark_files == {f.path for f in live_files(after.table, after.snapshot).data}
     assert len(spark_files) == 4
 

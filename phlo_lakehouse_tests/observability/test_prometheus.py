@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from phlo_lakehouse import CatalogSettings, IcebergLakehouse, InvalidDuration
+from phlo_lakehouse import CatalogSettings, IcebergLakehouse, InvalidDuration, TableNotFound
 from phlo_lakehouse.demo import plant_orphans, seed_demo_table
 from phlo_lakehouse.observability import OperationTracer, PrometheusObservability
 from phlo_lakehouse.operations import ExpireSnapshotsOperation, VacuumOperation
@@ -36,7 +36,7 @@ def test_every_operation_is_counted_with_its_outcome(tmp_path):
     lakehouse.vacuum("demo.events")
     with pytest.raises(InvalidDuration):
         lakehouse.run(ExpireSnapshotsOperation(older_than="-1d"), "demo.events")
-    with pytest.raises(Exception):
+    with pytest.raises(TableNotFound):
         lakehouse.run(VacuumOperation(), "demo.nope")
 
     ops = "phlo_lakehouse_operations_total"

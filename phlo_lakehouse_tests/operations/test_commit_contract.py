@@ -48,8 +48,11 @@ def test_delete_manifest_writer_writes_a_deletes_manifest(lakehouse):
     with writer:
         writer.add_entry(
             ManifestEntry.from_args(
-                status=ManifestEntryStatus.EXISTING, snapshot_id=1, sequence_number=1,
-                file_sequence_number=1, data_file=entry.data_file,
+                status=ManifestEntryStatus.EXISTING,
+                snapshot_id=1,
+                sequence_number=1,
+                file_sequence_number=1,
+                data_file=entry.data_file,
             )
         )
     manifest = writer.to_manifest_file()
