@@ -370,12 +370,20 @@ def _list_inside(table: LakehouseTable, location: str) -> list[StoredFile]:
         if _is_inside(f.path, location, strictly=True)
     ]
     paths = {f.path for f in listed}
-    return [f for f in listed if not _hidden(f.path) or _stale_checksum(f.path, paths)]
+    base = normalize_location(location)[2].rstrip("/")
+    return [
+        f
+        for f in listed
+        if not _hidden(normalize_location(f.path)[2], base) or _stale_checksum(f.path, paths)
+    ]
 
 
-def _hidden(path: str) -> bool:
-    parts = path.split("://", 1)[-1].split("/")
-    name, directories = parts[-1], parts[1:-1]
+def _hidden(path: str, base: str) -> bool:
+    """Hidden below the scanned location (``base``): a name or a directory starting with . or _
+    (Hive-style ``_col=value`` partition directories are not hidden). What lies above the
+    location, such as a ``.lakehouse`` home, does not count."""
+    parts = path[len(base) :].strip("/").split("/")
+    name, directories = parts[-1], parts[:-1]
     hidden_dir = any(d.startswith((".", "_")) and "=" not in d for d in directories)
     return name.startswith((".", "_")) or hidden_dir
 

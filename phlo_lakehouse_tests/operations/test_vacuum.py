@@ -418,3 +418,12 @@ def test_hidden_files_are_skipped_like_spark_except_stale_checksums(lakehouse):
     result = _run(lakehouse, VacuumOperation())
     assert result.details["orphan_files"] == [stale_crc]
     assert _exists(kept_crc) and _exists(hidden) and not _exists(stale_crc)
+
+
+def test_a_hidden_directory_above_the_table_location_does_not_hide_its_files(tmp_path):
+    lakehouse = IcebergLakehouse(CatalogSettings.embedded(tmp_path / ".lakehouse"))
+    handle = seed_demo_table(lakehouse, TABLE, commits=2, rows_per_commit=20)
+    orphan = _plant(handle, "data/orphan-in-hidden-home.parquet")
+    result = _run(lakehouse, VacuumOperation())
+    assert result.details["orphan_files"] == [orphan]
+    assert not _exists(orphan)
