@@ -68,3 +68,69 @@ def commit_updates(
         # The commit may or may not have landed: never clean up files it may reference.
         raise
     return table
+
+
+def refs_unchanged_requirements(table: Table, refs: dict[str, int]) -> list[TableRequirement]:
+    """Requirements that fail the commit unless the table's refs are exactly ``refs``.
+
+    ``AssertRefSnapshotId`` guards refs we know of; a ref created concurrently (say a tag on a
+    snapshot being expired) needs more, because removing a snapshot also drops every ref pointing
+    at it. Catalogs that validate requirements client-side (SQL, Glue, Hive) get
+    `AssertRefsUnchanged`, which checks the whole set. REST catalogs validate on the server, which
+    knows only the standard requirement types; callers there must check afterwards with
+    `refs_dropped_by_last_commit`.
+    """
+    from pyiceberg.table.update import AssertRefSnapshotId
+
+    requirements: list[TableRequirement] = [
+        AssertRefSnapshotId(ref=name, snapshot_id=snapshot_id) for name, snapshot_id in refs.items()
+    ]
+    if not _validates_on_server(table):
+        requirements.append(_assert_refs_unchanged(refs))
+    return requirements
+
+
+def refs_dropped_by_last_commit(table: Table, expected: dict[str, int]) -> dict[str, int]:
+    """Refs the metadata just before the table's last commit had, beyond ``expected``, that the
+    last commit removed (a concurrent ref lost to a rebased commit). Empty when none."""
+    from pyiceberg.serializers import FromInputFile
+
+    log = table.metadata.metadata_log
+    if not log:
+        return {}
+    before = FromInputFile.table_metadata(table.io.new_input(log[-1].metadata_file))
+    now = set(table.metadata.refs)
+    return {
+        name: ref.snapshot_id
+        for name, ref in before.refs.items()
+        if name not in expected and name not in now
+    }
+
+
+def _validates_on_server(table: Table) -> bool:
+    from pyiceberg.catalog.rest import RestCatalog
+
+    return isinstance(table.catalog, RestCatalog)
+
+
+def _assert_refs_unchanged(refs: dict[str, int]) -> TableRequirement:
+    from typing import Literal
+
+    from pyiceberg.exceptions import CommitFailedException
+    from pyiceberg.table.update import ValidatableTableRequirement
+
+    class AssertRefsUnchanged(ValidatableTableRequirement):
+        """The table's refs (names and snapshot ids) must be exactly ``refs``."""
+
+        type: Literal["assert-refs-unchanged"] = "assert-refs-unchanged"
+        refs: dict[str, int]
+
+        def validate(self, base_metadata: object) -> None:
+            current = {n: r.snapshot_id for n, r in getattr(base_metadata, "refs", {}).items()}
+            if current != self.refs:
+                added = sorted(set(current) - set(self.refs))
+                raise CommitFailedException(
+                    f"the table's refs changed (new: {', '.join(added) or 'none'})"
+                )
+
+    return AssertRefsUnchanged(refs=refs)

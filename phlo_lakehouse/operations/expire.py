@@ -24,9 +24,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from phlo_lakehouse.errors import Conflict, InvalidConfig, InvalidInput
+from phlo_lakehouse.errors import Conflict, InvalidConfig, InvalidInput, OperationFailed
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
-from phlo_lakehouse.operations.commit import commit_updates
+from phlo_lakehouse.operations.commit import (
+    commit_updates,
+    refs_dropped_by_last_commit,
+    refs_unchanged_requirements,
+)
 from phlo_lakehouse.operations.files import (
     READ_THREADS,
     delete_paths,
@@ -193,7 +197,6 @@ class ExpireSnapshotsOperation(TableOperation):
             Conflict: a ref moved, appeared or disappeared since the plan (the executor re-plans).
         """
         from pyiceberg.table.update import (
-            AssertRefSnapshotId,
             RemovePartitionStatisticsUpdate,
             RemoveSnapshotRefUpdate,
             RemoveSnapshotsUpdate,
@@ -232,8 +235,15 @@ class ExpireSnapshotsOperation(TableOperation):
         ]
         if expired:
             updates.append(RemoveSnapshotsUpdate(snapshot_ids=expired))
-        requirements = [AssertRefSnapshotId(ref=n, snapshot_id=i) for n, i in refs_read.items()]
-        commit_updates(table.table, updates, requirements)
+        commit_updates(table.table, updates, refs_unchanged_requirements(table.table, refs_read))
+        lost = refs_dropped_by_last_commit(table.table, refs_read)
+        if lost:
+            # Only REST catalogs get here (others validate the whole ref set before committing).
+            raise OperationFailed(
+                f"a ref created during the expiry was dropped with its snapshot: "
+                f"{', '.join(f'{n}@{i}' for n, i in sorted(lost.items()))}; no file was deleted",
+                hint="re-create the ref from the previous metadata.json (its files are intact)",
+            )
 
         committed = table.table.metadata
         snapshot_ids = {s.snapshot_id for s in committed.snapshots}

@@ -379,8 +379,18 @@ class OptimizeOperation(TableOperation):
             written_all.append(writer_paths)
             outcome = {"group": group, "added": new_files, "rows": rows, "removed": files}
             if self.partial_progress:
+                from pyiceberg.exceptions import CommitStateUnknownException
+
+                from phlo_lakehouse.operations.files import delete_paths
+
                 with commit_lock:
-                    outcome["commit"] = self._commit(table, plan, files, new_files)
+                    try:
+                        outcome["commit"] = self._commit(table, plan, files, new_files)
+                    except CommitStateUnknownException:
+                        raise  # the commit may have landed: its files may be live
+                    except BaseException:
+                        delete_paths(table.table.io, writer_paths)  # this group never committed
+                        raise
             return outcome
 
         try:
