@@ -29,7 +29,7 @@ test: install
 
 ## Unit tests only (no services).
 test-fast: install
-	$(PYTHON) -m pytest -q -m "not postgres and not moto and not nessie and not spark"
+	$(PYTHON) -m pytest -q -m "not postgres and not moto and not nessie and not spark and not hive and not pushgateway"
 
 ## The Dagster UI on the embedded default.
 dev: install
@@ -40,6 +40,8 @@ lint: install
 
 bench: install
 	$(PYTHON) benchmarks/stats.py
+	$(PYTHON) benchmarks/definitions_load.py
+	$(PYTHON) benchmarks/maintenance.py
 
 services-start: install
 	bash scripts/services/all.sh start

@@ -23,6 +23,7 @@ DEPENDENCY_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 ARTIFACTS=(
   "org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:$ICEBERG_SPARK_VERSION"
   "org.xerial:sqlite-jdbc:$SQLITE_JDBC_VERSION"
+  "org.apache.iceberg:iceberg-aws-bundle:${ICEBERG_AWS_BUNDLE_VERSION:-1.10.1}"
 )
 
 # jar_path GROUP:ARTIFACT:VERSION -> the jar's path in the local Maven repository.

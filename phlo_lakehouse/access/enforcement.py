@@ -85,3 +85,43 @@ class AccessControlHook:
             plan_digest=digest,
             details={"dry_run": context.dry_run, "ref": context.ref, "figures": details},
         )
+
+
+ACCESS_CONTROL_ENV = "PHLO_LAKEHOUSE_ACCESS_CONTROL"
+ACCESS_DB_ENV = "PHLO_LAKEHOUSE_ACCESS_DB"
+AUDIT_SECRET_ENV = "PHLO_LAKEHOUSE_AUDIT_SECRET"
+
+
+def access_db_url(env: dict[str, str] | None = None, home: str | None = None) -> str:
+    """Where policies and the audit log live: ``PHLO_LAKEHOUSE_ACCESS_DB``, else
+    ``sqlite:///<home>/access.db`` (home: ``PHLO_LAKEHOUSE_HOME`` or ``.lakehouse``)."""
+    import os
+
+    env = dict(os.environ) if env is None else env
+    if env.get(ACCESS_DB_ENV):
+        return env[ACCESS_DB_ENV]
+    root = home or env.get("PHLO_LAKEHOUSE_HOME") or ".lakehouse"
+    return f"sqlite:///{os.path.abspath(root)}/access.db"
+
+
+def hook_from_env(
+    env: dict[str, str] | None = None, home: str | None = None
+) -> AccessControlHook | None:
+    """The enforcing and auditing hook when ``PHLO_LAKEHOUSE_ACCESS_CONTROL`` is true, else None.
+
+    Example:
+        >>> hook_from_env({}) is None
+        True
+    """
+    import os
+
+    env = dict(os.environ) if env is None else env
+    if env.get(ACCESS_CONTROL_ENV, "").strip().lower() not in ("1", "true", "yes", "on"):
+        return None
+    from phlo_lakehouse.access.audit import SqlAuditLogger
+    from phlo_lakehouse.access.store import SqlAccessControlProvider
+
+    url = access_db_url(env, home)
+    return AccessControlHook(
+        SqlAccessControlProvider(url), SqlAuditLogger(url, secret=env.get(AUDIT_SECRET_ENV))
+    )

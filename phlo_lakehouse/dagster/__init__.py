@@ -7,6 +7,7 @@ from phlo_lakehouse.dagster.factories import (
     MaintenanceSchedule,
     lakehouse_maintenance_definitions,
 )
+from phlo_lakehouse.dagster.migration import MigrationSourceResource, migration_definitions
 from phlo_lakehouse.dagster.resources import LakehouseResource, MetadataResource
 from phlo_lakehouse.dagster.sensors import MaintenanceTriggers, auto_maintenance_sensor
 from phlo_lakehouse.dagster.translator import LakehouseTranslator
@@ -22,5 +23,7 @@ __all__ = [
     "LakehouseTranslator",
     "MaintenanceSchedule",
     "MetadataResource",
+    "MigrationSourceResource",
+    "migration_definitions",
     "lakehouse_maintenance_definitions",
 ]

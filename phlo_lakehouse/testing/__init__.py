@@ -7,6 +7,17 @@ Example:
     1000
 """
 
+from typing import Any
+
 from phlo_lakehouse.testing.lakehouses import TableSeed, temporary_lakehouse
 
-__all__ = ["TableSeed", "temporary_lakehouse"]
+__all__ = ["CLITestCase", "TableSeed", "temporary_lakehouse"]
+
+
+def __getattr__(name: str) -> Any:
+    # CLITestCase needs pytest (a test dependency): imported only when asked for.
+    if name == "CLITestCase":
+        from phlo_lakehouse.testing.cli import CLITestCase
+
+        return CLITestCase
+    raise AttributeError(name)

@@ -21,7 +21,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$SCRIPT_DIR/lib.sh"
 
 SVC_NAME=all
-ALL_SERVICES=(postgres moto nessie pushgateway)
+ALL_SERVICES=(postgres moto nessie pushgateway hive)
 ENV_FILE="$PHLO_SERVICES_DIR/env.sh"
 
 # Sets NAMES to the requested services in dependency order (all when none
@@ -99,6 +99,11 @@ write_env() {
     if is_up pushgateway; then
       any=1
       export_line PHLO_TEST_PUSHGATEWAY_URL "http://$PHLO_SERVICES_HOST:${PHLO_TEST_PUSHGATEWAY_PORT:-59091}"
+    fi
+    if is_up hive; then
+      any=1
+      export_line PHLO_TEST_HIVE_PORT "${PHLO_TEST_HIVE_PORT:-59083}"
+      export_line PHLO_TEST_HIVE_URI "thrift://$PHLO_SERVICES_HOST:${PHLO_TEST_HIVE_PORT:-59083}"
     fi
   } >"$tmp"
   if ((any)); then

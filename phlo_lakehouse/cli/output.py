@@ -1,0 +1,208 @@
+"""Rendering for the CLI: aligned text tables, key/value blocks, one JSON document, progress.
+
+Data goes to stdout; errors, prompts and progress go to stderr, so ``--format json`` output can
+be piped straight into ``jq`` or ``json.loads``.
+
+Example:
+    >>> print(render_rows([{"table": "raw.a", "rows": 10}], ["table", "rows"]))
+    TABLE  ROWS
+    raw.a    10
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TextIO
+
+import click
+
+from phlo_lakehouse.units import format_size
+
+
+def emit_json(document: Any) -> None:
+    """Print ``document`` as one JSON document on stdout.
+
+    Example:
+        >>> emit_json({"tables": ["raw.a"]})
+        {
+          "tables": [
+            "raw.a"
+          ]
+        }
+    """
+    click.echo(json.dumps(document, indent=2, sort_keys=True, default=str))
+
+
+def format_value(key: str, value: Any) -> str:
+    """A figure for people: sizes (keys ending in ``bytes``/``size``) in KiB/MiB, None as "-".
+
+    Example:
+        >>> format_value("orphan_bytes", 2048), format_value("rows", None)
+        ('2.0 KiB', '-')
+    """
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if _is_number(value) and (key.endswith(("bytes", "_size")) or key.startswith("bytes_")):
+        return format_size(value)
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def render_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """Rows as an aligned text table with upper-case headers; numbers align right.
+
+    Example:
+        >>> print(render_rows([{"a": "x", "b": 1}, {"a": "yy", "b": 22}], ["a", "b"]))
+        A    B
+        x    1
+        yy  22
+    """
+    if not rows:
+        return ""
+    cells = [[format_value(c, row.get(c)) for c in columns] for row in rows]
+    headers = [c.upper() for c in columns]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    numeric = [all(_is_number(r.get(c)) for r in rows if r.get(c) is not None) for c in columns]
+    lines = []
+    for line in [headers, *cells]:
+        padded = [
+            cell.rjust(w) if num else cell.ljust(w)
+            for cell, w, num in zip(line, widths, numeric, strict=True)
+        ]
+        lines.append("  ".join(padded).rstrip())
+    return "\n".join(lines)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def render_pairs(pairs: Iterable[tuple[str, Any]]) -> str:
+    """``key: value`` lines with aligned values.
+
+    Example:
+        >>> print(render_pairs([("table", "raw.a"), ("size_bytes", 1024)]))
+        table:      raw.a
+        size_bytes: 1.0 KiB
+    """
+    items = list(pairs)
+    width = max((len(k) for k, _ in items), default=0) + 2
+    return "\n".join(f"{k + ':':<{width}}{format_value(k, v)}" for k, v in items)
+
+
+def indent(text: str, prefix: str = "  ") -> str:
+    r"""Every line of ``text`` indented by ``prefix``; empty text becomes ``(none)``.
+
+    Example:
+        >>> indent("a\nb")
+        '  a\n  b'
+    """
+    return "\n".join(prefix + line for line in text.splitlines()) if text else prefix + "(none)"
+
+
+def echo_section(title: str, body: str) -> None:
+    """Print a titled, indented block after a blank line."""
+    click.echo(f"\n{title}")
+    click.echo(indent(body))
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn in place while work runs.
+
+    The total comes from plan figures (files to rewrite, files to delete …); `advance` moves
+    the bar as each unit of work completes, and a ticker thread keeps the elapsed time moving
+    while a step runs. Disabled (draws nothing) when ``enabled`` is False: the CLI enables it
+    only for table output on a terminal.
+
+    Args:
+        label: what runs, e.g. "optimize demo.events".
+        total: units of work (from the plan).
+        unit: what a unit is, e.g. "files".
+        total_bytes: bytes of work, shown next to the count when known.
+        enabled: draw at all.
+        stream: where to draw (default: stderr).
+
+    Example:
+        >>> with Progress("vacuum raw.a", total=3, unit="files", enabled=False) as bar:
+        ...     bar.advance(3)
+        >>> bar.done
+        3
+    """
+
+    width = 24
+    _frames = "|/-\\"
+
+    def __init__(
+        self,
+        label: str,
+        *,
+        total: int,
+        unit: str,
+        total_bytes: int | None = None,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.label = label
+        self.total = max(0, int(total))
+        self.unit = unit
+        self.total_bytes = total_bytes
+        self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.done = 0
+        self.done_bytes = 0
+        self._started = time.monotonic()
+        self._tick = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            self._draw()
+            self._ticker = threading.Thread(target=self._run_ticker, daemon=True)
+            self._ticker.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        if self.enabled:
+            self._draw(final=True)
+
+    def advance(self, units: int, num_bytes: int = 0) -> None:
+        """Count ``units`` (and ``num_bytes``) of work as done."""
+        with self._lock:
+            self.done = min(self.total, self.done + max(0, units))
+            self.done_bytes += max(0, num_bytes)
+        if self.enabled:
+            self._draw()
+
+    def _run_ticker(self) -> None:
+        while not self._stop.wait(0.2):
+            self._tick += 1
+            self._draw()
+
+    def _draw(self, *, final: bool = False) -> None:
+        with self._lock:
+            share = self.done / self.total if self.total else 1.0
+            filled = int(round(share * self.width))
+            bar = "#" * filled + "-" * (self.width - filled)
+            spinner = " " if final else self._frames[self._tick % len(self._frames)]
+            figures = f"{self.done}/{self.total} {self.unit}"
+            if self.total_bytes:
+                figures += f"  {format_size(self.done_bytes)}/{format_size(self.total_bytes)}"
+            elapsed = int(time.monotonic() - self._started)
+            line = (
+                f"\r{spinner} {self.label}  [{bar}] {share:>4.0%}  {figures}  "
+                f"{elapsed // 60:02d}:{elapsed % 60:02d}\x1b[K"
+            )
+            self.stream.write(line + ("\n" if final else ""))
+            self.stream.flush()
