@@ -66,7 +66,10 @@ class LakehouseTable:
 
     def scan(self, **kwargs: Any) -> DataScan:
         """A scan of the ref's snapshot; keyword arguments go to ``Table.scan``."""
-        kwargs.setdefault("snapshot_id", self.snapshot_id)
+        if self.table_ref != MAIN:
+            # Other refs are pinned to their head; main is read as the table reads itself, with
+            # the current schema (a snapshot id would bring the schema it was written with).
+            kwargs.setdefault("snapshot_id", self.snapshot_id)
         return self.table.scan(**kwargs)
 
     def to_arrow(self, **kwargs: Any) -> pa.Table:
