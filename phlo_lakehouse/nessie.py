@@ -452,16 +452,26 @@ class NessieReferences:
         if message:
             body["message"] = message
         client = self.client
-        response = self._call(
-            endpoints.merge,
-            client._base_url,  # noqa: SLF001 - pynessie 0.67 has no public dry-run merge
-            client._auth,  # noqa: SLF001
-            target.name,
-            body,
-            target.hash,
-            client._ssl_verify,  # noqa: SLF001
-            missing_ref=f"{source.name} or {target.name}",
-        )
+        for attempt in (1, 2):
+            try:
+                response = self._call(
+                    endpoints.merge,
+                    client._base_url,  # noqa: SLF001 - pynessie 0.67 has no public dry-run merge
+                    client._auth,  # noqa: SLF001
+                    target.name,
+                    body,
+                    target.hash,
+                    client._ssl_verify,  # noqa: SLF001
+                    missing_ref=f"{source.name} or {target.name}",
+                )
+                break
+            except RefNotFound:
+                # Nessie answers "not found" when an expected hash is no longer on the ref: if
+                # both refs still exist, one moved under us; read them again and retry once.
+                source, target = self.get(from_ref), self.get(onto)
+                if attempt == 2:
+                    raise
+                body["fromHash"] = source.hash
         details = response.get("details") or []
         keys = tuple(sorted(_key_text(d["key"]) for d in details))
         conflicts = tuple(
