@@ -233,7 +233,7 @@ class VacuumOperation(TableOperation):
         # reachable set read below, and whatever is written after it is not listed.
         listed = _list_inside(table, location)
         table = table.refresh()
-        reachable = reachable_files(table.table).all()
+        reachable = self._reachable(table)
         classification = classify_listed_files(
             [f.path for f in listed], reachable, prefix_mismatch=self.prefix_mismatch
         )
@@ -262,6 +262,17 @@ class VacuumOperation(TableOperation):
             },
         )
 
+    def _reachable(self, table: LakehouseTable) -> set[str]:
+        """The reachable set of the table's metadata version, computed once per version: the
+        metadata file is immutable, so execute can reuse plan's set when nothing committed."""
+        location = table.table.metadata_location
+        cached = getattr(self, "_reachable_cache", None)
+        if cached is not None and cached[0] == location:
+            return cached[1]
+        reachable = reachable_files(table.table).all()
+        self._reachable_cache = (location, reachable)
+        return reachable
+
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         """Delete the plan's orphans that the freshly loaded metadata still does not reach.
 
@@ -279,7 +290,7 @@ class VacuumOperation(TableOperation):
             # Rebuilt here, not taken from the plan: a file committed since then (add_files of an
             # old file) must survive. A new prefix mismatch is kept unless the mode says delete.
             mode = "delete" if self.prefix_mismatch == "delete" else "ignore"
-            reachable = reachable_files(current.table).all()
+            reachable = self._reachable(current)
             to_delete = list(
                 classify_listed_files(planned, reachable, prefix_mismatch=mode).unreachable
             )
@@ -364,18 +375,15 @@ def _list_inside(table: LakehouseTable, location: str) -> list[StoredFile]:
     sibling directory sharing the name prefix (``events`` / ``events_v2``) is never touched.
     Hidden files are skipped as Spark's ``remove_orphan_files`` does, except checksum sidecars
     (``.name.crc``) whose base file is gone: those went with it."""
-    listed = [
-        f
-        for f in list_storage(table.table.io, location)
-        if _is_inside(f.path, location, strictly=True)
-    ]
-    paths = {f.path for f in listed}
-    base = normalize_location(location)[2].rstrip("/")
-    return [
-        f
-        for f in listed
-        if not _hidden(normalize_location(f.path)[2], base) or _stale_checksum(f.path, paths)
-    ]
+    scheme, authority, base = normalize_location(location)
+    base = base.rstrip("/")
+    inside: list[tuple[StoredFile, str]] = []
+    for f in list_storage(table.table.io, location):
+        f_scheme, f_authority, f_path = normalize_location(f.path)  # once per file
+        if (f_scheme, f_authority) == (scheme, authority) and f_path.startswith(base + "/"):
+            inside.append((f, f_path))
+    paths = {f.path for f, _ in inside}
+    return [f for f, path in inside if not _hidden(path, base) or _stale_checksum(f.path, paths)]
 
 
 def _hidden(path: str, base: str) -> bool:

@@ -15,7 +15,7 @@ Crash points:
     after_commit   right after the n-th commit_updates call returned (committed, no clean-up)
     metadata_written  inside the n-th commit, after the new metadata.json is written and before
                    the catalog points at it (PyIceberg's MetastoreCatalog._write_metadata)
-    delete         right after the n-th file deletion through the table's FileIO
+    delete         right after the n-th file deletion (FileIO or a local unlink)
 
 Exit status: killed by SIGKILL when the point was reached; 0 when the operation finished without
 reaching it (the test then fails: the crash it meant to test did not happen).
@@ -64,6 +64,16 @@ def _wrap(original: Callable[..., Any], counter: _Counter, *, before: bool) -> C
     return wrapper
 
 
+class _OsWithCrashingUnlink:
+    """``os`` as files.py sees it, with ``unlink`` wrapped."""
+
+    def __init__(self, unlink: Callable[..., Any]) -> None:
+        self.unlink = unlink
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+
 def install(crash: str, nth: int) -> None:
     """Make the ``nth`` call at ``crash`` kill this process."""
     import pyiceberg.io.pyarrow as pyarrow_io
@@ -92,9 +102,13 @@ def install(crash: str, nth: int) -> None:
             _wrap(MetastoreCatalog._write_metadata, counter, before=False)  # noqa: SLF001
         )
     elif crash == "delete":
+        # Local files are unlinked directly by files.delete_paths; remote ones go through FileIO.
+        from phlo_lakehouse.operations import files
+
         pyarrow_io.PyArrowFileIO.delete = _wrap(
             pyarrow_io.PyArrowFileIO.delete, counter, before=False
         )
+        files.os = _OsWithCrashingUnlink(_wrap(os.unlink, counter, before=False))
     else:
         raise SystemExit(f"unknown crash point {crash!r}; use one of {CRASH_POINTS}")
 
