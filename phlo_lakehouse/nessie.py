@@ -112,6 +112,10 @@ class TableChange:
     snapshot_id_after: int | None
 
 
+#: The hash of a Nessie branch with no commit yet (Nessie's "no ancestor").
+NO_ANCESTOR_HASH = "2e1cfa82b035c26cbbbdae632cea070514eb8b773f616aaeaf668e2f0be8f10d"
+
+
 @dataclass(frozen=True)
 class MergeResult:
     """What a merge did, or (dry run) would do.
@@ -443,6 +447,8 @@ class NessieReferences:
                 f"cannot merge {source.name!r} onto {target.name!r}",
                 hint="merge a branch or tag onto a different branch",
             )
+        if target.hash == NO_ANCESTOR_HASH:
+            return self._merge_onto_empty(source, target, dry_run, delete_source)
         body: dict[str, Any] = {
             "fromRefName": source.name,
             "fromHash": source.hash,
@@ -498,6 +504,34 @@ class NessieReferences:
             common_ancestor=response.get("commonAncestor"),
             keys=keys,
             conflicts=conflicts,
+            dry_run=bool(dry_run),
+            applied=applied,
+            source_deleted=deleted,
+        )
+
+    def _merge_onto_empty(
+        self, source: NessieRef, target: NessieRef, dry_run: bool, delete_source: bool
+    ) -> MergeResult:
+        """Merging onto a branch with no commit: Nessie finds no common ancestor, but nothing
+        can conflict either, so the merge is a fast-forward of the target to the source."""
+        keys = tuple(c.table for c in self.diff(target.name, source.name))
+        applied = False
+        if not dry_run:
+            self.assign(target.name, source.name, hash=source.hash, expected_hash=target.hash)
+            applied = True
+        deleted = False
+        if applied and delete_source and source.kind == "BRANCH":
+            self.delete(source.name)
+            deleted = True
+        return MergeResult(
+            source=source.name,
+            target=target.name,
+            source_hash=source.hash,
+            target_hash_before=target.hash,
+            target_hash_after=source.hash if applied else target.hash,
+            common_ancestor=NO_ANCESTOR_HASH,
+            keys=keys,
+            conflicts=(),
             dry_run=bool(dry_run),
             applied=applied,
             source_deleted=deleted,
