@@ -92,6 +92,12 @@ def build_select_op(
         "tables": dg.Field([str], default_value=list(tables), is_required=False),
         "ref": dg.Field(dg.Noneable(str), default_value=ref, is_required=False),
         "dry_run": dg.Field(bool, default_value=False, is_required=False),
+        "engine": dg.Field(
+            dg.Noneable(str),
+            default_value=None,
+            is_required=False,
+            description="local, spark or auto; None: the resource's engine.",
+        ),
         **{kind: settings_schema(kind, settings[kind]) for kind in kinds},
     }
 
@@ -106,8 +112,12 @@ def build_select_op(
         lakehouse: LakehouseResource = getattr(context.resources, resource_key)
         config = context.op_config
         chosen = {kind: {**settings[kind], **config.get(kind, {})} for kind in kinds}
+        engine_kind = config["engine"] or lakehouse.engine
+        engine = lakehouse.get_engine(engine_kind)
         for kind in kinds:  # bad settings fail here, before any table is touched
-            build_operation(kind, chosen[kind])
+            operation = build_operation(kind, chosen[kind])
+            if hasattr(engine, "validate"):  # options the engine cannot express
+                engine.validate(operation)
         idents = lakehouse.resolve_tables(config["tables"], config["ref"])
         context.log.info(f"selected {len(idents)} table(s): {', '.join(map(str, idents))}")
         for ident in idents:
@@ -115,10 +125,12 @@ def build_select_op(
                 "table": str(ident),
                 "ref": config["ref"],
                 "dry_run": config["dry_run"],
+                "engine": engine_kind,
                 "settings": chosen,
                 "results": [],
             }
-            if fan_out_groups and chosen["optimize"]["partial_progress"]:
+            # Spark groups and commits files itself: one item per table on spark/auto.
+            if fan_out_groups and chosen["optimize"]["partial_progress"] and engine_kind == "local":
                 plan = build_operation("optimize", chosen["optimize"]).plan(
                     lakehouse.get_table(ident, config["ref"])
                 )
@@ -157,7 +169,12 @@ def build_table_op(
         operation = build_operation(kind, item["settings"][kind], item.get("files"))
         before = lakehouse.collect_stats(table, ref)
         result = lakehouse.run(
-            operation, table, ref, dry_run=dry_run, principal=context.run.tags.get(PRINCIPAL_TAG)
+            operation,
+            table,
+            ref,
+            dry_run=dry_run,
+            principal=context.run.tags.get(PRINCIPAL_TAG),
+            engine=item.get("engine"),
         )
         after = lakehouse.collect_stats(table, ref)
         context.log.info(result.summary())

@@ -67,14 +67,44 @@ class LakehouseResource(dg.ConfigurableResource):
     audit_secret: str | None = Field(
         default=None, description="HMAC key for the audit chain (use dg.EnvVar)."
     )
+    engine: str = Field(
+        default="local",
+        description="Where operations execute: local (this process), spark (Iceberg's Spark "
+        "procedures) or auto (spark from auto_engine_threshold on). Run config may override it.",
+    )
+    spark_remote: str | None = Field(
+        default=None,
+        description="Spark Connect URL (sc://host:port) of the spark/auto engine; None starts "
+        "a local Spark session with spark_jars.",
+    )
+    spark_jars: list[str] = Field(
+        default_factory=list,
+        description="Jars of a local Spark session (Iceberg Spark runtime, JDBC driver, "
+        "iceberg-aws-bundle for S3).",
+    )
+    auto_engine_threshold: str = Field(
+        default="10GB", description="Table size from which the auto engine runs on Spark."
+    )
 
     _lakehouse: IcebergLakehouse | None = PrivateAttr(default=None)
     _metrics: Any = PrivateAttr(default=None)
+    _engines: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @field_validator("default_ref")
     @classmethod
     def _valid_ref(cls, value: str) -> str:
         return validate_ref_name(value)
+
+    @field_validator("engine")
+    @classmethod
+    def _valid_engine(cls, value: str) -> str:
+        from phlo_lakehouse.engines import ENGINE_KINDS
+
+        if value not in ENGINE_KINDS:
+            raise ValueError(
+                f"engine {value!r} is not known; choose one of {', '.join(ENGINE_KINDS)}"
+            )
+        return value
 
     @field_validator("catalog_type")
     @classmethod
@@ -136,6 +166,22 @@ class LakehouseResource(dg.ConfigurableResource):
             self._lakehouse = lakehouse
         return self._lakehouse
 
+    def get_engine(self, name: str | None = None) -> Any:
+        """The engine called ``name`` (default: the ``engine`` field), one per process; nothing
+        connects until it executes."""
+        kind = name or self.engine
+        if kind not in self._engines:
+            from phlo_lakehouse.engines import build_engine
+
+            self._engines[kind] = build_engine(
+                kind,
+                self.get_lakehouse().settings,
+                spark_remote=self.spark_remote,
+                spark_jars=self.spark_jars,
+                auto_threshold=self.auto_engine_threshold,
+            )
+        return self._engines[kind]
+
     def get_table(self, name: str | TableIdentifier, ref: str | None = None) -> LakehouseTable:
         """Load ``name`` as of ``ref``."""
         return self.get_lakehouse().get_table(name, ref)
@@ -164,11 +210,20 @@ class LakehouseResource(dg.ConfigurableResource):
         *,
         dry_run: bool = False,
         principal: str | None = None,
+        engine: str | None = None,
     ) -> OperationResult:
-        """Run ``operation`` through the single executor (metrics pushed when configured)."""
+        """Run ``operation`` through the single executor (metrics pushed when configured), on
+        ``engine`` (default: the ``engine`` field)."""
         lakehouse = self.get_lakehouse()
         try:
-            return lakehouse.run(operation, name, ref, dry_run=dry_run, principal=principal)
+            return lakehouse.run(
+                operation,
+                name,
+                ref,
+                dry_run=dry_run,
+                principal=principal,
+                engine=self.get_engine(engine),
+            )
         finally:
             if self._metrics is not None and self.pushgateway_url:
                 self._metrics.push(self.pushgateway_url, job=self.metrics_job)

@@ -5,6 +5,16 @@ procedures (see `phlo_lakehouse.engines.spark`); ``auto`` picks by table size. P
 access checks, audit and metrics stay in the single executor whichever engine executes.
 """
 
+from phlo_lakehouse.engines.auto import ENGINE_KINDS, AutoEngine, build_engine
 from phlo_lakehouse.engines.base import Engine, LocalEngine
+from phlo_lakehouse.engines.spark import SparkEngine, SparkUnavailable
 
-__all__ = ["Engine", "LocalEngine"]
+__all__ = [
+    "ENGINE_KINDS",
+    "AutoEngine",
+    "Engine",
+    "LocalEngine",
+    "SparkEngine",
+    "SparkUnavailable",
+    "build_engine",
+]

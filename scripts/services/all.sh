@@ -21,7 +21,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$SCRIPT_DIR/lib.sh"
 
 SVC_NAME=all
-ALL_SERVICES=(postgres moto nessie pushgateway hive)
+ALL_SERVICES=(postgres moto nessie pushgateway hive spark_connect)
 ENV_FILE="$PHLO_SERVICES_DIR/env.sh"
 
 # Sets NAMES to the requested services in dependency order (all when none
@@ -104,6 +104,10 @@ write_env() {
       any=1
       export_line PHLO_TEST_HIVE_PORT "${PHLO_TEST_HIVE_PORT:-59083}"
       export_line PHLO_TEST_HIVE_URI "thrift://$PHLO_SERVICES_HOST:${PHLO_TEST_HIVE_PORT:-59083}"
+    fi
+    if is_up spark_connect; then
+      any=1
+      "$SCRIPT_DIR/spark_connect.sh" env
     fi
   } >"$tmp"
   if ((any)); then

@@ -37,7 +37,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-SVC_NAME=spark-connect
+SVC_NAME=spark_connect
 SC_PORT="${PHLO_TEST_SPARK_CONNECT_PORT:-55051}"
 SC_URL="sc://$PHLO_SERVICES_HOST:$SC_PORT"
 SC_HOME="$PHLO_SERVICES_DIR/spark-connect"
@@ -58,23 +58,25 @@ jar_path() {
     "$MAVEN_REPO" "${group//.//}" "$artifact" "$version" "$artifact" "$version"
 }
 
-# Fetch (if missing) and print every jar the server needs, one per line: the Iceberg runtime and
-# sqlite-jdbc of scripts/spark_jars.sh, spark-connect and iceberg-aws-bundle.
+# Fetch (if missing) and print every jar the server needs, one per line and once each: those of
+# scripts/spark_jars.sh (Iceberg runtime, sqlite-jdbc, ...), spark-connect and iceberg-aws-bundle.
 fetch_jars() {
   local coordinates jar
-  bash "$PHLO_REPO_ROOT/scripts/spark_jars.sh" | tr ':' '\n'
-  for coordinates in "${EXTRA_ARTIFACTS[@]}"; do
-    jar="$(jar_path "$coordinates")"
-    if [[ ! -s "$jar" ]]; then
-      command -v mvn >/dev/null 2>&1 || svc_die "mvn not found; cannot fetch $coordinates"
-      svc_log "fetching $coordinates"
-      mvn -q -B -C -Dstyle.color=never "$DEPENDENCY_PLUGIN:get" -Dtransitive=false \
-        -Dmaven.repo.local="$MAVEN_REPO" -Dartifact="$coordinates" >&2 ||
-        svc_die "mvn could not fetch $coordinates"
-      [[ -s "$jar" ]] || svc_die "mvn did not produce $jar"
-    fi
-    printf '%s\n' "$jar"
-  done
+  {
+    bash "$PHLO_REPO_ROOT/scripts/spark_jars.sh" | tr ':' '\n'
+    for coordinates in "${EXTRA_ARTIFACTS[@]}"; do
+      jar="$(jar_path "$coordinates")"
+      if [[ ! -s "$jar" ]]; then
+        command -v mvn >/dev/null 2>&1 || svc_die "mvn not found; cannot fetch $coordinates"
+        svc_log "fetching $coordinates"
+        mvn -q -B -C -Dstyle.color=never "$DEPENDENCY_PLUGIN:get" -Dtransitive=false \
+          -Dmaven.repo.local="$MAVEN_REPO" -Dartifact="$coordinates" >&2 ||
+          svc_die "mvn could not fetch $coordinates"
+        [[ -s "$jar" ]] || svc_die "mvn did not produce $jar"
+      fi
+      printf '%s\n' "$jar"
+    done
+  } | awk 'NF && !seen[$0]++'
 }
 
 find_java() {
@@ -197,7 +199,10 @@ start() {
     svc_die "pyspark not importable from $PHLO_VENV_BIN/python (pip install -e '.[dev]')"
   local -a jars=()
   mapfile -t jars < <(fetch_jars)
-  ((${#jars[@]} == 4)) || svc_die "expected 4 jars, got: ${jars[*]}"
+  local needed
+  for needed in iceberg-spark-runtime sqlite-jdbc spark-connect iceberg-aws-bundle; do
+    [[ " ${jars[*]##*/} " == *" $needed"* ]] || svc_die "no $needed jar among: ${jars[*]}"
+  done
   local classpath
   classpath="$(IFS=:; echo "${jars[*]}")"
   build_launcher "$java" "$spark_home/jars/*:$classpath"
