@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from phlo_lakehouse import CatalogSettings, IcebergLakehouse
-from phlo_lakehouse_tests.conftest import IN_CI
+from phlo_lakehouse_tests.conftest import missing_service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES_DIR = Path(os.environ.get("PHLO_SERVICES_DIR") or REPO_ROOT / ".services")
@@ -35,9 +35,7 @@ LOCAL_CATALOG = "engines_local"
 
 def unavailable(message: str) -> None:
     """Skip, or fail with ``CI=true``."""
-    if IN_CI:
-        pytest.fail(f"CI: Spark unavailable: {message}")
-    pytest.skip(f"Spark unavailable: {message}")
+    missing_service(f"Spark unavailable: {message}")
 
 
 def connect_url() -> str:

@@ -20,16 +20,14 @@ from pathlib import Path
 import pytest
 
 from phlo_lakehouse import CatalogSettings, IcebergLakehouse
-from phlo_lakehouse_tests.conftest import IN_CI
+from phlo_lakehouse_tests.conftest import missing_service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FETCH_HINT = "fetch the jars with `bash scripts/spark_jars.sh`"
 
 
 def _unavailable(message: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI: Spark unavailable: {message}")
-    pytest.skip(f"Spark unavailable: {message}")
+    missing_service(f"Spark unavailable: {message}")
 
 
 def spark_jars() -> list[str]:
