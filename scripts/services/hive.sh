@@ -108,7 +108,7 @@ compile_launcher() {
   [[ -n "$javac" ]] || svc_die "javac not found next to $java or on PATH (install a JDK)"
   mkdir -p "$classes"
   svc_log "compiling $LAUNCHER_SRC"
-  "$javac" -nowarn -d "$classes" -cp "$jars/*" "$LAUNCHER_SRC" >>"$(log_file "$SVC_NAME")" 2>&1 ||
+  "$javac" -encoding UTF-8 -nowarn -d "$classes" -cp "$jars/*" "$LAUNCHER_SRC" >>"$(log_file "$SVC_NAME")" 2>&1 ||
     start_failed "$SVC_NAME" "javac could not compile $LAUNCHER_SRC"
 }
 

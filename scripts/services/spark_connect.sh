@@ -149,7 +149,7 @@ build_launcher() {
   write_launcher
   rm -rf "$classes" && mkdir -p "$classes"
   svc_log "compiling the loopback launcher"
-  "$javac" -nowarn -d "$classes" -cp "$classpath" "$SC_HOME/src/LoopbackConnectServer.java" \
+  "$javac" -encoding UTF-8 -nowarn -d "$classes" -cp "$classpath" "$SC_HOME/src/LoopbackConnectServer.java" \
     >>"$(log_file "$SVC_NAME")" 2>&1 || start_failed "$SVC_NAME" "javac could not compile the launcher"
   "$jar_tool" cf "$SC_HOME/launcher.jar" -C "$classes" . ||
     start_failed "$SVC_NAME" "could not package the launcher"

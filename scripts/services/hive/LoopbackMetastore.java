@@ -2,9 +2,9 @@
  * A Hive 2.3 metastore for the integration tests, bound to one address (127.0.0.1).
  *
  * HiveMetaStore.main listens on every interface and leaves out the transaction/lock tables
- * that PyIceberg's HiveCatalog needs for commits (NEXT_LOCK_ID …). This launcher creates those
+ * that PyIceberg's HiveCatalog needs for commits (NEXT_LOCK_ID ...). This launcher creates those
  * tables with TxnDbUtil.prepDb and then serves the same handler HiveMetaStore.main would, on a
- * socket bound to the given host. Configuration (Derby URL, warehouse …) comes from the
+ * socket bound to the given host. Configuration (Derby URL, warehouse ...) comes from the
  * hive-site.xml on the class path. Compiled by scripts/services/hive.sh against pyspark's jars.
  *
  *   java -cp <conf dir>:<classes>:<pyspark jars>/'*' LoopbackMetastore 127.0.0.1 59083
