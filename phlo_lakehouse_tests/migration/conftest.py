@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from phlo_lakehouse import CatalogSettings, IcebergLakehouse
-from phlo_lakehouse_tests.conftest import IN_CI, S3_TEST_PROPERTIES, require_env
+from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES, missing_service, require_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AWS_BUNDLE = "org.apache.iceberg:iceberg-aws-bundle:1.10.1"
@@ -52,9 +52,7 @@ def hive_uri() -> str:
         socket.create_connection((parsed.hostname, parsed.port), timeout=5).close()
     except OSError as e:
         message = f"the Hive metastore at {uri} is down ({e}): bash scripts/services/hive.sh start"
-        if IN_CI:
-            pytest.fail(f"CI: required service missing: {message}")
-        pytest.skip(message)
+        missing_service(message)
     return uri
 
 
@@ -330,9 +328,7 @@ def write_glue_parquet_table(
 
 
 def _unavailable(message: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI: Spark unavailable: {message}")
-    pytest.skip(f"Spark unavailable: {message}")
+    missing_service(f"Spark unavailable: {message}")
 
 
 def aws_bundle_jar() -> Path:

@@ -12,7 +12,7 @@ from phlo_lakehouse import CatalogSettings, IcebergLakehouse, InvalidDuration, T
 from phlo_lakehouse.demo import plant_orphans, seed_demo_table
 from phlo_lakehouse.observability import OperationTracer, PrometheusObservability
 from phlo_lakehouse.operations import ExpireSnapshotsOperation, VacuumOperation
-from phlo_lakehouse_tests.conftest import IN_CI, require_env
+from phlo_lakehouse_tests.conftest import missing_service, require_env
 
 
 def _lakehouse(tmp_path, metrics):
@@ -62,9 +62,7 @@ def test_every_operation_is_counted_with_its_outcome(tmp_path):
 def test_metric_names_pass_promtool(tmp_path):
     promtool = shutil.which("promtool")
     if promtool is None:
-        if IN_CI:
-            pytest.fail("CI: promtool (Debian package prometheus) is missing")
-        pytest.skip("promtool not installed (apt-get install prometheus)")
+        missing_service("promtool is not installed (Debian package prometheus)")
     metrics = PrometheusObservability()
     lakehouse = _lakehouse(tmp_path, metrics)
     seed_demo_table(lakehouse, "demo.events", commits=6, rows_per_commit=10)
