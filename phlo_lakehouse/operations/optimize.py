@@ -28,20 +28,17 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.metadata import target_file_size
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
-from phlo_lakehouse.operations.files import LiveFile, applicable_deletes, live_files
+from phlo_lakehouse.operations.files import LiveFile, LiveFiles, applicable_deletes, live_files
+from phlo_lakehouse.operations.read import read_group
 from phlo_lakehouse.operations.replace import ReplaceFiles
-from phlo_lakehouse.operations.rewrite import (
-    RollingDataFileWriter,
-    read_group,
-    sort_rows,
-    zorder_rows,
-)
+from phlo_lakehouse.operations.rewrite import RollingDataFileWriter, sort_rows, zorder_rows
 from phlo_lakehouse.units import parse_size
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
     from pyiceberg.schema import Schema
     from pyiceberg.table import Table
+    from pyiceberg.table.snapshots import Snapshot
 
     from phlo_lakehouse.table import LakehouseTable
 
@@ -202,7 +199,7 @@ class OptimizeOperation(TableOperation):
         schema = metadata.schema()
         sort_keys = self._resolve_sort_keys(table.table, schema)
         self._check_zorder_columns(schema)
-        live = live_files(table.table, table.snapshot)
+        live = self._live_files(table.table, table.snapshot)
         keep = _file_filter(table.table, self._filter_expr) if self._filter_expr else None
         deletes_by_partition: dict[tuple, list[LiveFile]] = defaultdict(list)
         global_deletes = []
@@ -359,7 +356,7 @@ class OptimizeOperation(TableOperation):
             return OperationResult(
                 **_result_base(plan), committed=False, figures=dict(plan.figures)
             )
-        live = live_files(
+        live = self._live_files(
             table.table, table.table.snapshot_by_id(plan.snapshot_id) if plan.snapshot_id else None
         )
         by_path = {f.path: f for f in live.data}
@@ -385,7 +382,7 @@ class OptimizeOperation(TableOperation):
 
                 with commit_lock:
                     try:
-                        outcome["commit"] = self._commit(table, plan, files, new_files)
+                        outcome["commit"] = self._commit(table, plan, files, new_files, live)
                     except CommitStateUnknownException:
                         raise  # the commit may have landed: its files may be live
                     except BaseException:
@@ -407,6 +404,7 @@ class OptimizeOperation(TableOperation):
                         plan,
                         [f for o in outcomes for f in o["removed"]],
                         [f for o in outcomes for f in o["added"]],
+                        live,
                     )
                 ]
             )
@@ -504,6 +502,7 @@ class OptimizeOperation(TableOperation):
         plan: OperationPlan,
         removed: list[LiveFile],
         added: list[DataFile],
+        live: LiveFiles,
     ):  # noqa: ANN202
         return ReplaceFiles(
             table.table,
@@ -515,7 +514,18 @@ class OptimizeOperation(TableOperation):
                 "phlo-lakehouse.operation": "optimize",
                 "phlo-lakehouse.strategy": self.strategy,
             },
+            known_entries=live.entries,
         ).commit()
+
+    def _live_files(self, table: Table, snapshot: Snapshot | None) -> LiveFiles:
+        """Live files of ``snapshot``, read once per snapshot (plan and execute share them)."""
+        key = (table.metadata.table_uuid, snapshot.snapshot_id if snapshot else None)
+        cached = getattr(self, "_live_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        live = live_files(table, snapshot)
+        self._live_cache = (key, live)
+        return live
 
 
 def _result_base(plan: OperationPlan) -> dict[str, Any]:

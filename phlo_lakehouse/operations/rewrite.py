@@ -1,18 +1,17 @@
-"""Reading file groups with their deletes applied and writing them back as target-size files.
+"""Writing rewritten rows back as target-size Parquet files, and ordering them (sort, z-order).
 
-Reading goes through PyIceberg's ``ArrowScan`` (schema evolution by field id, name mapping,
-position deletes); equality deletes, which PyIceberg cannot read, are applied here with a
-null-safe anti-join. Writing streams row groups into a rolling Parquet writer, so memory is
-bounded by a window of input files and one row group, never by the table.
+`RollingDataFileWriter` takes batches already in the write schema (`read.read_group` produces
+them) and streams them into row groups of bounded size, so memory is bounded by one row-group
+buffer per group being written, never by the table.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from phlo_lakehouse.operations.files import LiveFile
+from phlo_lakehouse.operations.read import write_schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -20,121 +19,8 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
     from pyiceberg.typedef import Record
 
-READ_WINDOW = 16
-ROW_GROUP_BYTES_DEFAULT = 128 * 1024 * 1024
-
-
-def read_group(
-    table: Table, files: Sequence[LiveFile], deletes: dict[str, list[LiveFile]]
-) -> Iterator[pa.RecordBatch]:
-    """Live rows of ``files`` in the table's current schema, deletes applied.
-
-    Args:
-        table: the table (its current schema is the output schema).
-        files: the data files to read.
-        deletes: applicable delete files per data file path.
-    """
-    from pyiceberg.expressions import AlwaysTrue
-    from pyiceberg.io.pyarrow import ArrowScan
-    from pyiceberg.manifest import DataFileContent
-    from pyiceberg.table import FileScanTask
-
-    schema = table.metadata.schema()
-    scan = ArrowScan(table.metadata, table.io, schema, AlwaysTrue())
-    plain: list[FileScanTask] = []
-    with_equality: list[tuple[FileScanTask, list[LiveFile]]] = []
-    for live in files:
-        file_deletes = deletes.get(live.path, [])
-        positional = {
-            d.data_file
-            for d in file_deletes
-            if d.data_file.content == DataFileContent.POSITION_DELETES
-        }
-        equality = [
-            d for d in file_deletes if d.data_file.content == DataFileContent.EQUALITY_DELETES
-        ]
-        task = FileScanTask(live.data_file, delete_files=positional)
-        if equality:
-            with_equality.append((task, equality))
-        else:
-            plain.append(task)
-    for start in range(0, len(plain), READ_WINDOW):
-        yield from scan.to_record_batches(plain[start : start + READ_WINDOW])
-    cache: dict[str, pa.Table] = {}
-    for task, equality in with_equality:
-        for batch in scan.to_record_batches([task]):
-            yield _apply_equality_deletes(table, batch, equality, cache)
-
-
-def _apply_equality_deletes(
-    table: Table, batch: pa.RecordBatch, deletes: list[LiveFile], cache: dict[str, pa.Table]
-) -> pa.RecordBatch:
-    import pyarrow as pa
-
-    current = pa.Table.from_batches([batch])
-    for delete in deletes:
-        if delete.path not in cache:
-            cache[delete.path] = _read_equality_keys(table, delete)
-        keys = cache[delete.path]
-        if keys.num_rows and current.num_rows:
-            current = _anti_join(current, keys)
-    combined = current.combine_chunks()
-    return combined.to_batches()[0] if combined.num_rows else batch.slice(0, 0)
-
-
-def _read_equality_keys(table: Table, delete: LiveFile) -> pa.Table:
-    from pyiceberg.expressions import AlwaysTrue
-    from pyiceberg.io.pyarrow import ArrowScan
-    from pyiceberg.manifest import DataFile, DataFileContent
-    from pyiceberg.table import FileScanTask
-
-    schema = table.metadata.schema()
-    names = [schema.find_column_name(fid) for fid in delete.data_file.equality_ids or []]
-    projected = schema.select(*names)
-    # ArrowScan reads data files; present the delete file as one (same layout, key columns only).
-    as_data = DataFile.from_args(
-        content=DataFileContent.DATA,
-        file_path=delete.data_file.file_path,
-        file_format=delete.data_file.file_format,
-        partition=delete.data_file.partition,
-        record_count=delete.data_file.record_count,
-        file_size_in_bytes=delete.data_file.file_size_in_bytes,
-    )
-    as_data.spec_id = delete.data_file.spec_id
-    return ArrowScan(table.metadata, table.io, projected, AlwaysTrue()).to_table(
-        [FileScanTask(as_data)]
-    )
-
-
-def _anti_join(rows: pa.Table, keys: pa.Table) -> pa.Table:
-    """Rows whose key columns match no row of ``keys``; NULL equals NULL as in Iceberg."""
-    import pyarrow.compute as pc
-
-    names = list(keys.column_names)
-    left, right = rows, keys.select(names)
-    join_keys = []
-    for name in names:
-        null_key, value_key = f"__null_{name}", f"__value_{name}"
-        left = left.append_column(null_key, pc.is_null(left[name]))
-        right = right.append_column(null_key, pc.is_null(right[name]))
-        default = _null_stand_in(left.schema.field(name).type)
-        left = left.append_column(value_key, pc.fill_null(left[name], default))
-        right = right.append_column(value_key, pc.fill_null(right[name], default))
-        join_keys += [null_key, value_key]
-    right = right.select(join_keys)
-    kept = left.join(right, keys=join_keys, join_type="left anti", use_threads=True)
-    return kept.select(rows.column_names)
-
-
-def _null_stand_in(arrow_type: pa.DataType) -> Any:
-    import pyarrow as pa
-
-    for source in (pa.array([0]), pa.array([""]), pa.array([b""]), pa.array([False])):
-        try:
-            return source.cast(arrow_type)[0]
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-    raise ValueError(f"equality deletes on {arrow_type} columns are not supported")
+#: Arrow bytes buffered per row group when ``write.parquet.row-group-size-bytes`` is not set.
+ROW_GROUP_BUFFER_BYTES_DEFAULT = 64 * 1024 * 1024
 
 
 class _PartitionPath:
@@ -152,8 +38,10 @@ class _PartitionPath:
 class RollingDataFileWriter:
     """Writes batches of one partition into Parquet files of ``rows_per_file`` rows each.
 
-    Batches are buffered up to one row group (``write.parquet.row-group-size-bytes``) before they
-    are written, so tiny input files still produce well-sized row groups.
+    Batches must have the write schema (`read.write_schema`). They are buffered up to one row
+    group - ``write.parquet.row-group-size-bytes`` of Arrow data if the table sets it, else
+    64 MiB (about 15-25 MB of Parquet) - and then written without a copy, so tiny input files
+    still produce well-sized row groups and memory does not grow with the group.
 
     Example:
         >>> w = RollingDataFileWriter(table, 0, Record(), rows_per_file=10**6)  # doctest: +SKIP
@@ -187,9 +75,10 @@ class RollingDataFileWriter:
         self.format_model = ParquetFormatModel()
         self.locations = load_location_provider(self.metadata.location, self.metadata.properties)
         self.partition_path = _PartitionPath(table, spec_id, partition)
+        self.arrow_schema = write_schema(table)
         self.row_group_bytes = int(
             self.metadata.properties.get(
-                TableProperties.PARQUET_ROW_GROUP_SIZE_BYTES, ROW_GROUP_BYTES_DEFAULT
+                TableProperties.PARQUET_ROW_GROUP_SIZE_BYTES, ROW_GROUP_BUFFER_BYTES_DEFAULT
             )
         )
         self.write_uuid = uuid.uuid4()
@@ -254,23 +143,13 @@ class RollingDataFileWriter:
 
     def _flush(self) -> None:
         import pyarrow as pa
-        from pyiceberg.io.pyarrow import _to_requested_schema
 
         if not self._buffer_rows:
             return
         if self._writer is None:
             self._open()
-        batches = [
-            _to_requested_schema(
-                requested_schema=self.file_schema,
-                file_schema=self.table_schema,
-                batch=b,
-                include_field_ids=True,
-                format_model=self.format_model,
-            )
-            for b in self._buffer
-        ]
-        self._writer.write(pa.Table.from_batches(batches).combine_chunks())
+        # Chunked as read: the Parquet writer slices row groups itself, a combine would copy.
+        self._writer.write(pa.Table.from_batches(self._buffer, schema=self.arrow_schema))
         self._file_rows += self._buffer_rows
         self._buffer, self._buffer_rows, self._buffer_bytes = [], 0, 0
 
