@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import Conflict
 from phlo_lakehouse.operations.commit import commit_updates
@@ -60,6 +61,8 @@ class ReplaceFiles:
         drop_unused_deletes: also remove delete files that applied to removed files and apply
             to no remaining live data file.
         summary: extra snapshot summary properties.
+        known_entries: live entries of manifests the caller has already read, by manifest path
+            (manifests are immutable, so they need not be read again).
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class ReplaceFiles:
         added: Sequence[DataFile],
         drop_unused_deletes: bool = True,
         summary: dict[str, str] | None = None,
+        known_entries: Mapping[str, list[ManifestEntry]] | None = None,
     ) -> None:
         self.table = table
         self.branch = branch
@@ -80,7 +84,7 @@ class ReplaceFiles:
         self.added = list(added)
         self.drop_unused_deletes = drop_unused_deletes
         self.extra_summary = dict(summary or {})
-        self._entries_cache: dict[str, list[ManifestEntry]] = {}
+        self._entries_cache: dict[str, list[ManifestEntry]] = dict(known_entries or {})
 
     def commit(self, max_attempts: int = DEFAULT_COMMIT_ATTEMPTS) -> ReplaceOutcome:
         """Commit, re-validating on the refreshed head after each lost race.
@@ -307,28 +311,18 @@ class ManifestFactory:
         return self.table.io.new_output(path)
 
     def writer(self, spec_id: int, content: int):  # noqa: ANN202
-        from pyiceberg.manifest import ManifestContent, write_manifest
+        from pyiceberg.manifest import ManifestContent
 
         name = f"{self.commit_uuid}-m{self.counter}.avro"
         self.counter += 1
-        spec = self.metadata.specs()[spec_id]
-        schema = self.metadata.schema()
-        if content == ManifestContent.DELETES:
-            return _delete_manifest_writer(
-                self.metadata.format_version,
-                spec,
-                schema,
-                self._output(name),
-                self.snapshot_id,
-                self.compression,
-            )
-        return write_manifest(
-            format_version=self.metadata.format_version,
-            spec=spec,
-            schema=schema,
-            output_file=self._output(name),
-            snapshot_id=self.snapshot_id,
-            avro_compression=self.compression,
+        return manifest_writer(
+            self.metadata.format_version,
+            self.metadata.specs()[spec_id],
+            self.metadata.schema(),
+            self._output(name),
+            self.snapshot_id,
+            self.compression,
+            deletes=content == ManifestContent.DELETES,
         )
 
     def rewrite(
@@ -376,14 +370,70 @@ class ManifestFactory:
         return output.location
 
 
-def _delete_manifest_writer(format_version, spec, schema, output, snapshot_id, compression):  # noqa: ANN001, ANN202
-    """A manifest writer for delete files (PyIceberg 0.12 only writes data manifests)."""
-    from pyiceberg.manifest import ManifestContent, ManifestWriterV2
+#: Manifest entries per Avro block (PyIceberg writes a block per entry: a header, a sync
+#: marker and a compression stream each, which costs more than the entries themselves).
+BLOCK_ENTRIES = 1000
+DATA_FILE_FIELD_ID = 2
+EQUALITY_IDS_FIELD_ID = 135
 
-    if format_version != 2:
+
+def manifest_writer(format_version, spec, schema, output, snapshot_id, compression, *, deletes):  # noqa: ANN001, ANN202
+    """A PyIceberg manifest writer (v1 or v2; delete manifests only in v2) that writes its
+    entries in blocks of `BLOCK_ENTRIES`."""
+    from pyiceberg.manifest import ManifestWriterV1, ManifestWriterV2
+
+    if deletes and format_version != 2:
         raise StaleReplace("delete manifests exist only in format v2 tables", hint=_REPLAN_HINT)
+    if format_version not in (1, 2):
+        raise StaleReplace(
+            f"manifests of format v{format_version} tables cannot be written",
+            hint="PyIceberg 0.12 writes format v1 and v2 tables",
+        )
+    base = ManifestWriterV1 if format_version == 1 else ManifestWriterV2
+    return _blocked_writer_class(base, deletes)(spec, schema, output, snapshot_id, compression)
 
-    class _DeleteManifestWriterV2(ManifestWriterV2):
+
+@cache
+def _blocked_writer_class(base: type, deletes: bool) -> type:
+    from pyiceberg.avro.file import AvroOutputFile
+    from pyiceberg.manifest import DEFAULT_READ_VERSION, ManifestContent
+
+    class _BlockedOutput(AvroOutputFile):
+        """Gathers ``write_block`` calls into blocks of `BLOCK_ENTRIES` entries."""
+
+        def __enter__(self):  # noqa: ANN204
+            self.pending: list[Any] = []
+            return super().__enter__()
+
+        def write_block(self, objects: list[Any]) -> None:
+            self.pending.extend(objects)
+            if len(self.pending) >= BLOCK_ENTRIES:
+                self.flush_pending()
+
+        def flush_pending(self) -> None:
+            if self.pending:
+                pending, self.pending = self.pending, []
+                super().write_block(pending)
+
+        def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+            if exc_type is None:
+                self.flush_pending()
+            super().__exit__(exc_type, exc, tb)
+
+    class _Writer(base):
+        def new_writer(self):  # noqa: ANN202 - PyIceberg's arguments; blocked, spec types
+            return _BlockedOutput(
+                output_file=self._output_file,
+                file_schema=_spec_equality_ids(self._with_partition(self.version)),
+                record_schema=_spec_equality_ids(self._with_partition(DEFAULT_READ_VERSION)),
+                schema_name="manifest_entry",
+                metadata=self._meta,
+            )
+
+    if not deletes:
+        return _Writer
+
+    class _DeleteWriter(_Writer):
         def content(self) -> ManifestContent:
             return ManifestContent.DELETES
 
@@ -391,7 +441,38 @@ def _delete_manifest_writer(format_version, spec, schema, output, snapshot_id, c
         def _meta(self) -> dict[str, str]:
             return {**super()._meta, "content": "deletes"}
 
-    return _DeleteManifestWriterV2(spec, schema, output, snapshot_id, compression)
+    return _DeleteWriter
+
+
+def _spec_equality_ids(schema: Any) -> Any:
+    """The manifest entry schema with ``data_file.equality_ids`` as ``list<int>``, as the Iceberg
+    spec defines it. PyIceberg 0.12 declares ``list<long>`` (apache/iceberg-python#3840), which
+    Java readers reject with a ClassCastException as soon as a manifest holds an equality delete
+    file; ints and longs share Avro's encoding, so PyIceberg reads either."""
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import IntegerType, ListType, StructType
+
+    def data_file(field: Any) -> Any:
+        fields = [
+            f.model_copy(
+                update={
+                    "field_type": ListType(
+                        element_id=f.field_type.element_id,
+                        element_type=IntegerType(),
+                        element_required=f.field_type.element_required,
+                    )
+                }
+            )
+            if f.field_id == EQUALITY_IDS_FIELD_ID
+            else f
+            for f in field.field_type.fields
+        ]
+        return field.model_copy(update={"field_type": StructType(*fields)})
+
+    return Schema(
+        *[data_file(f) if f.field_id == DATA_FILE_FIELD_ID else f for f in schema.fields],
+        schema_id=schema.schema_id,
+    )
 
 
 def new_snapshot(metadata, snapshot_id, parent_id, sequence_number, manifest_list, summary):  # noqa: ANN001, ANN202

@@ -5,7 +5,8 @@ Spark reads the same rows after our compaction, our compaction applies and drops
 deletes Spark writes, and our expiry / vacuum leave nothing Spark's orphan scan would remove
 (and the reverse).
 
-Not covered: equality deletes — Spark SQL never writes them (only Flink and the Java API do).
+Equality deletes, which Spark SQL never writes (Flink and the Java API do), are committed by
+the test itself; Spark is the reader that applies them before and after our compaction.
 
 Spark's ``remove_orphan_files`` refuses an ``older_than`` less than 24 h ago (the bypass,
 ``spark.testing``, is a static setting that also changes Spark itself), so the orphan scans here
@@ -342,3 +343,111 @@ def test_our_vacuum_finds_no_orphans_after_spark_expiry(spark, shared_lakehouse,
     assert len(after.table.snapshots()) == 1
     assert {f for f in our_orphans(shared_lakehouse, name) if not is_checksum_sidecar(f)} == set()
     assert pyiceberg_rows(after) == spark_rows(spark, table) == expected
+
+
+# -- equality deletes ---------------------------------------------------------------------------
+
+
+def commit_equality_delete(handle, column: str, values: list) -> str:
+    """Commit an equality delete file on ``column`` (a global delete in the unpartitioned spec)
+    with our manifest writer, the way Flink or the Java API would; returns its path. Spark SQL
+    never writes equality deletes, so the test writes one itself."""
+    import pyarrow.parquet as pq
+    from pyiceberg.manifest import (
+        DataFile,
+        DataFileContent,
+        FileFormat,
+        ManifestContent,
+        ManifestEntry,
+        ManifestEntryStatus,
+    )
+    from pyiceberg.table.snapshots import Operation, Snapshot, Summary
+    from pyiceberg.table.update import AddSnapshotUpdate, AssertRefSnapshotId, SetSnapshotRefUpdate
+    from pyiceberg.typedef import Record
+
+    from phlo_lakehouse.operations.commit import commit_updates
+    from phlo_lakehouse.operations.replace import ManifestFactory
+
+    table = handle.table
+    field = table.schema().find_field(column)
+    key = pa.field(column, pa.large_string(), metadata={b"PARQUET:field_id": str(field.field_id)})
+    path = f"{table.location()}/data/eq-delete-{uuid.uuid4().hex}.parquet"
+    local = urlparse(path).path
+    Path(local).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({column: pa.array(values, pa.large_string())}, pa.schema([key])), local)
+    delete_file = DataFile.from_args(
+        content=DataFileContent.EQUALITY_DELETES,
+        file_path=path,
+        file_format=FileFormat.PARQUET,
+        partition=Record(),
+        record_count=len(values),
+        file_size_in_bytes=os.path.getsize(local),
+        equality_ids=[field.field_id],
+    )
+    delete_file.spec_id = table.spec().spec_id
+    metadata, head = table.metadata, table.current_snapshot()
+    snapshot_id, sequence_number = metadata.new_snapshot_id(), metadata.next_sequence_number()
+    factory = ManifestFactory(table, snapshot_id, uuid.uuid4(), [])
+    with factory.writer(delete_file.spec_id, ManifestContent.DELETES) as writer:
+        writer.add_entry(
+            ManifestEntry.from_args(
+                status=ManifestEntryStatus.ADDED,
+                snapshot_id=snapshot_id,
+                sequence_number=None,
+                file_sequence_number=None,
+                data_file=delete_file,
+            )
+        )
+    manifests = [writer.to_manifest_file(), *head.manifests(table.io)]
+    snapshot = Snapshot(
+        snapshot_id=snapshot_id,
+        parent_snapshot_id=head.snapshot_id,
+        sequence_number=sequence_number,
+        manifest_list=factory.manifest_list(manifests, head.snapshot_id, sequence_number),
+        summary=Summary(operation=Operation.DELETE),
+        schema_id=metadata.current_schema_id,
+    )
+    commit_updates(
+        table,
+        [
+            AddSnapshotUpdate(snapshot=snapshot),
+            SetSnapshotRefUpdate(ref_name="main", type="branch", snapshot_id=snapshot_id),
+        ],
+        [AssertRefSnapshotId(ref="main", snapshot_id=head.snapshot_id)],
+    )
+    return path
+
+
+def test_compaction_applies_equality_deletes_null_safely_by_sequence_number(
+    spark, shared_lakehouse, unique_name
+):
+    """An equality delete on ``kind`` for 'buy' and NULL removes those rows from files written
+    before it (NULL matches NULL, as in Iceberg) and not from a file appended after it; our
+    compaction applies it, drops the delete file, and Spark reads the same rows before and
+    after."""
+    from phlo_lakehouse.demo import demo_rows
+
+    name = f"{unique_name}.eq"
+    table = fqn(shared_lakehouse, name)
+    handle = seed_demo_table(
+        shared_lakehouse, name, commits=3, rows_per_commit=30, partitioned=False
+    )
+    with_nulls = demo_rows(100, 9)
+    kinds = pa.array([None, "buy", "view"] * 3, pa.string())
+    handle.table.append(with_nulls.set_column(3, "kind", kinds))
+    commit_equality_delete(shared_lakehouse.get_table(name), "kind", ["buy", None])
+    later = demo_rows(200, 6)  # 2 of them 'buy': written after the delete, so they stay
+    shared_lakehouse.get_table(name).table.append(later)
+    expected = spark_rows(spark, table)
+    kinds_left = [row[3] for row in expected]
+    assert None not in kinds_left and kinds_left.count("buy") == 2
+    assert len(expected) == 90 + 9 + 6 - 30 - 3 - 3
+
+    result = OperationExecutor(shared_lakehouse).run(OptimizeOperation(min_input_files=2), name)
+
+    after = shared_lakehouse.get_table(name)
+    assert result.committed and result.figures["delete_files_to_apply"] == 1
+    assert len(result.details["delete_files_removed"]) == 1
+    assert delete_file_count(shared_lakehouse, name) == 0
+    assert spark_rows(spark, table) == expected
+    assert pyiceberg_rows(after) == expected
