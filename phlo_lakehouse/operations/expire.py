@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,11 +31,13 @@ from phlo_lakehouse.operations.commit import (
     refs_unchanged_requirements,
 )
 from phlo_lakehouse.operations.files import (
-    READ_THREADS,
     delete_paths,
+    parallel_map,
     reachable_files,
-    read_entries,
+    threads_for,
 )
+from phlo_lakehouse.operations.gc_pause import gc_paused
+from phlo_lakehouse.operations.manifest_paths import manifest_content_paths, manifest_list_paths
 from phlo_lakehouse.units import parse_duration
 
 if TYPE_CHECKING:
@@ -398,28 +399,30 @@ class _FileIndex:
 
     @classmethod
     def read(cls, table: Table, metadata: TableMetadata) -> _FileIndex:
-        from pyiceberg.manifest import DataFileContent
+        with gc_paused():  # tens of thousands of paths and entry tuples
+            return cls._read(table, metadata)
 
+    @classmethod
+    def _read(cls, table: Table, metadata: TableMetadata) -> _FileIndex:
         io = table.io
         snapshots = list(metadata.snapshots)
-        with ThreadPoolExecutor(max_workers=max(1, min(READ_THREADS, len(snapshots)))) as pool:
-            listed = list(pool.map(lambda s: s.manifests(io), snapshots))
-        entries = read_entries(io, [m for manifests in listed for m in manifests])
+        threads = threads_for(metadata.location)
+        listed = parallel_map(
+            lambda s: manifest_list_paths(io, s.manifest_list), snapshots, threads
+        )
+        manifests = sorted({path for paths in listed for path in paths})
+        entries = parallel_map(lambda m: manifest_content_paths(io, m), manifests, threads)
         statistics: dict[int, list[str]] = {}
         for stat in (*metadata.statistics, *metadata.partition_statistics):
             statistics.setdefault(stat.snapshot_id, []).append(stat.statistics_path)
         return cls(
             manifest_lists={s.snapshot_id: s.manifest_list for s in snapshots},
             manifests={
-                s.snapshot_id: tuple(m.manifest_path for m in manifests)
-                for s, manifests in zip(snapshots, listed, strict=True)
+                s.snapshot_id: tuple(paths) for s, paths in zip(snapshots, listed, strict=True)
             },
             content={
-                path: tuple(
-                    (e.data_file.file_path, e.data_file.content != DataFileContent.DATA)
-                    for e in manifest_entries
-                )
-                for path, manifest_entries in entries.items()
+                path: tuple((file_path, content != 0) for file_path, content in rows)
+                for path, rows in zip(manifests, entries, strict=True)
             },
             statistics={k: tuple(v) for k, v in statistics.items()},
         )

@@ -11,12 +11,15 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from phlo_lakehouse.operations.gc_pause import gc_paused
+from phlo_lakehouse.operations.manifest_paths import manifest_content_paths, manifest_list_paths
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO
@@ -26,7 +29,12 @@ if TYPE_CHECKING:
     from pyiceberg.table.snapshots import Snapshot
 
 READ_THREADS = 8
+#: Directory levels `list_storage` lists one at a time before listing each subtree in parallel.
+LISTING_LEVELS = 2
+T = TypeVar("T")
+R = TypeVar("R")
 _SCHEME_EQUIVALENTS = {"s3a": "s3", "s3n": "s3", "": "file"}
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,8 @@ class LiveFiles:
 
     data: list[LiveFile] = field(default_factory=list)
     deletes: list[LiveFile] = field(default_factory=list)
+    #: the live entries of each manifest read (manifests are immutable: reusable as read)
+    entries: dict[str, list[ManifestEntry]] = field(default_factory=dict)
 
 
 def read_entries(
@@ -66,11 +76,19 @@ def read_entries(
     unique = {m.manifest_path: m for m in manifests}
     if not unique:
         return {}
-    with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(unique))) as pool:
-        entries = pool.map(
-            lambda m: m.fetch_manifest_entry(io, discard_deleted=live_only), unique.values()
-        )
-        return dict(zip(unique, entries, strict=True))
+    entries = parallel_map(
+        lambda m: m.fetch_manifest_entry(io, discard_deleted=live_only),
+        list(unique.values()),
+        threads_for(next(iter(unique))),
+    )
+    return dict(zip(unique, entries, strict=True))
+
+
+def threads_for(location: str) -> int:
+    """Threads to read metadata files at ``location`` with: one for local files (reading them is
+    Avro decoding under the GIL, where threads only contend), `READ_THREADS` for remote storage
+    (where each read mostly waits on the network)."""
+    return 1 if normalize_location(location)[0] == "file" else READ_THREADS
 
 
 def live_files(table: Table, snapshot: Snapshot | None) -> LiveFiles:
@@ -80,12 +98,15 @@ def live_files(table: Table, snapshot: Snapshot | None) -> LiveFiles:
     result = LiveFiles()
     if snapshot is None:
         return result
-    for path, entries in read_entries(table.io, snapshot.manifests(table.io)).items():
-        for entry in entries:
-            live = LiveFile(entry.data_file, entry.sequence_number or 0, entry.snapshot_id, path)
-            (
-                result.data if entry.data_file.content == DataFileContent.DATA else result.deletes
-            ).append(live)
+    with gc_paused():  # thousands of entry records
+        result.entries = read_entries(table.io, snapshot.manifests(table.io))
+        for path, entries in result.entries.items():
+            for entry in entries:
+                live = LiveFile(
+                    entry.data_file, entry.sequence_number or 0, entry.snapshot_id, path
+                )
+                data = entry.data_file.content == DataFileContent.DATA
+                (result.data if data else result.deletes).append(live)
     return result
 
 
@@ -147,7 +168,16 @@ def reachable_files(
     (or only ``snapshot_ids``), their manifest lists, manifests, live data and delete files,
     the metadata log, the current metadata file and statistics files.
     """
-    metadata = metadata or table.metadata
+    with gc_paused():  # thousands of paths and entry tuples
+        return _reachable_files(table, metadata or table.metadata, snapshot_ids, metadata_location)
+
+
+def _reachable_files(
+    table: Table,
+    metadata: TableMetadata,
+    snapshot_ids: Iterable[int] | None,
+    metadata_location: str | None,
+) -> ReachableFiles:
     io = table.io
     reach = ReachableFiles()
     reach.metadata.update(entry.metadata_file for entry in metadata.metadata_log)
@@ -160,39 +190,64 @@ def reachable_files(
             reach.statistics.add(stats.statistics_path)
     snapshots = [s for s in metadata.snapshots if wanted is None or s.snapshot_id in wanted]
     reach.manifest_lists.update(s.manifest_list for s in snapshots)
-    manifests: dict[str, ManifestFile] = {}
-    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-        for listed in pool.map(lambda s: s.manifests(io), snapshots):
-            for manifest in listed:
-                manifests.setdefault(manifest.manifest_path, manifest)
-    reach.manifests.update(manifests)
-    for entries in read_entries(io, manifests.values()).values():
-        reach.content.update(entry.data_file.file_path for entry in entries)
+    threads = threads_for(metadata.location)
+    listed = parallel_map(lambda s: manifest_list_paths(io, s.manifest_list), snapshots, threads)
+    reach.manifests.update(path for paths in listed for path in paths)
+    manifests = sorted(reach.manifests)
+    for entries in parallel_map(lambda m: manifest_content_paths(io, m), manifests, threads):
+        reach.content.update(path for path, _ in entries)
     return reach
 
 
-@dataclass(frozen=True)
+def parallel_map(fn: Callable[[T], R], items: Sequence[T], threads: int = READ_THREADS) -> list[R]:
+    """``[fn(x) for x in items]`` on up to ``threads`` threads, in order."""
+    if len(items) < 2 or threads < 2:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+@dataclass(frozen=True, slots=True)
 class StoredFile:
-    """A file found in storage: its URI as listed, size and last modification time."""
+    """A file found in storage: its URI as listed, size, last modification time (ns since the
+    epoch; `modified` as a datetime) and its `normalize_location` form."""
 
     path: str
     size: int
-    modified: datetime
+    modified_ns: int
+    location: tuple[str, str, str]
+
+    @property
+    def modified(self) -> datetime:
+        return datetime.fromtimestamp(self.modified_ns / 1e9, tz=UTC)
 
 
 def normalize_location(uri: str) -> tuple[str, str, str]:
     """(scheme, authority, path) with s3a/s3n → s3 and file:/x, file:///x, /x → file.
 
+    Plain string handling, not ``urllib``: object keys may hold ``?``, ``#`` or ``;``, which
+    are part of the path here (a URL parser would cut them off), and vacuum normalizes every
+    listed file, so this must be cheap.
+
     Example:
         >>> normalize_location("file:/tmp/x") == normalize_location("/tmp/x")
         True
+        >>> normalize_location("s3a://bucket/a//b#1/")
+        ('s3', 'bucket', '/a/b#1')
     """
-    parsed = urlparse(uri)
-    scheme = _SCHEME_EQUIVALENTS.get(parsed.scheme, parsed.scheme)
-    path = parsed.path if parsed.scheme else uri
+    scheme, authority, path = "", "", uri
+    prefix = _SCHEME.match(uri)
+    if prefix:
+        scheme, path = prefix.group(1).lower(), uri[prefix.end() :]
+        if path.startswith("//"):
+            authority, slash, rest = path[2:].partition("/")
+            path = slash + rest
+    scheme = _SCHEME_EQUIVALENTS.get(scheme, scheme)
+    if scheme == "file":
+        authority = ""
     while "//" in path:
         path = path.replace("//", "/")
-    return scheme, parsed.netloc if scheme != "file" else "", path.rstrip("/") or "/"
+    return scheme, authority, path.rstrip("/") or "/"
 
 
 def list_storage(io: FileIO, location: str) -> list[StoredFile]:
@@ -207,19 +262,50 @@ def list_storage(io: FileIO, location: str) -> list[StoredFile]:
     arrow_io = io if isinstance(io, PyArrowFileIO) else PyArrowFileIO(io.properties)
     scheme, netloc, path = PyArrowFileIO.parse_location(location, io.properties)
     fs = arrow_io.fs_by_scheme(scheme, netloc)
-    infos = fs.get_file_info(FileSelector(path, recursive=True, allow_not_found=True))
     prefix = "file://" if scheme == "file" else f"{scheme}://"
-    files = []
-    for info in infos:
-        if info.type != FileType.File:
-            continue
-        modified = info.mtime or datetime.fromtimestamp(0, tz=UTC)
-        if modified.tzinfo is None:
-            modified = modified.replace(tzinfo=UTC)
-        files.append(
-            StoredFile(path=f"{prefix}{info.path}", size=info.size or 0, modified=modified)
+    file_type, directory_type = FileType.File, FileType.Directory
+
+    def stored(infos: Iterable[Any]) -> list[StoredFile]:
+        return [
+            _stored(f"{prefix}{info.path}", info.path, info.size or 0, info.mtime_ns or 0, scheme)
+            for info in infos
+            if info.type == file_type
+        ]
+
+    # The top LISTING_LEVELS directory levels one by one, then each directory found there
+    # recursively, several at a time (object stores list a prefix page by page; local
+    # listings release the GIL while in the filesystem).
+    files: list[StoredFile] = []
+    directories = [path]
+    for _ in range(LISTING_LEVELS):
+        below: list[str] = []
+        for directory in directories:
+            infos = fs.get_file_info(FileSelector(directory, allow_not_found=True))
+            files += stored(infos)
+            below += [info.path for info in infos if info.type == directory_type]
+        directories = below
+
+    def subtree(directory: str) -> list[StoredFile]:
+        return stored(
+            fs.get_file_info(FileSelector(directory, recursive=True, allow_not_found=True))
         )
+
+    threads = 4 if scheme == "file" else READ_THREADS
+    for found in parallel_map(subtree, directories, threads):
+        files += found
     return files
+
+
+def _stored(uri: str, listed: str, size: int, mtime_ns: int, scheme: str) -> StoredFile:
+    """A listed file; its normalized location straight from the listing's own path (the
+    filesystem path, or ``bucket/key`` for object stores), without parsing the URI."""
+    if "//" in listed or listed.endswith("/"):
+        return StoredFile(uri, size, mtime_ns, normalize_location(uri))
+    if scheme == "file":
+        return StoredFile(uri, size, mtime_ns, ("file", "", listed))
+    authority, _, key = listed.partition("/")
+    location = (_SCHEME_EQUIVALENTS.get(scheme, scheme), authority, f"/{key}")
+    return StoredFile(uri, size, mtime_ns, location)
 
 
 def delete_paths(io: FileIO, paths: Iterable[str], *, threads: int = READ_THREADS) -> list[str]:
@@ -228,15 +314,11 @@ def delete_paths(io: FileIO, paths: Iterable[str], *, threads: int = READ_THREAD
     failed: list[str] = []
     local = [p for p in targets if p.startswith("file:")]
     if local:
-        # Local files: unlink directly; FileIO re-parses every path and a thread per file costs
-        # more than the deletion itself.
-        for path in local:
-            try:
-                os.unlink(normalize_location(path)[2])
-            except FileNotFoundError:
-                continue
-            except OSError:
-                failed.append(path)
+        # Local files: unlink directly (FileIO re-parses every path), a few threads at a time
+        # (unlink releases the GIL; more threads only contend for the directory locks).
+        workers = max(1, min(threads, 4, len(local)))
+        for failures in parallel_map(_unlink_all, [local[i::workers] for i in range(workers)]):
+            failed.extend(failures)
         targets = [p for p in targets if not p.startswith("file:")]
 
     def _delete(path: str) -> None:
@@ -250,4 +332,18 @@ def delete_paths(io: FileIO, paths: Iterable[str], *, threads: int = READ_THREAD
     if targets:
         with ThreadPoolExecutor(max_workers=max(1, min(threads, len(targets)))) as pool:
             list(pool.map(_delete, targets))
+    return failed
+
+
+def _unlink_all(uris: list[str]) -> list[str]:
+    """Unlink local ``uris``; returns the ones that failed (missing files count as gone)."""
+    failed = []
+    for uri in uris:
+        plain = uri.startswith("file:///") and "//" not in uri[8:]
+        try:
+            os.unlink(uri[7:] if plain else normalize_location(uri)[2])
+        except FileNotFoundError:
+            continue
+        except OSError:
+            failed.append(uri)
     return failed

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,6 +40,7 @@ from phlo_lakehouse.operations.files import (
     normalize_location,
     reachable_files,
 )
+from phlo_lakehouse.operations.gc_pause import gc_paused
 from phlo_lakehouse.units import parse_duration
 
 if TYPE_CHECKING:
@@ -104,6 +106,17 @@ def classify_listed_files(
         (('s3a://a/t/x',), ('s3://a/t/z', 's3://b/t/y'), 1)
     """
     _check_prefix_mismatch(prefix_mismatch)
+    return _classify(
+        [(uri, normalize_location(uri)) for uri in set(listed)], reachable, prefix_mismatch
+    )
+
+
+def _classify(
+    listed: list[tuple[str, tuple[str, str, str]]],
+    reachable: Iterable[str],
+    prefix_mismatch: str,
+) -> OrphanClassification:
+    """`classify_listed_files` on listed URIs already paired with their normalized location."""
     prefixes_by_path: dict[str, dict[tuple[str, str], str]] = {}
     for uri in reachable:
         scheme, authority, path = normalize_location(uri)
@@ -111,8 +124,7 @@ def classify_listed_files(
     kept: list[str] = []
     unreachable: list[str] = []
     mismatches: list[tuple[str, str]] = []
-    for uri in sorted(set(listed)):
-        scheme, authority, path = normalize_location(uri)
+    for uri, (scheme, authority, path) in sorted(listed):
         prefixes = prefixes_by_path.get(path)
         if prefixes is None:
             unreachable.append(uri)
@@ -229,20 +241,9 @@ class VacuumOperation(TableOperation):
         """
         _refuse_nessie(table)
         location = self._scan_location(table)
-        # The order is the safety argument: whatever commits after this listing is in the
-        # reachable set read below, and whatever is written after it is not listed.
-        listed = _list_inside(table, location)
-        table = table.refresh()
-        reachable = self._reachable(table)
-        classification = classify_listed_files(
-            [f.path for f in listed], reachable, prefix_mismatch=self.prefix_mismatch
-        )
         cutoff = (self.now or datetime.now(UTC)) - self.older_than
-        unreachable = set(classification.unreachable)
-        orphans = sorted(
-            (f for f in listed if f.path in unreachable and f.modified < cutoff),
-            key=lambda f: f.path,
-        )
+        with gc_paused():  # tens of thousands of small acyclic objects
+            table, listed, classification, orphans = self._find_orphans(table, location, cutoff)
         return OperationPlan(
             operation=self.name,
             table=str(table.identifier),
@@ -261,6 +262,36 @@ class VacuumOperation(TableOperation):
                 "cutoff": cutoff.isoformat(),
             },
         )
+
+    def _find_orphans(
+        self, table: LakehouseTable, location: str, cutoff: datetime
+    ) -> tuple[LakehouseTable, list[StoredFile], OrphanClassification, list[StoredFile]]:
+        """(refreshed table, listed files, their classification, old unreachable files)."""
+        # The order is the safety argument: whatever commits after this listing is in the
+        # reachable set read below, and whatever is written after it is not listed. The set of
+        # the version loaded before the listing is read meanwhile (manifests are immutable) and
+        # used only if the refresh after the listing finds that same version still current.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            early = pool.submit(self._reachable, table)
+            inside = _list_inside(table, location)
+            early.result()
+        listed = [f for f, _ in inside]
+        table = table.refresh()
+        reachable = self._reachable(table)
+        classification = _classify(
+            [(f.path, normalized) for f, normalized in inside], reachable, self.prefix_mismatch
+        )
+        self._unreachable_by_version = (
+            table.table.metadata_location,
+            frozenset(classification.unreachable),
+        )
+        cutoff_ns = int(cutoff.timestamp() * 1_000_000) * 1000
+        unreachable = set(classification.unreachable)
+        orphans = sorted(
+            (f for f in listed if f.path in unreachable and f.modified_ns < cutoff_ns),
+            key=lambda f: f.path,
+        )
+        return table, listed, classification, orphans
 
     def _reachable(self, table: LakehouseTable) -> set[str]:
         """The reachable set of the table's metadata version, computed once per version: the
@@ -286,7 +317,12 @@ class VacuumOperation(TableOperation):
         sizes: Mapping[str, int] = plan.details.get("orphan_file_sizes", {})
         current = table.refresh()
         to_delete: list[str] = []
-        if planned:
+        known = getattr(self, "_unreachable_by_version", None)
+        if planned and known and known[0] == current.table.metadata_location:
+            # Same metadata file as this instance's plan: the same reachable set, in which
+            # every planned file was found unreachable a moment ago.
+            to_delete = [p for p in planned if p in known[1]]
+        elif planned:
             # Rebuilt here, not taken from the plan: a file committed since then (add_files of an
             # old file) must survive. A new prefix mismatch is kept unless the mode says delete.
             mode = "delete" if self.prefix_mismatch == "delete" else "ignore"
@@ -370,27 +406,36 @@ def _is_inside(location: str, parent: str, *, strictly: bool = False) -> bool:
     return path.startswith(parent_path.rstrip("/") + "/")
 
 
-def _list_inside(table: LakehouseTable, location: str) -> list[StoredFile]:
-    """Files under ``location``; anything a backend returns from outside it is dropped, so a
-    sibling directory sharing the name prefix (``events`` / ``events_v2``) is never touched.
-    Hidden files are skipped as Spark's ``remove_orphan_files`` does, except checksum sidecars
-    (``.name.crc``) whose base file is gone: those went with it."""
+def _list_inside(
+    table: LakehouseTable, location: str
+) -> list[tuple[StoredFile, tuple[str, str, str]]]:
+    """Files under ``location`` with their normalized locations; anything a backend returns
+    from outside it is dropped, so a sibling directory sharing the name prefix (``events`` /
+    ``events_v2``) is never touched. Hidden files are skipped as Spark's ``remove_orphan_files``
+    does, except checksum sidecars (``.name.crc``) whose base file is gone: those went with it."""
     scheme, authority, base = normalize_location(location)
     base = base.rstrip("/")
-    inside: list[tuple[StoredFile, str]] = []
+    inside: list[tuple[StoredFile, tuple[str, str, str]]] = []
     for f in list_storage(table.table.io, location):
-        f_scheme, f_authority, f_path = normalize_location(f.path)  # once per file
-        if (f_scheme, f_authority) == (scheme, authority) and f_path.startswith(base + "/"):
-            inside.append((f, f_path))
+        normalized = f.location
+        if normalized[:2] == (scheme, authority) and normalized[2].startswith(base + "/"):
+            inside.append((f, normalized))
     paths = {f.path for f, _ in inside}
-    return [f for f, path in inside if not _hidden(path, base) or _stale_checksum(f.path, paths)]
+    return [
+        (f, normalized)
+        for f, normalized in inside
+        if not _hidden(normalized[2], base) or _stale_checksum(f.path, paths)
+    ]
 
 
 def _hidden(path: str, base: str) -> bool:
     """Hidden below the scanned location (``base``): a name or a directory starting with . or _
     (Hive-style ``_col=value`` partition directories are not hidden). What lies above the
     location, such as a ``.lakehouse`` home, does not count."""
-    parts = path[len(base) :].strip("/").split("/")
+    relative = path[len(base) :]
+    if "/." not in relative and "/_" not in relative:
+        return False  # no name below the location starts with . or _
+    parts = relative.strip("/").split("/")
     name, directories = parts[-1], parts[:-1]
     hidden_dir = any(d.startswith((".", "_")) and "=" not in d for d in directories)
     return name.startswith((".", "_")) or hidden_dir
