@@ -265,7 +265,7 @@ def _run_trial(
     rng = random.Random(seed)
     lakehouse = IcebergLakehouse(settings)
     name = f"{NAMESPACE}.{kind}_{index}"
-    commits, per_commit = rng.randint(5, 8), rng.randint(8, 16)
+    commits, per_commit = rng.randint(6, 10), rng.randint(8, 16)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         handle = seed_demo_table(
@@ -278,7 +278,7 @@ def _run_trial(
     )
     op, described = _optimize(rng)
     trial = Trial(seed=seed, table=name, operation=described, initial=initial)
-    appender.start({"table": name, "delay": rng.uniform(0, 0.08), "steps": steps})
+    appender.start({"table": name, "delay": rng.uniform(0, 0.03), "steps": steps})
     started = time.perf_counter()
     try:
         result = OperationExecutor(lakehouse).run(op, name)
