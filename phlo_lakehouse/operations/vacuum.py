@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -268,13 +267,8 @@ class VacuumOperation(TableOperation):
     ) -> tuple[LakehouseTable, list[StoredFile], OrphanClassification, list[StoredFile]]:
         """(refreshed table, listed files, their classification, old unreachable files)."""
         # The order is the safety argument: whatever commits after this listing is in the
-        # reachable set read below, and whatever is written after it is not listed. The set of
-        # the version loaded before the listing is read meanwhile (manifests are immutable) and
-        # used only if the refresh after the listing finds that same version still current.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            early = pool.submit(self._reachable, table)
-            inside = _list_inside(table, location)
-            early.result()
+        # reachable set read below, and whatever is written after it is not listed.
+        inside = _list_inside(table, location)
         listed = [f for f, _ in inside]
         table = table.refresh()
         reachable = self._reachable(table)
