@@ -31,8 +31,9 @@ both sides measured warm, as a service in use is) on the same SQLite catalog thr
 ``jdbc``
 catalog (`phlo_lakehouse.testing.spark`). Each measurement is ``--repeat`` rounds (engines
 interleaved, each run on a freshly restored table; a run over `REPEAT_MAX_S` is not repeated) and
-the median is reported. Next to each wall-time ratio, "cpu ratio" is the same ratio on CPU seconds
-(our process, or the Spark JVM from /proc), which other load on a shared machine disturbs far less.
+the median is reported; before each run the Spark JVM is let settle (its JIT and GC keep a core
+busy for a while after a procedure). Next to each wall-time ratio, "cpu ratio" is the same ratio
+on CPU seconds (our process, or the Spark JVM from /proc), which other load disturbs far less.
 Every run is checked afterwards (rows kept, one snapshot left, every orphan gone).
 
 Usage:
@@ -391,6 +392,20 @@ def spark_call(spark: Any, kind: str, table: str, now: datetime) -> tuple[float,
     return seconds, {**result, **(rows[0].asDict() if rows else {})}
 
 
+def _settle(
+    spark: Any, idle_share: float = 0.05, window_s: float = 0.25, most_s: float = 10.0
+) -> None:
+    """Wait until the Spark JVM is idle (under ``idle_share`` of a core over ``window_s``): after
+    a procedure, its JIT compiler and garbage collector keep working for a while, and on a
+    2-core machine that would be charged to whichever run comes next."""
+    deadline = time.perf_counter() + most_s
+    while time.perf_counter() < deadline:
+        before = _jvm_cpu_s(spark)
+        time.sleep(window_s)
+        if _jvm_cpu_s(spark) - before < idle_share * window_s:
+            return
+
+
 def _jvm_cpu_s(spark: Any) -> float:
     """User + system CPU seconds of the Spark JVM (driver and local executors) so far."""
     pid = getattr(spark, "_bench_jvm_pid", None)
@@ -464,6 +479,8 @@ class Bench:
 
     def _once(self, spec: T.TableSpec, engine: str, measure: Measure) -> None:
         T.restore(spec, self.markers[spec.name])
+        if self.spark is not None:
+            _settle(self.spark)
         if engine == "spark":
             seconds, result = spark_call(self.spark, spec.kind, spec.identifier, datetime.now(UTC))
         else:

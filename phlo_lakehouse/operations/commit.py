@@ -12,6 +12,7 @@ This module relies on PyIceberg internals (``Table._do_commit``): the version is
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING
 
 from phlo_lakehouse.errors import Conflict
@@ -134,3 +135,63 @@ def _assert_refs_unchanged(refs: dict[str, int]) -> TableRequirement:
                 )
 
     return AssertRefsUnchanged(refs=refs)
+
+
+def remove_snapshots_update(snapshot_ids: Sequence[int]) -> TableUpdate:
+    """A ``RemoveSnapshotsUpdate`` that catalogs applying updates locally apply in linear time.
+
+    PyIceberg 0.12 checks each removed id against every snapshot and each snapshot against the
+    list of removed ids: quadratic, seconds for a few thousand snapshots. This subclass carries
+    the same fields (REST catalogs receive the same request) and is applied by an equivalent
+    handler with sets.
+    """
+    return _remove_snapshots_class()(snapshot_ids=list(snapshot_ids))
+
+
+@cache
+def _remove_snapshots_class() -> type:
+    import itertools
+
+    from pyiceberg.table.update import (
+        RemoveSnapshotRefUpdate,
+        RemoveSnapshotsUpdate,
+        RemoveStatisticsUpdate,
+        _apply_table_update,
+    )
+
+    class _RemoveSnapshots(RemoveSnapshotsUpdate):
+        pass
+
+    @_apply_table_update.register(_RemoveSnapshots)
+    def _apply(update, base_metadata, context):  # noqa: ANN001, ANN202 - PyIceberg's signature
+        removed = set(update.snapshot_ids)
+        missing = removed - {s.snapshot_id for s in base_metadata.snapshots}
+        if missing:
+            raise ValueError(f"Snapshot with snapshot id {min(missing)} does not exist")
+        snapshots = [
+            s.model_copy(update={"parent_snapshot_id": None})
+            if s.parent_snapshot_id in removed
+            else s
+            for s in base_metadata.snapshots
+            if s.snapshot_id not in removed
+        ]
+        snapshot_log = [e for e in base_metadata.snapshot_log if e.snapshot_id not in removed]
+        side_updates = itertools.chain(
+            (
+                RemoveSnapshotRefUpdate(ref_name=name)
+                for name, ref in base_metadata.refs.items()
+                if ref.snapshot_id in removed
+            ),
+            (
+                RemoveStatisticsUpdate(snapshot_id=stats.snapshot_id)
+                for stats in base_metadata.statistics
+                if stats.snapshot_id in removed
+            ),
+        )
+        metadata = base_metadata
+        for side_update in side_updates:
+            metadata = _apply_table_update(side_update, metadata, context)
+        context.add_update(update)
+        return metadata.model_copy(update={"snapshots": snapshots, "snapshot_log": snapshot_log})
+
+    return _RemoveSnapshots

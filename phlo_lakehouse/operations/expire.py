@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -29,6 +29,7 @@ from phlo_lakehouse.operations.commit import (
     commit_updates,
     refs_dropped_by_last_commit,
     refs_unchanged_requirements,
+    remove_snapshots_update,
 )
 from phlo_lakehouse.operations.files import (
     delete_paths,
@@ -200,7 +201,6 @@ class ExpireSnapshotsOperation(TableOperation):
         from pyiceberg.table.update import (
             RemovePartitionStatisticsUpdate,
             RemoveSnapshotRefUpdate,
-            RemoveSnapshotsUpdate,
             RemoveStatisticsUpdate,
         )
 
@@ -235,7 +235,7 @@ class ExpireSnapshotsOperation(TableOperation):
             if s.snapshot_id in gone
         ]
         if expired:
-            updates.append(RemoveSnapshotsUpdate(snapshot_ids=expired))
+            updates.append(remove_snapshots_update(expired))
         commit_updates(table.table, updates, refs_unchanged_requirements(table.table, refs_read))
         lost = refs_dropped_by_last_commit(table.table, refs_read)
         if lost:
@@ -349,12 +349,12 @@ def _retained_snapshot_ids(
 ) -> set[int]:
     """Snapshot ids Iceberg's ``RemoveSnapshots`` keeps given the refs that stay."""
     from pyiceberg.table.refs import SnapshotRefType
-    from pyiceberg.table.snapshots import ancestors_of
 
+    by_id = {s.snapshot_id: s for s in metadata.snapshots}
     retained: set[int] = set()
     referenced: set[int] = set()
     for ref in refs.values():
-        head = metadata.snapshot_by_id(ref.snapshot_id)
+        head = by_id.get(ref.snapshot_id)
         if head is None:
             continue
         retained.add(head.snapshot_id)
@@ -371,7 +371,7 @@ def _retained_snapshot_ids(
         )
         kept_here = 0
         walking = True
-        for ancestor in ancestors_of(head, metadata):
+        for ancestor in _ancestors(head, by_id):
             referenced.add(ancestor.snapshot_id)
             if walking and (kept_here < min_keep or ancestor.timestamp_ms >= branch_cutoff):
                 retained.add(ancestor.snapshot_id)
@@ -384,6 +384,16 @@ def _retained_snapshot_ids(
         if s.snapshot_id not in referenced and s.timestamp_ms >= cutoff_ms
     )
     return retained
+
+
+def _ancestors(head: Any, by_id: Mapping[int, Any]) -> Iterator[Any]:
+    """``head`` and its ancestors, newest first (PyIceberg's ``ancestors_of`` scans every
+    snapshot for each parent: quadratic in the length of the history)."""
+    snapshot = head
+    while snapshot is not None:
+        yield snapshot
+        parent = snapshot.parent_snapshot_id
+        snapshot = by_id.get(parent) if parent is not None else None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,13 @@
 Building the reachable set (vacuum, expire) needs each manifest's file paths, not its data file
 records with their statistics maps. PyIceberg's Avro reader can skip what a read schema leaves
 out, but its schema resolver refuses a projection that leaves out nested fields (the ``partition``
-struct, the statistics maps); `_SkippingAccessor` lets it build skip readers for those. The
-reader tree is resolved once per distinct file schema and reused for every file that has it.
+struct, the statistics maps); `_SkippingAccessor` lets it build skip readers for those.
+
+Two readers are resolved per distinct file schema, once, and reused for every file that has it:
+the projection over the whole record, and one over the record's leading fields only (up to the
+file path). An Avro block states its byte length, so when a block holds a single entry - as every
+block of a PyIceberg-written manifest does - the entry's leading fields are read and the rest of
+the block is never decoded.
 
 Example:
     >>> manifest_content_paths(table.io, manifest.manifest_path)     # doctest: +SKIP
@@ -22,7 +27,8 @@ if TYPE_CHECKING:
 
 #: Manifest entry status of a file removed by the manifest's snapshot.
 DELETED = 2
-_readers: dict[tuple[str, str], Any] = {}
+_STATUS, _DATA_FILE, _FILE_PATH, _CONTENT = 0, 2, 100, 134
+_readers: dict[tuple[str, str], tuple[Any, Any]] = {}
 _lock = threading.Lock()
 
 
@@ -44,30 +50,70 @@ def manifest_list_paths(io: FileIO, manifest_list: str) -> list[str]:
 
 def _read(io: FileIO, path: str, kind: str) -> list[Any]:
     from pyiceberg.avro.decoder import new_decoder
-    from pyiceberg.avro.file import AvroFile
+    from pyiceberg.avro.file import SYNC_SIZE
 
-    # AvroFile.__enter__ resolves the full schema; read the header with it, not the reader.
-    projected = AvroFile(io.new_input(path))
-    with projected.input_file.open() as stream:
-        projected.decoder = new_decoder(stream.read())
-    projected.header = projected._read_header()  # noqa: SLF001 - header parsing is AvroFile's
-    projected.reader = _reader(projected.header, kind)
-    return list(projected)
+    with io.new_input(path).open() as stream:
+        decoder = new_decoder(stream.read())
+    header = _header_reader().read(decoder)
+    whole, leading = _readers_for(header, kind)
+    codec = header.compression_codec()
+    rows: list[Any] = []
+    while True:
+        try:
+            count = decoder.read_int()
+        except EOFError:
+            return rows
+        block = decoder.read_bytes()
+        block_decoder = new_decoder(codec.decompress(block) if codec else block)
+        reader = leading if count == 1 else whole
+        rows.extend(reader.read(block_decoder) for _ in range(count))
+        if decoder.read(SYNC_SIZE) != header.sync:
+            raise ValueError(f"{path}: an Avro block does not end with the file's sync marker")
 
 
-def _reader(header: Any, kind: str) -> Any:
+@cache
+def _header_reader() -> Any:
+    from pyiceberg.avro.file import META_SCHEMA, AvroFileHeader
+    from pyiceberg.avro.resolver import construct_reader
+
+    return construct_reader(META_SCHEMA, {-1: AvroFileHeader})
+
+
+def _readers_for(header: Any, kind: str) -> tuple[Any, Any]:
+    """(reader of whole records, reader of their leading fields) for this file schema."""
     from pyiceberg.avro.resolver import ReadSchemaResolver
     from pyiceberg.schema import visit_with_partner
 
     key = (header.meta.get("avro.schema", ""), kind)
     with _lock:
-        reader = _readers.get(key)
-        if reader is None:
-            reader = visit_with_partner(
-                header.get_schema(), _projection(kind), ReadSchemaResolver(), _accessor()
+        readers = _readers.get(key)
+        if readers is None:
+            schema = header.get_schema()
+            readers = tuple(
+                visit_with_partner(s, _projection(kind), ReadSchemaResolver(), _accessor())
+                for s in (schema, _leading_fields(schema, kind))
             )
-            _readers[key] = reader
-    return reader
+            _readers[key] = readers
+    return readers
+
+
+def _leading_fields(schema: Any, kind: str) -> Any:
+    """``schema`` cut after the last field the projection reads, wherever the writer put it."""
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import StructType
+
+    def upto(fields: tuple[Any, ...], wanted: set[int]) -> list[Any]:
+        present = [i for i, f in enumerate(fields) if f.field_id in wanted]
+        return list(fields[: max(present) + 1]) if present else list(fields)
+
+    if kind == "list":
+        return Schema(*upto(schema.fields, {500}))
+    fields = upto(schema.fields, {_STATUS, _DATA_FILE})
+    for position, field in enumerate(fields):
+        if field.field_id == _DATA_FILE and isinstance(field.field_type, StructType):
+            cut = StructType(*upto(field.field_type.fields, {_FILE_PATH, _CONTENT}))
+            fields[position] = field.model_copy(update={"field_type": cut})
+    return Schema(*fields)
 
 
 @cache
@@ -78,13 +124,13 @@ def _projection(kind: str) -> Any:
     if kind == "list":
         return Schema(NestedField(500, "manifest_path", StringType(), required=True))
     return Schema(
-        NestedField(0, "status", IntegerType(), required=True),
+        NestedField(_STATUS, "status", IntegerType(), required=True),
         NestedField(
-            2,
+            _DATA_FILE,
             "data_file",
             StructType(
-                NestedField(100, "file_path", StringType(), required=True),
-                NestedField(134, "content", IntegerType(), required=False),
+                NestedField(_FILE_PATH, "file_path", StringType(), required=True),
+                NestedField(_CONTENT, "content", IntegerType(), required=False),
             ),
             required=True,
         ),

@@ -105,17 +105,14 @@ def classify_listed_files(
         (('s3a://a/t/x',), ('s3://a/t/z', 's3://b/t/y'), 1)
     """
     _check_prefix_mismatch(prefix_mismatch)
-    return _classify(
-        [(uri, normalize_location(uri)) for uri in set(listed)], reachable, prefix_mismatch
-    )
+    listed_files = [StoredFile(uri, 0, 0, normalize_location(uri)) for uri in set(listed)]
+    return _classify(listed_files, reachable, prefix_mismatch)
 
 
 def _classify(
-    listed: list[tuple[str, tuple[str, str, str]]],
-    reachable: Iterable[str],
-    prefix_mismatch: str,
+    listed: Iterable[StoredFile], reachable: Iterable[str], prefix_mismatch: str
 ) -> OrphanClassification:
-    """`classify_listed_files` on listed URIs already paired with their normalized location."""
+    """`classify_listed_files` on listed files (their `StoredFile.location` already known)."""
     prefixes_by_path: dict[str, dict[tuple[str, str], str]] = {}
     for uri in reachable:
         scheme, authority, path = normalize_location(uri)
@@ -123,15 +120,17 @@ def _classify(
     kept: list[str] = []
     unreachable: list[str] = []
     mismatches: list[tuple[str, str]] = []
-    for uri, (scheme, authority, path) in sorted(listed):
+    for f in listed:
+        scheme, authority, path = f.location
         prefixes = prefixes_by_path.get(path)
         if prefixes is None:
-            unreachable.append(uri)
+            unreachable.append(f.path)
         elif (scheme, authority) in prefixes:
-            kept.append(uri)
+            kept.append(f.path)
         else:
-            mismatches.append((uri, min(prefixes.values())))
-            (unreachable if prefix_mismatch == "delete" else kept).append(uri)
+            mismatches.append((f.path, min(prefixes.values())))
+            (unreachable if prefix_mismatch == "delete" else kept).append(f.path)
+    mismatches.sort()
     if mismatches and prefix_mismatch == "error":
         listed_uri, referenced = mismatches[0]
         raise OperationFailed(
@@ -139,7 +138,7 @@ def _classify(
             f"authority differ), e.g. {listed_uri} vs referenced {referenced}",
             hint=_PREFIX_MISMATCH_HINT,
         )
-    return OrphanClassification(tuple(kept), tuple(unreachable), tuple(mismatches))
+    return OrphanClassification(tuple(sorted(kept)), tuple(sorted(unreachable)), tuple(mismatches))
 
 
 class VacuumOperation(TableOperation):
@@ -268,13 +267,10 @@ class VacuumOperation(TableOperation):
         """(refreshed table, listed files, their classification, old unreachable files)."""
         # The order is the safety argument: whatever commits after this listing is in the
         # reachable set read below, and whatever is written after it is not listed.
-        inside = _list_inside(table, location)
-        listed = [f for f, _ in inside]
+        listed = _list_inside(table, location)
         table = table.refresh()
         reachable = self._reachable(table)
-        classification = _classify(
-            [(f.path, normalized) for f, normalized in inside], reachable, self.prefix_mismatch
-        )
+        classification = _classify(listed, reachable, self.prefix_mismatch)
         self._unreachable_by_version = (
             table.table.metadata_location,
             frozenset(classification.unreachable),
@@ -400,26 +396,21 @@ def _is_inside(location: str, parent: str, *, strictly: bool = False) -> bool:
     return path.startswith(parent_path.rstrip("/") + "/")
 
 
-def _list_inside(
-    table: LakehouseTable, location: str
-) -> list[tuple[StoredFile, tuple[str, str, str]]]:
-    """Files under ``location`` with their normalized locations; anything a backend returns
-    from outside it is dropped, so a sibling directory sharing the name prefix (``events`` /
-    ``events_v2``) is never touched. Hidden files are skipped as Spark's ``remove_orphan_files``
-    does, except checksum sidecars (``.name.crc``) whose base file is gone: those went with it."""
+def _list_inside(table: LakehouseTable, location: str) -> list[StoredFile]:
+    """Files under ``location``; anything a backend returns from outside it is dropped, so a
+    sibling directory sharing the name prefix (``events`` / ``events_v2``) is never touched.
+    Hidden files are skipped as Spark's ``remove_orphan_files`` does, except checksum sidecars
+    (``.name.crc``) whose base file is gone: those went with it."""
     scheme, authority, base = normalize_location(location)
     base = base.rstrip("/")
-    inside: list[tuple[StoredFile, tuple[str, str, str]]] = []
-    for f in list_storage(table.table.io, location):
-        normalized = f.location
-        if normalized[:2] == (scheme, authority) and normalized[2].startswith(base + "/"):
-            inside.append((f, normalized))
-    paths = {f.path for f, _ in inside}
-    return [
-        (f, normalized)
-        for f, normalized in inside
-        if not _hidden(normalized[2], base) or _stale_checksum(f.path, paths)
+    root = base + "/"
+    inside = [
+        f
+        for f in list_storage(table.table.io, location)
+        if f.location[2].startswith(root) and f.location[:2] == (scheme, authority)
     ]
+    paths = {f.path for f in inside}
+    return [f for f in inside if not _hidden(f.location[2], base) or _stale_checksum(f.path, paths)]
 
 
 def _hidden(path: str, base: str) -> bool:

@@ -133,3 +133,32 @@ def test_lost_race_leaves_no_uncommitted_manifests_behind(lakehouse):
     metadata_dir = f"{table.location()}/metadata"
     stray = [f.path for f in list_storage(table.io, metadata_dir) if f.path not in reachable]
     assert stray == []
+
+
+def test_linear_remove_snapshots_gives_the_metadata_pyiceberg_gives(lakehouse):
+    """Our RemoveSnapshotsUpdate handler (sets, linear) against PyIceberg's (quadratic) on the
+    same metadata: same snapshots, parents, snapshot log, refs and statistics."""
+    from pyiceberg.table.update import RemoveSnapshotsUpdate, update_table_metadata
+
+    from phlo_lakehouse.operations.commit import remove_snapshots_update
+
+    handle = seed_demo_table(lakehouse, "raw.t", commits=6, rows_per_commit=5)
+    table = handle.table
+    ids = [s.snapshot_id for s in sorted(table.snapshots(), key=lambda s: s.sequence_number)]
+    table.manage_snapshots().create_tag(ids[1], "doomed").create_tag(ids[4], "kept").commit()
+    metadata = lakehouse.get_table("raw.t").table.metadata
+    removed = [ids[0], ids[1], ids[3]]
+
+    ours = update_table_metadata(metadata, (remove_snapshots_update(removed),))
+    theirs = update_table_metadata(metadata, (RemoveSnapshotsUpdate(snapshot_ids=removed),))
+
+    assert ours.snapshots == theirs.snapshots
+    assert ours.snapshot_log == theirs.snapshot_log
+    assert ours.refs == theirs.refs and "doomed" not in ours.refs and "kept" in ours.refs
+    assert ours.statistics == theirs.statistics
+    assert (
+        remove_snapshots_update(removed).model_dump()
+        == RemoveSnapshotsUpdate(snapshot_ids=removed).model_dump()
+    )
+    with pytest.raises(ValueError, match="does not exist"):
+        update_table_metadata(metadata, (remove_snapshots_update([12345]),))

@@ -261,3 +261,48 @@ def test_gc_pauses_overlapping_in_threads_resume_only_when_the_last_ends():
     release.set()
     threads[1].join()
     assert still_paused and states == [False, False] and gc.isenabled()
+
+
+@pytest.mark.parametrize("entries", [1, 3])
+def test_projected_reads_of_delete_manifests_keep_the_content_kind(lakehouse, entries):
+    """One entry per block (the leading-fields read) and several (the whole-record read)."""
+    from pyiceberg.manifest import DataFileContent, ManifestEntry, ManifestEntryStatus
+
+    from phlo_lakehouse.operations.replace import manifest_writer
+
+    handle = seed_demo_table(lakehouse, TABLE, commits=1, rows_per_commit=5)
+    table = handle.table
+    source = live_files(table, handle.snapshot).data[0].data_file
+    path = f"{table.location()}/metadata/deletes-{entries}.avro"
+    writer = manifest_writer(
+        2, table.spec(), table.schema(), table.io.new_output(path), 9, "gzip", deletes=True
+    )
+    kinds = [DataFileContent.POSITION_DELETES, DataFileContent.EQUALITY_DELETES] * 2
+    with writer:
+        for index in range(entries):
+            delete_file = source.__class__.from_args(
+                content=kinds[index],
+                file_path=f"{table.location()}/data/delete-{index}.parquet",
+                file_format=source.file_format,
+                partition=source.partition,
+                record_count=1,
+                file_size_in_bytes=10,
+                equality_ids=[1] if kinds[index] == DataFileContent.EQUALITY_DELETES else None,
+            )
+            delete_file.spec_id = source.spec_id
+            writer.add_entry(
+                ManifestEntry.from_args(
+                    status=ManifestEntryStatus.ADDED,
+                    snapshot_id=9,
+                    sequence_number=None,
+                    file_sequence_number=None,
+                    data_file=delete_file,
+                )
+            )
+    manifest = writer.to_manifest_file()
+    expected = [
+        (e.data_file.file_path, int(e.data_file.content))
+        for e in manifest.fetch_manifest_entry(table.io)
+    ]
+    assert len(expected) == entries and expected[0][1] == 1
+    assert manifest_content_paths(table.io, path) == expected
