@@ -242,20 +242,16 @@ class VacuumOperation(TableOperation):
         cutoff = (self.now or datetime.now(UTC)) - self.older_than
         with gc_paused():  # tens of thousands of small acyclic objects
             table, listed, classification, orphans = self._find_orphans(table, location, cutoff)
+            sizes = {f.path: f.size for f in orphans}
         return OperationPlan(
             operation=self.name,
             table=str(table.identifier),
             ref=table.ref,
             snapshot_id=table.snapshot_id,
-            figures=_figures(
-                len(listed),
-                [f.path for f in orphans],
-                {f.path: f.size for f in orphans},
-                len(classification.prefix_mismatches),
-            ),
+            figures=_figures(len(listed), sizes, len(classification.prefix_mismatches)),
             details={
-                "orphan_files": [f.path for f in orphans],
-                "orphan_file_sizes": {f.path: f.size for f in orphans},
+                "orphan_files": list(sizes),
+                "orphan_file_sizes": sizes,
                 "location": location,
                 "cutoff": cutoff.isoformat(),
             },
@@ -323,9 +319,10 @@ class VacuumOperation(TableOperation):
         failed = set(delete_paths(current.table.io, to_delete, threads=self.threads))
         deleted = sorted(p for p in to_delete if p not in failed)
         became_reachable = sorted(set(planned) - set(to_delete))
+        deleted_sizes = dict(sizes) if deleted == planned else {p: sizes.get(p, 0) for p in deleted}
         details: dict[str, Any] = {
             "orphan_files": deleted,
-            "orphan_file_sizes": {p: sizes.get(p, 0) for p in deleted},
+            "orphan_file_sizes": deleted_sizes,
             "location": plan.details.get("location"),
             "cutoff": plan.details.get("cutoff"),
             "became_reachable": len(became_reachable),
@@ -344,8 +341,7 @@ class VacuumOperation(TableOperation):
             snapshot_id_after=current.snapshot_id,
             figures=_figures(
                 int(plan.figures.get("files_listed") or 0),
-                deleted,
-                sizes,
+                deleted_sizes,
                 int(plan.figures.get("prefix_mismatches") or 0),
             ),
             plan=plan,
@@ -433,12 +429,10 @@ def _stale_checksum(path: str, listed: set[str]) -> bool:
     return f"{directory}/{name[1:-4]}" not in listed
 
 
-def _figures(
-    listed: int, orphans: list[str], sizes: Mapping[str, int], mismatches: int
-) -> dict[str, int]:
+def _figures(listed: int, orphan_sizes: Mapping[str, int], mismatches: int) -> dict[str, int]:
     return {
         "files_listed": listed,
-        "orphan_files": len(orphans),
-        "orphan_bytes": sum(int(sizes.get(p, 0)) for p in orphans),
+        "orphan_files": len(orphan_sizes),
+        "orphan_bytes": sum(orphan_sizes.values()),
         "prefix_mismatches": mismatches,
     }
