@@ -17,21 +17,27 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.metadata import target_file_size
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
+from phlo_lakehouse.operations.file_groups import FileGroup, group_from_dict, output_file_count
 from phlo_lakehouse.operations.files import LiveFile, LiveFiles, applicable_deletes, live_files
 from phlo_lakehouse.operations.read import read_group
 from phlo_lakehouse.operations.replace import ReplaceFiles
 from phlo_lakehouse.operations.rewrite import RollingDataFileWriter, sort_rows, zorder_rows
+from phlo_lakehouse.operations.selection import (
+    ZORDER_TYPES,
+    file_filter,
+    parse_filter,
+    parse_sort_spec,
+    require_column,
+)
 from phlo_lakehouse.units import parse_size
 
 if TYPE_CHECKING:
@@ -43,50 +49,6 @@ if TYPE_CHECKING:
     from phlo_lakehouse.table import LakehouseTable
 
 STRATEGIES = ("binpack", "sort", "zorder")
-_SORT_SPEC = re.compile(
-    r"^\s*(?P<col>[A-Za-z_][\w.]*)(?:\s+(?P<dir>asc|desc))?(?:\s+nulls\s+(?P<nulls>first|last))?\s*$",
-    re.IGNORECASE,
-)
-_ZORDER_TYPES = (
-    "int",
-    "long",
-    "float",
-    "double",
-    "date",
-    "time",
-    "timestamp",
-    "timestamptz",
-    "string",
-    "boolean",
-    "timestamp_ns",
-    "timestamptz_ns",
-)
-
-
-@dataclass(frozen=True)
-class FileGroup:
-    """Data files of one partition rewritten together (and committed together in partial mode)."""
-
-    group_id: int
-    spec_id: int
-    partition: tuple
-    files: tuple[str, ...]
-    delete_files: tuple[str, ...]
-    input_bytes: int
-    input_records: int
-    expected_output_files: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "group_id": self.group_id,
-            "spec_id": self.spec_id,
-            "partition": [_json_value(v) for v in self.partition],
-            "files": list(self.files),
-            "delete_files": list(self.delete_files),
-            "input_bytes": self.input_bytes,
-            "input_records": self.input_records,
-            "expected_output_files": self.expected_output_files,
-        }
 
 
 class OptimizeOperation(TableOperation):
@@ -158,7 +120,7 @@ class OptimizeOperation(TableOperation):
         if not 0 < delete_ratio_threshold <= 1:
             raise InvalidInput("delete_ratio_threshold must be in (0, 1]", hint="default 0.3")
         self.strategy = strategy
-        self.sort_keys = [_parse_sort_spec(s) for s in (sort_by or [])]
+        self.sort_keys = [parse_sort_spec(s) for s in (sort_by or [])]
         self.zorder_by = list(zorder_by or [])
         self.target_file_size = (
             parse_size(target_file_size, name="target_file_size") if target_file_size else None
@@ -168,7 +130,7 @@ class OptimizeOperation(TableOperation):
         self.max_ratio = max_file_size_ratio
         self.max_group_bytes = parse_size(max_file_group_size, name="max_file_group_size")
         self.partition_filter = partition_filter
-        self._filter_expr = _parse_filter(partition_filter) if partition_filter else None
+        self._filter_expr = parse_filter(partition_filter) if partition_filter else None
         self.rewrite_all = rewrite_all
         self.delete_ratio = delete_ratio_threshold
         self.partial_progress = partial_progress
@@ -200,7 +162,7 @@ class OptimizeOperation(TableOperation):
         sort_keys = self._resolve_sort_keys(table.table, schema)
         self._check_zorder_columns(schema)
         live = self._live_files(table.table, table.snapshot)
-        keep = _file_filter(table.table, self._filter_expr) if self._filter_expr else None
+        keep = file_filter(table.table, self._filter_expr) if self._filter_expr else None
         deletes_by_partition: dict[tuple, list[LiveFile]] = defaultdict(list)
         global_deletes = []
         for delete in live.deletes:
@@ -305,7 +267,7 @@ class OptimizeOperation(TableOperation):
             delete_files=tuple(sorted({d.path for _, ds in files for d in ds})),
             input_bytes=size,
             input_records=sum(f.data_file.record_count for f, _ in files),
-            expected_output_files=_output_file_count(size, target, self.max_ratio),
+            expected_output_files=output_file_count(size, target, self.max_ratio),
         )
 
     def _resolve_sort_keys(self, table: Table, schema: Schema) -> list[tuple[str, str, str]]:
@@ -313,7 +275,7 @@ class OptimizeOperation(TableOperation):
             return []
         if self.sort_keys:
             for column, _, _ in self.sort_keys:
-                _require_column(schema, column, "sort_by")
+                require_column(schema, column, "sort_by")
             return self.sort_keys
         order = table.sort_order()
         if order.is_unsorted:
@@ -339,8 +301,8 @@ class OptimizeOperation(TableOperation):
 
     def _check_zorder_columns(self, schema: Schema) -> None:
         for column in self.zorder_by:
-            field = _require_column(schema, column, "zorder_by")
-            if str(field.field_type) not in _ZORDER_TYPES and not str(field.field_type).startswith(
+            field = require_column(schema, column, "zorder_by")
+            if str(field.field_type) not in ZORDER_TYPES and not str(field.field_type).startswith(
                 "timestamp"
             ):
                 raise InvalidInput(
@@ -351,7 +313,7 @@ class OptimizeOperation(TableOperation):
     # -- execution ------------------------------------------------------------------------------
 
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
-        groups = [_group_from_dict(g) for g in plan.details["groups"]]
+        groups = [group_from_dict(g) for g in plan.details["groups"]]
         if not groups:
             return OperationResult(
                 **_result_base(plan), committed=False, figures=dict(plan.figures)
@@ -539,100 +501,3 @@ def _result_base(plan: OperationPlan) -> dict[str, Any]:
         "plan": plan,
         "details": plan.details,
     }
-
-
-def _output_file_count(input_bytes: int, target: int, max_ratio: float) -> int:
-    """Iceberg's SizeBasedFileRewritePlanner.numOutputFiles."""
-    if input_bytes < target:
-        return 1
-    with_remainder = math.ceil(input_bytes / target)
-    without_remainder = input_bytes // target
-    if input_bytes % target > 0.75 * target:
-        return with_remainder
-    if input_bytes / without_remainder < min(1.1 * target, max_ratio * target):
-        return without_remainder
-    return with_remainder
-
-
-def _group_from_dict(data: dict[str, Any]) -> FileGroup:
-    return FileGroup(
-        group_id=data["group_id"],
-        spec_id=data["spec_id"],
-        partition=tuple(data["partition"]),
-        files=tuple(data["files"]),
-        delete_files=tuple(data["delete_files"]),
-        input_bytes=data["input_bytes"],
-        input_records=data["input_records"],
-        expected_output_files=data["expected_output_files"],
-    )
-
-
-def _parse_sort_spec(spec: str) -> tuple[str, str, str]:
-    match = _SORT_SPEC.match(spec)
-    if not match:
-        raise InvalidInput(
-            f"sort column {spec!r} is not valid",
-            hint="write 'col', 'col desc' or 'col asc nulls last'",
-        )
-    direction = "descending" if (match.group("dir") or "").lower() == "desc" else "ascending"
-    nulls = match.group("nulls")
-    placement = (
-        ("at_start" if direction == "ascending" else "at_end")
-        if nulls is None
-        else ("at_start" if nulls.lower() == "first" else "at_end")
-    )
-    return match.group("col"), direction, placement
-
-
-def _require_column(schema: Schema, column: str, argument: str):  # noqa: ANN202
-    try:
-        return schema.find_field(column)
-    except ValueError as e:
-        names = ", ".join(f.name for f in schema.fields)
-        raise InvalidInput(
-            f"{argument} column {column!r} is not in the table", hint=f"columns: {names}"
-        ) from e
-
-
-def _parse_filter(text: str):  # noqa: ANN202
-    from pyiceberg.expressions.parser import parse
-
-    try:
-        return parse(text)
-    except Exception as e:  # noqa: BLE001 - pyparsing raises several types
-        raise InvalidInput(
-            f"partition_filter {text!r} is not a valid expression",
-            hint="e.g. \"event_time >= '2026-01-02T00:00:00+00:00' and kind = 'click'\"",
-        ) from e
-
-
-def _file_filter(table: Table, expr: Any) -> Callable[[DataFile], bool]:
-    from pyiceberg.exceptions import ValidationError
-    from pyiceberg.expressions.visitors import (
-        _InclusiveMetricsEvaluator,
-        expression_evaluator,
-        inclusive_projection,
-    )
-    from pyiceberg.schema import Schema
-
-    schema = table.metadata.schema()
-    try:
-        metrics = _InclusiveMetricsEvaluator(schema, expr, True)
-        partitions = {
-            spec_id: expression_evaluator(
-                Schema(*spec.partition_type(schema).fields),
-                inclusive_projection(schema, spec, True)(expr),
-                True,
-            )
-            for spec_id, spec in table.metadata.specs().items()
-        }
-    except (ValidationError, ValueError) as e:
-        raise InvalidInput(
-            f"partition_filter cannot be applied: {str(e).splitlines()[0]}",
-            hint="use column names of the table's current schema",
-        ) from e
-    return lambda f: partitions[f.spec_id](f.partition) and metrics.eval(f)
-
-
-def _json_value(value: Any) -> Any:
-    return value if isinstance(value, int | float | str | bool) or value is None else str(value)

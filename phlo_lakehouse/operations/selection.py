@@ -1,0 +1,103 @@
+"""Validating what an optimize is asked to do before anything is read or written: sort column
+specs, columns that must exist, z-order column types, and the partition filter (parsed, then
+evaluated against partition values and column metrics).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from phlo_lakehouse.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from pyiceberg.manifest import DataFile
+    from pyiceberg.schema import Schema
+    from pyiceberg.table import Table
+
+SORT_SPEC = re.compile(
+    r"^\s*(?P<col>[A-Za-z_][\w.]*)(?:\s+(?P<dir>asc|desc))?(?:\s+nulls\s+(?P<nulls>first|last))?\s*$",
+    re.IGNORECASE,
+)
+ZORDER_TYPES = (
+    "int",
+    "long",
+    "float",
+    "double",
+    "date",
+    "time",
+    "timestamp",
+    "timestamptz",
+    "string",
+    "boolean",
+    "timestamp_ns",
+    "timestamptz_ns",
+)
+
+
+def parse_sort_spec(spec: str) -> tuple[str, str, str]:
+    match = SORT_SPEC.match(spec)
+    if not match:
+        raise InvalidInput(
+            f"sort column {spec!r} is not valid",
+            hint="write 'col', 'col desc' or 'col asc nulls last'",
+        )
+    direction = "descending" if (match.group("dir") or "").lower() == "desc" else "ascending"
+    nulls = match.group("nulls")
+    placement = (
+        ("at_start" if direction == "ascending" else "at_end")
+        if nulls is None
+        else ("at_start" if nulls.lower() == "first" else "at_end")
+    )
+    return match.group("col"), direction, placement
+
+
+def require_column(schema: Schema, column: str, argument: str):  # noqa: ANN202
+    try:
+        return schema.find_field(column)
+    except ValueError as e:
+        names = ", ".join(f.name for f in schema.fields)
+        raise InvalidInput(
+            f"{argument} column {column!r} is not in the table", hint=f"columns: {names}"
+        ) from e
+
+
+def parse_filter(text: str):  # noqa: ANN202
+    from pyiceberg.expressions.parser import parse
+
+    try:
+        return parse(text)
+    except Exception as e:  # noqa: BLE001 - pyparsing raises several types
+        raise InvalidInput(
+            f"partition_filter {text!r} is not a valid expression",
+            hint="e.g. \"event_time >= '2026-01-02T00:00:00+00:00' and kind = 'click'\"",
+        ) from e
+
+
+def file_filter(table: Table, expr: Any) -> Callable[[DataFile], bool]:
+    from pyiceberg.exceptions import ValidationError
+    from pyiceberg.expressions.visitors import (
+        _InclusiveMetricsEvaluator,
+        expression_evaluator,
+        inclusive_projection,
+    )
+    from pyiceberg.schema import Schema
+
+    schema = table.metadata.schema()
+    try:
+        metrics = _InclusiveMetricsEvaluator(schema, expr, True)
+        partitions = {
+            spec_id: expression_evaluator(
+                Schema(*spec.partition_type(schema).fields),
+                inclusive_projection(schema, spec, True)(expr),
+                True,
+            )
+            for spec_id, spec in table.metadata.specs().items()
+        }
+    except (ValidationError, ValueError) as e:
+        raise InvalidInput(
+            f"partition_filter cannot be applied: {str(e).splitlines()[0]}",
+            hint="use column names of the table's current schema",
+        ) from e
+    return lambda f: partitions[f.spec_id](f.partition) and metrics.eval(f)
