@@ -18,9 +18,8 @@ from typing import Any
 import dagster as dg
 
 from phlo_lakehouse.dagster.resources import LakehouseResource
-from phlo_lakehouse.dagster.translator import LakehouseTranslator
-from phlo_lakehouse.errors import InvalidInput, NotFound
-from phlo_lakehouse.identifiers import TableSelector, parse_table_identifier
+from phlo_lakehouse.dagster.translator import LakehouseTranslator, literal_tables_by_key
+from phlo_lakehouse.errors import NotFound
 from phlo_lakehouse.units import parse_duration
 
 CHECK_NAME = "lakehouse_table_stats"
@@ -93,17 +92,10 @@ def table_stats_checks(
     if thresholds.max_commit_age is not None:
         parse_duration(thresholds.max_commit_age, name="max_commit_age")
     translator = translator or LakehouseTranslator()
-    idents = []
-    for table in tables:
-        if not TableSelector.parse(table).is_literal:
-            raise InvalidInput(
-                f"checks need literal table names, got {table!r}",
-                hint="list the tables (asset keys must be known when definitions load)",
-            )
-        idents.append(parse_table_identifier(table))
+    by_key = literal_tables_by_key(tables, translator)
+    idents = list(by_key.values())
     if not idents:
         return []
-    by_key = {translator.get_asset_key(i): i for i in idents}
     specs = [
         dg.AssetCheckSpec(name, asset=key, description="Lakehouse table statistics")
         for key in by_key

@@ -26,9 +26,9 @@ import dagster as dg
 from pydantic import Field
 
 from phlo_lakehouse.dagster.resources import LakehouseResource
-from phlo_lakehouse.dagster.translator import LakehouseTranslator
-from phlo_lakehouse.errors import InvalidInput, NotFound
-from phlo_lakehouse.identifiers import TableIdentifier, TableSelector, parse_table_identifier
+from phlo_lakehouse.dagster.translator import LakehouseTranslator, literal_tables_by_key
+from phlo_lakehouse.errors import NotFound
+from phlo_lakehouse.identifiers import TableIdentifier
 from phlo_lakehouse.operations.base import OperationResult
 from phlo_lakehouse.schema import (
     CompatibilityReport,
@@ -168,17 +168,10 @@ def schema_compatibility_checks(
     """
     mode = normalize_mode(mode)
     translator = translator or LakehouseTranslator()
-    idents = []
-    for table in tables:
-        if not TableSelector.parse(table).is_literal:
-            raise InvalidInput(
-                f"checks need literal table names, got {table!r}",
-                hint="list the tables (asset keys must be known when definitions load)",
-            )
-        idents.append(parse_table_identifier(table))
+    by_key = literal_tables_by_key(tables, translator)
+    idents = list(by_key.values())
     if not idents:
         return []
-    by_key = {translator.get_asset_key(i): i for i in idents}
     specs = [
         dg.AssetCheckSpec(name, asset=key, description=f"Schema compatibility ({mode})")
         for key in by_key
