@@ -280,7 +280,7 @@ class SnapshotManager:
         Example:
             >>> result = manager.create_tag("raw.events", "v1", max_ref_age="30d")  # doctest: +SKIP
         """
-        from phlo_lakehouse.operations.snapshot_ops import CreateRefOperation
+        from phlo_lakehouse.operations.ref_ops import CreateRefOperation
 
         op = CreateRefOperation(
             name, kind="tag", snapshot_id=snapshot_id, max_ref_age=max_ref_age, nessie=self._nessie
@@ -301,7 +301,7 @@ class SnapshotManager:
     ) -> OperationResult:
         """Branch at ``snapshot_id`` (default: ``ref``'s head) with optional retention
         ("7d", "P7D", seconds) that `ExpireSnapshotsOperation` honours."""
-        from phlo_lakehouse.operations.snapshot_ops import CreateRefOperation
+        from phlo_lakehouse.operations.ref_ops import CreateRefOperation
 
         op = CreateRefOperation(
             name,
@@ -319,7 +319,7 @@ class SnapshotManager:
     ) -> OperationResult:
         """Remove branch or tag ``name`` (on Nessie: the catalog-wide reference). The table is
         resolved on ``ref`` (default: ``main``; on Nessie, ``name`` itself)."""
-        from phlo_lakehouse.operations.snapshot_ops import RemoveRefOperation
+        from phlo_lakehouse.operations.ref_ops import RemoveRefOperation
 
         op = RemoveRefOperation(name, nessie=self._nessie)
         where = ref or (name if self.lakehouse.is_nessie else None)
@@ -344,7 +344,7 @@ class SnapshotManager:
         dry_run: bool = False,
     ) -> OperationResult:
         """Re-apply append snapshot ``snapshot_id`` on branch ``onto`` as a new snapshot."""
-        from phlo_lakehouse.operations.snapshot_ops import CherryPickOperation
+        from phlo_lakehouse.operations.cherry_pick import CherryPickOperation
 
         op = CherryPickOperation(snapshot_id, source_ref=source_ref, nessie=self._nessie)
         return self._run(op, table, onto, dry_run=dry_run)

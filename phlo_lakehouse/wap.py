@@ -181,7 +181,7 @@ class WriteAuditPublish:
 
     def append(self, name: str | TableIdentifier, rows: pa.Table) -> WriteAuditPublish:
         """Append ``rows`` to the table on the audit branch."""
-        from phlo_lakehouse.operations.snapshot_ops import append_to_branch
+        from phlo_lakehouse.operations.cherry_pick import append_to_branch
 
         ident = self._check(name)
         if self.lakehouse.is_nessie:

@@ -15,7 +15,8 @@ from phlo_lakehouse import (
     SnapshotNotFound,
 )
 from phlo_lakehouse.demo import demo_rows, seed_demo_table
-from phlo_lakehouse.operations.snapshot_ops import CreateRefOperation, RollbackOperation
+from phlo_lakehouse.operations.ref_ops import CreateRefOperation
+from phlo_lakehouse.operations.snapshot_ops import RollbackOperation
 from phlo_lakehouse.snapshots import SnapshotManager
 from phlo_lakehouse.wap import AuditFailed, WriteAuditPublish
 

@@ -1,5 +1,6 @@
-"""Snapshot and ref management as `TableOperation`s: rollback, set-current, fast-forward,
-cherry-pick, create and remove branches and tags. Plans validate everything and change nothing.
+"""Moving a branch as `TableOperation`s: rollback, set-current, fast-forward; and the base class
+and helpers the ref operations (`ref_ops`) and cherry-pick (`cherry_pick`) share. Plans validate
+everything and change nothing.
 
 Iceberg table refs: a ref move is one ``SetSnapshotRefUpdate`` commit guarded by
 ``AssertRefSnapshotId`` on the head the plan read (a concurrent move is a `Conflict`; the
@@ -23,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from phlo_lakehouse.errors import (
-    Conflict,
     InvalidInput,
     RefNotFound,
     SnapshotNotFound,
@@ -31,12 +31,10 @@ from phlo_lakehouse.errors import (
 from phlo_lakehouse.identifiers import validate_ref_name
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.commit import commit_updates
-from phlo_lakehouse.snapshots import require_snapshot, state_as_of, table_at, to_millis
+from phlo_lakehouse.snapshots import require_snapshot, state_as_of, to_millis
 from phlo_lakehouse.units import parse_duration
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-    from pyiceberg.manifest import DataFile
     from pyiceberg.table import Table, Transaction
     from pyiceberg.table.refs import SnapshotRef
     from pyiceberg.table.snapshots import Snapshot
@@ -45,10 +43,10 @@ if TYPE_CHECKING:
     from phlo_lakehouse.table import LakehouseTable
 
 MAIN = "main"
-_LIST_HINT = "list snapshots with SnapshotManager.list_snapshots(table, ref)"
+LIST_HINT = "list snapshots with SnapshotManager.list_snapshots(table, ref)"
 
 
-class _SnapshotOperation(TableOperation):
+class SnapshotOperation(TableOperation):
     """Shared plumbing: plans carry ``details["nessie"]``; results report the ref head after."""
 
     permission: ClassVar[str] = "manage_snapshots"
@@ -103,7 +101,7 @@ class _SnapshotOperation(TableOperation):
         )
 
 
-class _MoveBranchOperation(_SnapshotOperation):
+class _MoveBranchOperation(SnapshotOperation):
     """Point the handle's branch at another snapshot (Iceberg) or commit (Nessie)."""
 
     def __init__(
@@ -133,8 +131,8 @@ class _MoveBranchOperation(_SnapshotOperation):
         figures = {
             "snapshot_id_from": table.snapshot_id,
             "snapshot_id_to": target.snapshot_id,
-            "records_before": _records(head),
-            "records_after": _records(target),
+            "records_before": snapshot_records(head),
+            "records_after": snapshot_records(target),
         }
         return self._plan(table, figures, {"target_snapshot_id": target.snapshot_id})
 
@@ -226,7 +224,7 @@ class RollbackOperation(_MoveBranchOperation):
                 "rollback needs exactly one of snapshot_id and timestamp",
                 hint="pass snapshot_id=… or timestamp=…",
             )
-        self.snapshot_id = _snapshot_id(snapshot_id) if snapshot_id is not None else None
+        self.snapshot_id = snapshot_id_argument(snapshot_id) if snapshot_id is not None else None
         self.timestamp_ms = to_millis(timestamp) if timestamp is not None else None
 
     def settings(self) -> dict[str, Any]:
@@ -244,8 +242,8 @@ class RollbackOperation(_MoveBranchOperation):
             older = [s for s in ancestors if s.timestamp_ms < self.timestamp_ms]
             if not older:
                 raise SnapshotNotFound(
-                    f"{table} has no snapshot older than {_iso(self.timestamp_ms)}",
-                    hint=_LIST_HINT,
+                    f"{table} has no snapshot older than {iso_millis(self.timestamp_ms)}",
+                    hint=LIST_HINT,
                 )
             return older[0]
         snapshot = require_snapshot(table.table, self.snapshot_id)
@@ -265,7 +263,8 @@ class RollbackOperation(_MoveBranchOperation):
         state = state_as_of(table, refs, self.timestamp_ms, head_hash, inclusive=False)
         if state is None:
             raise SnapshotNotFound(
-                f"{table} has no snapshot older than {_iso(self.timestamp_ms)}", hint=_LIST_HINT
+                f"{table} has no snapshot older than {iso_millis(self.timestamp_ms)}",
+                hint=LIST_HINT,
             )
         return table.ref, state.latest_hash
 
@@ -291,7 +290,7 @@ class SetCurrentSnapshotOperation(_MoveBranchOperation):
         nessie: NessieReferences | None = None,
     ) -> None:
         super().__init__(allow_other_tables=allow_other_tables, nessie=nessie)
-        self.snapshot_id = _snapshot_id(snapshot_id)
+        self.snapshot_id = snapshot_id_argument(snapshot_id)
 
     def settings(self) -> dict[str, Any]:
         return {"snapshot_id": self.snapshot_id, "allow_other_tables": self.allow_other_tables}
@@ -362,285 +361,6 @@ class FastForwardOperation(_MoveBranchOperation):
         return target.name, target.hash or head_hash
 
 
-class CreateRefOperation(_SnapshotOperation):
-    """Create a branch or tag at a snapshot (default: the head of the handle's ref).
-
-    Args:
-        ref_name: the new branch or tag.
-        kind: "branch" or "tag".
-        snapshot_id: where it points (Nessie: the newest commit with that table snapshot).
-        max_ref_age: the ref expires when its snapshot is older ("30d"); Iceberg refs only.
-        max_snapshot_age / min_snapshots_to_keep: branch retention for expiry; Iceberg only.
-
-    Example:
-        >>> CreateRefOperation("v1", kind="tag", max_ref_age="30d").settings()["max_ref_age_ms"]
-        2592000000
-    """
-
-    name: ClassVar[str] = "create_ref"
-
-    def __init__(
-        self,
-        ref_name: str,
-        *,
-        kind: str = "branch",
-        snapshot_id: int | None = None,
-        max_ref_age: str | int | timedelta | None = None,
-        max_snapshot_age: str | int | timedelta | None = None,
-        min_snapshots_to_keep: int | None = None,
-        nessie: NessieReferences | None = None,
-    ) -> None:
-        super().__init__(nessie=nessie)
-        if kind not in ("branch", "tag"):
-            raise InvalidInput(f"kind={kind!r} is not a ref kind", hint='use "branch" or "tag"')
-        if kind == "tag" and (max_snapshot_age is not None or min_snapshots_to_keep is not None):
-            raise InvalidInput(
-                "tags have no snapshot retention (max_snapshot_age, min_snapshots_to_keep)",
-                hint="give tags max_ref_age only, or create a branch",
-            )
-        keep = min_snapshots_to_keep
-        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
-            raise InvalidInput(
-                f"min_snapshots_to_keep={min_snapshots_to_keep!r} is not a whole number >= 1",
-                hint="pass 1 or more",
-            )
-        self.ref_name = validate_ref_name(ref_name)
-        self.kind = kind
-        self.snapshot_id = _snapshot_id(snapshot_id) if snapshot_id is not None else None
-        self.max_ref_age_ms = _ms(max_ref_age, "max_ref_age")
-        self.max_snapshot_age_ms = _ms(max_snapshot_age, "max_snapshot_age")
-        self.min_snapshots_to_keep = min_snapshots_to_keep
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            "ref_name": self.ref_name,
-            "kind": self.kind,
-            "snapshot_id": self.snapshot_id,
-            "max_ref_age_ms": self.max_ref_age_ms,
-            "max_snapshot_age_ms": self.max_snapshot_age_ms,
-            "min_snapshots_to_keep": self.min_snapshots_to_keep,
-        }
-
-    def plan(self, table: LakehouseTable) -> OperationPlan:
-        """Check the name is free and the snapshot exists."""
-        if table.nessie:
-            return self._plan_nessie(table)
-        if self.ref_name in table.table.metadata.refs or self.ref_name == MAIN:
-            raise InvalidInput(
-                f"table {table.identifier} already has a ref {self.ref_name!r}",
-                hint="pick another name, or remove the ref first",
-            )
-        snapshot_id = self.snapshot_id if self.snapshot_id is not None else table.snapshot_id
-        if snapshot_id is None:
-            raise SnapshotNotFound(
-                f"{table} has no snapshot to point {self.ref_name!r} at",
-                hint="write to the table first",
-            )
-        require_snapshot(table.table, snapshot_id)
-        return self._plan(table, {"snapshot_id": snapshot_id}, {**self.settings()})
-
-    def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
-        """Create the ref (Iceberg: asserting it still does not exist)."""
-        if plan.details["nessie"]:
-            refs = self.refs(table)
-            create = refs.create_tag if self.kind == "tag" else refs.create_branch
-            create(self.ref_name, from_ref=table.ref, hash=plan.details["target_hash"])
-            return self._result(table, plan, committed=True)
-        from pyiceberg.table.refs import SnapshotRefType
-        from pyiceberg.table.update import AssertRefSnapshotId, SetSnapshotRefUpdate
-
-        update = SetSnapshotRefUpdate(
-            ref_name=self.ref_name,
-            type=SnapshotRefType.TAG if self.kind == "tag" else SnapshotRefType.BRANCH,
-            snapshot_id=plan.figures["snapshot_id"],
-            max_ref_age_ms=self.max_ref_age_ms,
-            max_snapshot_age_ms=self.max_snapshot_age_ms,
-            min_snapshots_to_keep=self.min_snapshots_to_keep,
-        )
-        commit_updates(
-            table.table, [update], [AssertRefSnapshotId(ref=self.ref_name, snapshot_id=None)]
-        )
-        return self._result(table, plan, committed=True)
-
-    def _plan_nessie(self, table: LakehouseTable) -> OperationPlan:
-        if _has_retention(self):
-            raise InvalidInput(
-                "Nessie references have no retention settings",
-                hint="leave max_ref_age/max_snapshot_age/min_snapshots_to_keep unset on Nessie; "
-                "Nessie GC's cutoff policy decides how long history is kept",
-            )
-        refs = self.refs(table)
-        if self.ref_name in {r.name for r in refs.list()}:
-            raise InvalidInput(
-                f"Nessie reference {self.ref_name!r} already exists",
-                hint="pick another name, or delete the reference first",
-            )
-        head = refs.get(table.ref)
-        target_hash, snapshot_id = head.hash, table.snapshot_id
-        if self.snapshot_id is not None and self.snapshot_id != table.snapshot_id:
-            _, state = refs.find_table_state(table.identifier, self.snapshot_id, [table.ref])
-            target_hash, snapshot_id = state.latest_hash, state.snapshot_id
-        return self._plan(
-            table, {"snapshot_id": snapshot_id}, {**self.settings(), "target_hash": target_hash}
-        )
-
-
-class RemoveRefOperation(_SnapshotOperation):
-    """Remove a branch or tag (never ``main``); run it on any ref of the table.
-
-    Example:
-        >>> RemoveRefOperation("v1").settings()
-        {'ref_name': 'v1'}
-    """
-
-    name: ClassVar[str] = "remove_ref"
-
-    def __init__(self, ref_name: str, *, nessie: NessieReferences | None = None) -> None:
-        super().__init__(nessie=nessie)
-        self.ref_name = validate_ref_name(ref_name)
-        if self.ref_name == MAIN:
-            raise InvalidInput("main cannot be removed", hint="remove another branch or tag")
-
-    def settings(self) -> dict[str, Any]:
-        return {"ref_name": self.ref_name}
-
-    def plan(self, table: LakehouseTable) -> OperationPlan:
-        """Check that the ref exists; report where it points."""
-        if table.nessie:
-            ref = self.refs(table).get(self.ref_name)
-            return self._plan(table, {"ref_kind": ref.kind.lower()}, {"hash": ref.hash})
-        ref = table.table.metadata.refs.get(self.ref_name)
-        if ref is None:
-            raise RefNotFound(
-                f"table {table.identifier} has no branch or tag {self.ref_name!r}",
-                hint="list the table's refs with SnapshotManager.list_snapshots(table)",
-            )
-        figures = {"ref_kind": str(ref.snapshot_ref_type), "snapshot_id": ref.snapshot_id}
-        return self._plan(table, figures, {})
-
-    def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
-        """Remove it (Iceberg: asserting it did not move; Nessie: at the hash read)."""
-        if plan.details["nessie"]:
-            refs = self.refs(table)
-            ref = refs.get(self.ref_name)
-            if ref.hash != plan.details["hash"]:
-                raise Conflict(
-                    f"Nessie reference {self.ref_name!r} moved since the plan",
-                    hint="re-run; the removal is planned again",
-                )
-            refs.delete(self.ref_name)
-            return self._result(table, plan, committed=True, reload=False)
-        from pyiceberg.table.update import AssertRefSnapshotId, RemoveSnapshotRefUpdate
-
-        commit_updates(
-            table.table,
-            [RemoveSnapshotRefUpdate(ref_name=self.ref_name)],
-            [AssertRefSnapshotId(ref=self.ref_name, snapshot_id=plan.figures["snapshot_id"])],
-        )
-        return self._result(table, plan, committed=True)
-
-
-class CherryPickOperation(_SnapshotOperation):
-    """Re-apply an append snapshot onto the handle's branch: a new append snapshot with the same
-    data files, whose parent is the branch head.
-
-    Args:
-        snapshot_id: an ``append`` snapshot of the table (Iceberg: any ref; Nessie: any
-            reference's history, or ``source_ref``'s).
-        source_ref: (Nessie) the reference whose history holds the snapshot.
-
-    Raises:
-        InvalidInput: not an append, already in the branch, or written with another spec.
-        SnapshotNotFound: unknown snapshot.
-
-    Example:
-        >>> CherryPickOperation(42).settings()
-        {'snapshot_id': 42, 'source_ref': None}
-    """
-
-    name: ClassVar[str] = "cherry_pick"
-
-    def __init__(
-        self,
-        snapshot_id: int,
-        *,
-        source_ref: str | None = None,
-        nessie: NessieReferences | None = None,
-    ) -> None:
-        super().__init__(nessie=nessie)
-        self.snapshot_id = _snapshot_id(snapshot_id)
-        self.source_ref = validate_ref_name(source_ref) if source_ref else None
-
-    def settings(self) -> dict[str, Any]:
-        return {"snapshot_id": self.snapshot_id, "source_ref": self.source_ref}
-
-    def plan(self, table: LakehouseTable) -> OperationPlan:
-        """The source snapshot's added files, checked against the branch's live files."""
-        from pyiceberg.table.snapshots import ancestors_of
-
-        from phlo_lakehouse.operations.files import live_files
-
-        source_table, location = self._source_table(table)
-        files = added_data_files(source_table, self.snapshot_id)
-        head = table.snapshot
-        ancestors = list(ancestors_of(head, table.table.metadata))
-        picked = {s.summary.additional_properties.get("source-snapshot-id") for s in ancestors}
-        live = {f.path for f in live_files(table.table, head).data} if head else set()
-        if (
-            self.snapshot_id in {s.snapshot_id for s in ancestors}
-            or str(self.snapshot_id) in picked
-            or any(f.file_path in live for f in files)
-        ):
-            raise InvalidInput(
-                f"snapshot {self.snapshot_id} is already part of {table}",
-                hint="pick a snapshot the branch does not have yet",
-            )
-        default_spec = table.table.metadata.default_spec_id
-        if any(f.spec_id != default_spec for f in files):
-            raise InvalidInput(
-                f"snapshot {self.snapshot_id} was written with another partition spec",
-                hint="cherry-pick only snapshots written with the table's current partitioning",
-            )
-        figures = {
-            "source_snapshot_id": self.snapshot_id,
-            "added_data_files": len(files),
-            "added_records": sum(f.record_count for f in files),
-        }
-        details = {"source_metadata_location": location, "files": [f.file_path for f in files]}
-        return self._plan(table, figures, details)
-
-    def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
-        """Commit one fast append on the branch, re-applying the branch's retention."""
-        from pyiceberg.exceptions import CommitFailedException
-
-        if table.refresh().snapshot_id != plan.snapshot_id:
-            raise Conflict(f"{table} moved since the plan", hint="re-run; it is planned again")
-        source_table, _ = self._source_table(table, plan.details["source_metadata_location"])
-        files = added_data_files(source_table, self.snapshot_id)
-        branch = table.table_ref
-        retention = table.table.metadata.refs.get(branch)
-        try:
-            with table.table.transaction() as tx:
-                properties = {"source-snapshot-id": str(self.snapshot_id)}
-                with tx.update_snapshot(properties, branch=branch).fast_append() as append:
-                    for data_file in files:
-                        append.append_data_file(data_file)
-                restore_retention(tx, branch, retention)
-        except CommitFailedException as e:
-            raise Conflict(f"{table} moved during the cherry-pick", hint="re-run") from e
-        return self._result(table, plan, committed=True)
-
-    def _source_table(self, table: LakehouseTable, location: str | None = None) -> tuple[Any, Any]:
-        if not table.nessie:
-            require_snapshot(table.table, self.snapshot_id)
-            return table.table, None
-        if location is None:
-            refs = [self.source_ref] if self.source_ref else None
-            _, state = self.refs(table).find_table_state(table.identifier, self.snapshot_id, refs)
-            location = state.metadata_location
-        return table_at(table, location), location
-
-
 def set_branch_head(table: Table, branch: str, snapshot_id: int, *, expected: int | None) -> None:
     """Point ``branch`` at ``snapshot_id`` if it is still at ``expected``, keeping its retention.
 
@@ -671,7 +391,7 @@ def restore_retention(tx: Transaction, branch: str, ref: SnapshotRef | None) -> 
     """
     from pyiceberg.table.update.snapshot import ManageSnapshots
 
-    if ref is None or not _has_retention(ref):
+    if ref is None or not has_retention(ref):
         return
     with ManageSnapshots(tx) as manage:
         manage.create_branch(
@@ -683,59 +403,21 @@ def restore_retention(tx: Transaction, branch: str, ref: SnapshotRef | None) -> 
         )
 
 
-def append_to_branch(table: Table, rows: pa.Table, branch: str) -> None:
-    """Append ``rows`` to ``branch`` in one commit, keeping the branch's retention settings.
-
-    Example:
-        >>> append_to_branch(handle.table, rows, "audit")          # doctest: +SKIP
-    """
-    retention = table.metadata.refs.get(branch)
-    with table.transaction() as tx:
-        tx.append(rows, branch=branch)
-        restore_retention(tx, branch, retention)
-
-
-def added_data_files(table: Table, snapshot_id: int) -> list[DataFile]:
-    """The data files an ``append`` snapshot added, in manifest order.
-
-    Raises:
-        SnapshotNotFound: unknown snapshot. InvalidInput: not an append.
-    """
-    from pyiceberg.manifest import ManifestEntryStatus
-    from pyiceberg.table.snapshots import Operation
-
-    snapshot = require_snapshot(table, snapshot_id)
-    if snapshot.summary is None or snapshot.summary.operation != Operation.APPEND:
-        operation = snapshot.summary.operation.value if snapshot.summary else "unknown"
-        raise InvalidInput(
-            f"snapshot {snapshot_id} is an {operation!r} snapshot; only appends are cherry-picked",
-            hint="cherry-pick append snapshots; move branches with rollback/set-current instead",
-        )
-    files = []
-    for manifest in snapshot.manifests(table.io):
-        if manifest.added_snapshot_id != snapshot_id:
-            continue
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-            if entry.status == ManifestEntryStatus.ADDED and entry.snapshot_id == snapshot_id:
-                files.append(entry.data_file)
-    return files
-
-
-def _records(snapshot: Snapshot | None) -> int | None:
+def snapshot_records(snapshot: Snapshot | None) -> int | None:
     if snapshot is None or snapshot.summary is None:
         return None
     value = snapshot.summary.additional_properties.get("total-records")
     return int(value) if value is not None else None
 
 
-def _has_retention(ref: Any) -> bool:
+def has_retention(ref: Any) -> bool:
     return any(
         v is not None
         for v in (ref.max_ref_age_ms, ref.max_snapshot_age_ms, ref.min_snapshots_to_keep)
     )
 
 
-def _snapshot_id(value: Any) -> int:
+def snapshot_id_argument(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(
             f"snapshot_id={value!r} is not a snapshot id", hint="pass an int from list_snapshots"
@@ -743,11 +425,11 @@ def _snapshot_id(value: Any) -> int:
     return value
 
 
-def _ms(value: str | int | timedelta | None, name: str) -> int | None:
+def duration_ms(value: str | int | timedelta | None, name: str) -> int | None:
     if value is None:
         return None
     return int(parse_duration(value, name=name).total_seconds() * 1000)
 
 
-def _iso(millis: int) -> str:
+def iso_millis(millis: int) -> str:
     return datetime.fromtimestamp(millis / 1000, tz=UTC).isoformat()
