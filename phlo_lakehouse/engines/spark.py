@@ -28,6 +28,7 @@ import re
 import socket
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +52,8 @@ SPARK_CATALOG = "org.apache.iceberg.spark.SparkCatalog"
 S3_FILE_IO = "org.apache.iceberg.aws.s3.S3FileIO"
 GLUE_CATALOG = "org.apache.iceberg.aws.glue.GlueCatalog"
 DEFAULT_CONNECT_TIMEOUT = 10.0
+#: Starts of a local session tried before giving up.
+LOCAL_START_ATTEMPTS = 2
 _CONNECT_URL = re.compile(
     r"^sc://(?P<host>\[[^\]]+\]|[^:/;]+)(?::(?P<port>\d+))?/?(?P<params>;.*)?$"
 )
@@ -359,13 +362,21 @@ class SparkEngine:
         builder = SparkSession.builder.master(self.master).appName("phlo-lakehouse")
         for key, value in conf.items():
             builder = builder.config(key, value)
-        try:
-            session = builder.getOrCreate()
-        except Exception as e:  # noqa: BLE001 - Py4J/JVM start-up errors have many types
-            raise SparkUnavailable(
-                f"local Spark ({self.master}) could not start: {_first_line(e)}",
-                hint="check Java (8/11/17) and the jars (bash scripts/spark_jars.sh)",
-            ) from e
+        session = None
+        for attempt in range(LOCAL_START_ATTEMPTS):
+            try:
+                session = builder.getOrCreate()
+                break
+            except Exception as e:  # noqa: BLE001 - Py4J/JVM start-up errors have many types
+                # A JVM that exits before handing over its gateway port is sometimes transient
+                # (a fork racing other threads of the process); a second start is cheap.
+                if attempt + 1 == LOCAL_START_ATTEMPTS:
+                    raise SparkUnavailable(
+                        f"local Spark ({self.master}) could not start: {_first_line(e)}",
+                        hint="check Java (8/11/17) and the jars (bash scripts/spark_jars.sh)",
+                    ) from e
+                time.sleep(1.0)
+        assert session is not None
         if existing is None:
             session.sparkContext.setLogLevel("WARN")
         return session, existing is None
