@@ -19,11 +19,12 @@ from phlo_lakehouse import CatalogSettings, IcebergLakehouse
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def missing_service(message: str) -> None:
-    """Skip the test, or with ``CI=true`` fail it: in CI a missing service is a failure."""
+def missing_service(message: str, *, module: bool = False) -> None:
+    """Skip the test (``module``: the whole module, at import), or with ``CI=true`` fail it: in
+    CI a missing service is a failure."""
     if IN_CI:
         pytest.fail(f"CI: required service missing: {message}")
-    pytest.skip(message)  # outside CI only (the line above fails in CI)
+    pytest.skip(message, allow_module_level=module)  # outside CI only (failed above in CI)
 
 
 def require_env(name: str, service: str) -> str:

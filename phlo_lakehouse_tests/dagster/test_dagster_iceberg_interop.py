@@ -21,17 +21,14 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from phlo_lakehouse_tests.conftest import IN_CI
+from phlo_lakehouse_tests.conftest import missing_service
 
 try:
     from dagster_iceberg.config import IcebergCatalogConfig
     from dagster_iceberg.io_manager.arrow import PyArrowIcebergIOManager
 except ImportError:  # the optional extra; `make install` installs it
-    if IN_CI:
-        raise
-    pytest.skip(
-        "dagster-iceberg is not installed: pip install -e '.[dagster-iceberg]'",
-        allow_module_level=True,
+    missing_service(
+        "dagster-iceberg is not installed: pip install -e '.[dagster-iceberg]'", module=True
     )
 
 from phlo_lakehouse.dagster import LakehouseResource, LakehouseTranslator
