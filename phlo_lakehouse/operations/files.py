@@ -266,16 +266,8 @@ def list_storage(io: FileIO, location: str) -> list[StoredFile]:
     file_type, directory_type = FileType.File, FileType.Directory
 
     def stored(infos: Iterable[Any]) -> list[StoredFile]:
-        if scheme == "file":  # the common case, inline: a local path is its own location
-            return [
-                StoredFile(prefix + p, info.size or 0, info.mtime_ns or 0, ("file", "", p))
-                if "//" not in (p := info.path) and not p.endswith("/")
-                else _stored(prefix + p, p, info.size or 0, info.mtime_ns or 0, scheme)
-                for info in infos
-                if info.type == file_type
-            ]
         return [
-            _stored(f"{prefix}{info.path}", info.path, info.size or 0, info.mtime_ns or 0, scheme)
+            _stored(prefix + info.path, info.path, info.size or 0, info.mtime_ns or 0, scheme)
             for info in infos
             if info.type == file_type
         ]

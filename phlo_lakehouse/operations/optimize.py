@@ -21,6 +21,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
@@ -315,9 +316,7 @@ class OptimizeOperation(TableOperation):
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         groups = [group_from_dict(g) for g in plan.details["groups"]]
         if not groups:
-            return OperationResult(
-                **_result_base(plan), committed=False, figures=dict(plan.figures)
-            )
+            return replace(OperationResult.from_plan(plan), dry_run=False)
         live = self._live_files(
             table.table, table.table.snapshot_by_id(plan.snapshot_id) if plan.snapshot_id else None
         )
@@ -488,16 +487,3 @@ class OptimizeOperation(TableOperation):
         live = live_files(table, snapshot)
         self._live_cache = (key, live)
         return live
-
-
-def _result_base(plan: OperationPlan) -> dict[str, Any]:
-    return {
-        "operation": plan.operation,
-        "table": plan.table,
-        "ref": plan.ref,
-        "dry_run": False,
-        "snapshot_id_before": plan.snapshot_id,
-        "snapshot_id_after": plan.snapshot_id,
-        "plan": plan,
-        "details": plan.details,
-    }
