@@ -31,14 +31,8 @@ from phlo_lakehouse.operations.commit import (
     refs_unchanged_requirements,
     remove_snapshots_update,
 )
-from phlo_lakehouse.operations.files import (
-    delete_paths,
-    parallel_map,
-    reachable_files,
-    threads_for,
-)
+from phlo_lakehouse.operations.files import ManifestTree, delete_paths, reachable_files
 from phlo_lakehouse.operations.gc_pause import gc_paused
-from phlo_lakehouse.operations.manifest_paths import manifest_content_paths, manifest_list_paths
 from phlo_lakehouse.units import parse_duration
 
 if TYPE_CHECKING:
@@ -416,23 +410,19 @@ class _FileIndex:
     def _read(cls, table: Table, metadata: TableMetadata) -> _FileIndex:
         io = table.io
         snapshots = list(metadata.snapshots)
-        threads = threads_for(metadata.location)
-        listed = parallel_map(
-            lambda s: manifest_list_paths(io, s.manifest_list), snapshots, threads
-        )
-        manifests = sorted({path for paths in listed for path in paths})
-        entries = parallel_map(lambda m: manifest_content_paths(io, m), manifests, threads)
+        tree = ManifestTree.read(io, snapshots, metadata.location)
         statistics: dict[int, list[str]] = {}
         for stat in (*metadata.statistics, *metadata.partition_statistics):
             statistics.setdefault(stat.snapshot_id, []).append(stat.statistics_path)
         return cls(
             manifest_lists={s.snapshot_id: s.manifest_list for s in snapshots},
             manifests={
-                s.snapshot_id: tuple(paths) for s, paths in zip(snapshots, listed, strict=True)
+                s.snapshot_id: tuple(paths)
+                for s, paths in zip(snapshots, tree.manifests, strict=True)
             },
             content={
                 path: tuple((file_path, content != 0) for file_path, content in rows)
-                for path, rows in zip(manifests, entries, strict=True)
+                for path, rows in tree.content.items()
             },
             statistics={k: tuple(v) for k, v in statistics.items()},
         )

@@ -190,13 +190,30 @@ def _reachable_files(
             reach.statistics.add(stats.statistics_path)
     snapshots = [s for s in metadata.snapshots if wanted is None or s.snapshot_id in wanted]
     reach.manifest_lists.update(s.manifest_list for s in snapshots)
-    threads = threads_for(metadata.location)
-    listed = parallel_map(lambda s: manifest_list_paths(io, s.manifest_list), snapshots, threads)
-    reach.manifests.update(path for paths in listed for path in paths)
-    manifests = sorted(reach.manifests)
-    for entries in parallel_map(lambda m: manifest_content_paths(io, m), manifests, threads):
+    tree = ManifestTree.read(io, snapshots, metadata.location)
+    reach.manifests.update(tree.content)
+    for entries in tree.content.values():
         reach.content.update(path for path, _ in entries)
     return reach
+
+
+@dataclass(frozen=True)
+class ManifestTree:
+    """What ``snapshots`` reference, paths only: each snapshot's manifests (in order) and each
+    distinct manifest's live (file path, content) entries, every file read once."""
+
+    manifests: list[list[str]]
+    content: dict[str, list[tuple[str, int]]]
+
+    @classmethod
+    def read(cls, io: FileIO, snapshots: Sequence[Snapshot], location: str) -> ManifestTree:
+        threads = threads_for(location)
+        listed = parallel_map(
+            lambda snapshot: manifest_list_paths(io, snapshot.manifest_list), snapshots, threads
+        )
+        manifests = sorted({path for paths in listed for path in paths})
+        entries = parallel_map(lambda m: manifest_content_paths(io, m), manifests, threads)
+        return cls(listed, dict(zip(manifests, entries, strict=True)))
 
 
 def parallel_map(fn: Callable[[T], R], items: Sequence[T], threads: int = READ_THREADS) -> list[R]:
