@@ -4,6 +4,7 @@ Every operation is a `TableOperation` run through `OperationExecutor`.
 """
 
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
+from phlo_lakehouse.operations.dangling import RemoveDanglingDeletesOperation
 from phlo_lakehouse.operations.executor import (
     ExecutionHook,
     OperationContext,
@@ -21,6 +22,7 @@ OPERATION_KINDS = {
     "expire": ExpireSnapshotsOperation,
     "vacuum": VacuumOperation,
     "rewrite_manifests": RewriteManifestsOperation,
+    "remove_dangling_deletes": RemoveDanglingDeletesOperation,
 }
 
 
@@ -49,6 +51,7 @@ __all__ = [
     "OperationExecutor",
     "OperationPlan",
     "OperationResult",
+    "RemoveDanglingDeletesOperation",
     "TableOperation",
     "VacuumOperation",
     "resolve_principal",

@@ -61,6 +61,11 @@ class ReplaceFiles:
         drop_unused_deletes: also remove delete files that applied to removed files and apply
             to no remaining live data file.
         summary: extra snapshot summary properties.
+        removed_deletes: live delete files to remove (dangling ones, or ones rewritten into
+            ``added_deletes``).
+        added_deletes: new delete files (position deletes) written to delete manifests.
+        operation: the snapshot's operation: "replace" (no data change, the default),
+            "delete" or "overwrite" (data retention removes rows).
         known_entries: live entries of manifests the caller has already read, by manifest path
             (manifests are immutable, so they need not be read again).
     """
@@ -75,6 +80,9 @@ class ReplaceFiles:
         added: Sequence[DataFile],
         drop_unused_deletes: bool = True,
         summary: dict[str, str] | None = None,
+        removed_deletes: Sequence[LiveFile] = (),
+        added_deletes: Sequence[DataFile] = (),
+        operation: str = "replace",
         known_entries: Mapping[str, list[ManifestEntry]] | None = None,
     ) -> None:
         self.table = table
@@ -84,6 +92,9 @@ class ReplaceFiles:
         self.added = list(added)
         self.drop_unused_deletes = drop_unused_deletes
         self.extra_summary = dict(summary or {})
+        self.removed_delete_paths = {d.path for d in removed_deletes}
+        self.added_deletes = list(added_deletes)
+        self.operation = operation
         self._entries_cache: dict[str, list[ManifestEntry]] = dict(known_entries or {})
 
     def commit(self, max_attempts: int = DEFAULT_COMMIT_ATTEMPTS) -> ReplaceOutcome:
@@ -145,6 +156,8 @@ class ReplaceFiles:
         removed_live = [f for f in live_data if f.path in self.removed_paths]
         remaining = [f for f in live_data if f.path not in self.removed_paths]
         dropped = self._unused_deletes(removed_live, remaining, live_deletes)
+        implied = {d.path for d in dropped}
+        dropped += [d for d in live_deletes if d.path in self.removed_delete_paths - implied]
         drop_paths = self.removed_paths | {d.path for d in dropped}
 
         snapshot_id = metadata.new_snapshot_id()
@@ -165,11 +178,22 @@ class ReplaceFiles:
             by_spec[data_file.spec_id].append(data_file)
         for spec_id, files in sorted(by_spec.items()):
             new_manifests.insert(0, writer.added(spec_id, files))
+        deletes_by_spec: dict[int, list[DataFile]] = defaultdict(list)
+        for delete_file in self.added_deletes:
+            deletes_by_spec[delete_file.spec_id].append(delete_file)
+        for spec_id, files in sorted(deletes_by_spec.items()):
+            new_manifests.insert(0, writer.added(spec_id, files, deletes=True))
 
         summary = self._summary(remaining, live_deletes, dropped, removed_live)
         manifest_list = writer.manifest_list(new_manifests, head.snapshot_id, sequence_number)
         snapshot = new_snapshot(
-            metadata, snapshot_id, head.snapshot_id, sequence_number, manifest_list, summary
+            metadata,
+            snapshot_id,
+            head.snapshot_id,
+            sequence_number,
+            manifest_list,
+            summary,
+            operation=self.operation,
         )
         updates = [
             AddSnapshotUpdate(snapshot=snapshot),
@@ -201,6 +225,7 @@ class ReplaceFiles:
     ) -> None:
         live_paths = {f.path for f in live_data}
         gone = sorted(self.removed_paths - live_paths)
+        gone += sorted(self.removed_delete_paths - {d.path for d in live_deletes})
         if gone:
             raise StaleReplace(
                 f"{len(gone)} file(s) to replace are no longer live, e.g. {gone[0]}",
@@ -253,10 +278,12 @@ class ReplaceFiles:
 
         dropped_paths = {d.path for d in dropped}
         kept_deletes = [d for d in live_deletes if d.path not in dropped_paths]
+        added_deletes = [LiveFile(f, 0, None, "") for f in self.added_deletes]
         added_rows = sum(f.record_count for f in self.added)
         added_size = sum(f.file_size_in_bytes for f in self.added)
-        pos = [d for d in kept_deletes if d.data_file.content == DataFileContent.POSITION_DELETES]
-        eq = [d for d in kept_deletes if d.data_file.content == DataFileContent.EQUALITY_DELETES]
+        after_deletes = kept_deletes + added_deletes
+        pos = [d for d in after_deletes if d.data_file.content == DataFileContent.POSITION_DELETES]
+        eq = [d for d in after_deletes if d.data_file.content == DataFileContent.EQUALITY_DELETES]
         summary = {
             "added-data-files": str(len(self.added)),
             "deleted-data-files": str(len(removed)),
@@ -268,13 +295,14 @@ class ReplaceFiles:
                 + sum(d.data_file.file_size_in_bytes for d in dropped)
             ),
             "removed-delete-files": str(len(dropped)),
+            "added-delete-files": str(len(added_deletes)),
             "total-data-files": str(len(remaining) + len(self.added)),
-            "total-delete-files": str(len(kept_deletes)),
+            "total-delete-files": str(len(after_deletes)),
             "total-records": str(sum(f.data_file.record_count for f in remaining) + added_rows),
             "total-files-size": str(
                 sum(f.data_file.file_size_in_bytes for f in remaining)
                 + added_size
-                + sum(d.data_file.file_size_in_bytes for d in kept_deletes)
+                + sum(d.data_file.file_size_in_bytes for d in after_deletes)
             ),
             "total-position-deletes": str(sum(d.data_file.record_count for d in pos)),
             "total-equality-deletes": str(sum(d.data_file.record_count for d in eq)),
@@ -335,10 +363,11 @@ class ManifestFactory:
                 writer.delete(entry)
         return writer.to_manifest_file()
 
-    def added(self, spec_id: int, files: list[DataFile]) -> ManifestFile:
+    def added(self, spec_id: int, files: list[DataFile], *, deletes: bool = False) -> ManifestFile:
         from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestEntryStatus
 
-        with self.writer(spec_id, ManifestContent.DATA) as writer:
+        content = ManifestContent.DELETES if deletes else ManifestContent.DATA
+        with self.writer(spec_id, content) as writer:
             for data_file in files:
                 writer.add_entry(
                     ManifestEntry.from_args(
@@ -475,7 +504,9 @@ def _spec_equality_ids(schema: Any) -> Any:
     )
 
 
-def new_snapshot(metadata, snapshot_id, parent_id, sequence_number, manifest_list, summary):  # noqa: ANN001, ANN202
+def new_snapshot(  # noqa: ANN201
+    metadata, snapshot_id, parent_id, sequence_number, manifest_list, summary, operation="replace"
+):  # noqa: ANN001
     from pyiceberg.table.snapshots import Operation, Snapshot, Summary
 
     return Snapshot(
@@ -483,7 +514,7 @@ def new_snapshot(metadata, snapshot_id, parent_id, sequence_number, manifest_lis
         parent_snapshot_id=parent_id,
         sequence_number=sequence_number,
         manifest_list=manifest_list,
-        summary=Summary(operation=Operation.REPLACE, **summary),
+        summary=Summary(operation=Operation(operation), **summary),
         schema_id=metadata.current_schema_id,
     )
 

@@ -1,0 +1,217 @@
+"""`RemoveDanglingDeletesOperation`: drop delete files that apply to no live data file.
+
+Streaming upserts (Flink, Spark MERGE in merge-on-read mode, Firehose) write a delete file per
+commit; once compaction has rewritten the data files they pointed at, those delete files apply to
+nothing, yet every reader still opens them and every manifest still lists them. A delete file is
+dangling when, under Iceberg's sequence-number rules (`files.applicable_deletes`):
+
+- a position delete: no live data file of its spec and partition has a data sequence number at
+  or below its own and a path inside its ``file_path`` bounds (so a file-scoped delete whose data
+  file is gone is dangling, and so is one older than every data file of its partition: Iceberg's
+  ``RemoveDanglingDeleteFiles`` rule);
+- an equality delete: no live data file it could apply to (same spec and partition, or any
+  partition for an unpartitioned spec) has a smaller data sequence number.
+
+Nothing can make a dangling delete apply again: new data files get higher sequence numbers, and a
+compaction's output keeps at least the sequence number of what it rewrote. Removal is therefore
+metadata only: one ``replace`` commit, no data file read or written, through the shared replace
+producer (which checks on every attempt that each removed delete file is still live).
+
+Example:
+    >>> op = RemoveDanglingDeletesOperation()
+    >>> result = OperationExecutor(lakehouse).run(op, "raw.events")          # doctest: +SKIP
+    >>> result.figures["dangling_delete_files"]                              # doctest: +SKIP
+    412
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from phlo_lakehouse.errors import InvalidInput
+from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
+from phlo_lakehouse.operations.files import LiveFile, LiveFiles, live_files
+from phlo_lakehouse.operations.format_support import refuse_format_v3
+from phlo_lakehouse.operations.replace import ReplaceFiles
+
+if TYPE_CHECKING:
+    from phlo_lakehouse.table import LakehouseTable
+
+#: Field id of ``file_path`` in position delete files (its bounds name the files referenced).
+DELETE_FILE_PATH_ID = 2147483546
+
+
+def dangling_deletes(live: LiveFiles) -> list[LiveFile]:
+    """The delete files of ``live`` that apply to none of its data files, sorted by path.
+
+    Example:
+        >>> [d.path for d in dangling_deletes(live_files(table, table.current_snapshot()))]
+        ... # doctest: +SKIP
+        ['s3://bucket/t/data/00000-9-deletes.parquet']
+    """
+    from pyiceberg.manifest import DataFileContent
+
+    index = _PartitionIndex(live.data)
+    dangling = []
+    for delete in live.deletes:
+        if delete.data_file.content == DataFileContent.POSITION_DELETES:
+            applies = index.position_delete_applies(delete)
+        else:
+            applies = index.equality_delete_applies(delete)
+        if not applies:
+            dangling.append(delete)
+    return sorted(dangling, key=lambda d: d.path)
+
+
+class _PartitionIndex:
+    """Live data files by (spec, partition): sorted paths and the lowest sequence number."""
+
+    def __init__(self, data: list[LiveFile]) -> None:
+        by_partition: dict[tuple, list[LiveFile]] = defaultdict(list)
+        for f in data:
+            by_partition[f.partition_key].append(f)
+        self.paths: dict[tuple, list[str]] = {}
+        self.sequence: dict[tuple, dict[str, int]] = {}
+        self.min_sequence: dict[tuple, int] = {}
+        for key, files in by_partition.items():
+            self.sequence[key] = {f.path: f.data_sequence_number for f in files}
+            self.paths[key] = sorted(self.sequence[key])
+            self.min_sequence[key] = min(f.data_sequence_number for f in files)
+        self.global_min = min(self.min_sequence.values(), default=None)
+
+    def position_delete_applies(self, delete: LiveFile) -> bool:
+        key = delete.partition_key
+        lowest = self.min_sequence.get(key)
+        if lowest is None or delete.data_sequence_number < lowest:
+            return False
+        lower, upper = _path_bounds(delete)
+        paths, sequence = self.paths[key], self.sequence[key]
+        start = 0 if lower is None else bisect.bisect_left(paths, lower)
+        for path in paths[start:]:
+            if upper is not None and path > upper:
+                return False
+            if sequence[path] <= delete.data_sequence_number:
+                return True
+        return False
+
+    def equality_delete_applies(self, delete: LiveFile) -> bool:
+        if len(delete.data_file.partition) == 0:
+            lowest = self.global_min
+        else:
+            lowest = self.min_sequence.get(delete.partition_key)
+        return lowest is not None and lowest < delete.data_sequence_number
+
+
+def _path_bounds(delete: LiveFile) -> tuple[str | None, str | None]:
+    """The ``file_path`` bounds of a position delete file, as text (None when absent)."""
+    lower = (delete.data_file.lower_bounds or {}).get(DELETE_FILE_PATH_ID)
+    upper = (delete.data_file.upper_bounds or {}).get(DELETE_FILE_PATH_ID)
+    # Bounds are UTF-8 and may be truncated: a truncated upper bound is not an upper bound of
+    # longer paths, so it is only used when it names a whole path (lower == upper).
+    lower_text = lower.decode("utf-8", "replace") if lower is not None else None
+    upper_text = upper.decode("utf-8", "replace") if upper is not None else None
+    if upper_text is not None and upper_text != lower_text:
+        upper_text = None
+    return lower_text, upper_text
+
+
+class RemoveDanglingDeletesOperation(TableOperation):
+    """Remove delete files that apply to no live data file (metadata only, one commit).
+
+    Every partition is checked: planning reads the live manifests once, nothing else.
+
+    Figures: ``delete_files`` (live before), ``dangling_delete_files``,
+    ``dangling_position_delete_files``, ``dangling_equality_delete_files``, ``dangling_bytes``,
+    ``dangling_delete_records``.
+    """
+
+    name = "remove_dangling_deletes"
+    permission = "optimize"
+
+    def __init__(self) -> None:
+        self._live_cache: tuple[tuple, LiveFiles] | None = None
+
+    def plan(self, table: LakehouseTable) -> OperationPlan:
+        from pyiceberg.manifest import DataFileContent
+
+        if table.ref_kind != "branch":
+            raise InvalidInput(
+                f"{table.ref!r} is a tag; delete files are removed on branches",
+                hint="run it on a branch",
+            )
+        refuse_format_v3(table, self.name)
+        live = self._live(table)
+        dangling = dangling_deletes(live)
+        position = [d for d in dangling if d.data_file.content == DataFileContent.POSITION_DELETES]
+        figures = {
+            "delete_files": len(live.deletes),
+            "dangling_delete_files": len(dangling),
+            "dangling_position_delete_files": len(position),
+            "dangling_equality_delete_files": len(dangling) - len(position),
+            "dangling_bytes": sum(d.data_file.file_size_in_bytes for d in dangling),
+            "dangling_delete_records": sum(d.data_file.record_count for d in dangling),
+        }
+        details = {"dangling_delete_files": [d.path for d in dangling]}
+        return OperationPlan(
+            self.name, str(table.identifier), table.ref, table.snapshot_id, figures, details
+        )
+
+    def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
+        paths = set(plan.details["dangling_delete_files"])
+        if not paths:
+            return replace(OperationResult.from_plan(plan), dry_run=False)
+        live = self._live(table, plan.snapshot_id)
+        removed = [d for d in live.deletes if d.path in paths]
+        outcome = commit_removed_deletes(table, plan, removed, live, operation=self.name)
+        return OperationResult(
+            operation=self.name,
+            table=plan.table,
+            ref=plan.ref,
+            dry_run=False,
+            committed=True,
+            snapshot_id_before=plan.snapshot_id,
+            snapshot_id_after=outcome.snapshot.snapshot_id,
+            figures=dict(plan.figures),
+            attempts=outcome.attempts,
+            plan=plan,
+            details={**plan.details, "removed_delete_files": outcome.removed_delete_files},
+        )
+
+    def _live(self, table: LakehouseTable, snapshot_id: int | None = None) -> LiveFiles:
+        snapshot = (
+            table.table.snapshot_by_id(snapshot_id) if snapshot_id is not None else table.snapshot
+        )
+        key = (table.table.metadata.table_uuid, snapshot.snapshot_id if snapshot else None)
+        if self._live_cache is not None and self._live_cache[0] == key:
+            return self._live_cache[1]
+        live = live_files(table.table, snapshot)
+        self._live_cache = (key, live)
+        return live
+
+
+def commit_removed_deletes(
+    table: LakehouseTable,
+    plan: OperationPlan,
+    removed: list[LiveFile],
+    live: LiveFiles,
+    *,
+    operation: str,
+    added_deletes: list | None = None,
+):  # noqa: ANN201 - ReplaceOutcome
+    """One ``replace`` commit removing ``removed`` delete files (and adding ``added_deletes``)
+    through the shared replace producer."""
+    return ReplaceFiles(
+        table.table,
+        table.table_ref,
+        starting_snapshot_id=plan.snapshot_id,
+        removed=[],
+        added=[],
+        removed_deletes=removed,
+        added_deletes=added_deletes or [],
+        drop_unused_deletes=False,
+        summary={"phlo-lakehouse.operation": operation},
+        known_entries=live.entries,
+    ).commit()
