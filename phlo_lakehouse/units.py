@@ -13,9 +13,10 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 
-from phlo_lakehouse.errors import InvalidDuration, InvalidSize
+from phlo_lakehouse.errors import InvalidConfig, InvalidDuration, InvalidSize
 
 _DURATION_HINT = "use a number with a unit: 90m, 36h, 5d, 2w, or ISO-8601 like P5D / PT36H"
 _SIZE_HINT = "use a positive whole number of bytes or a unit: 512KB, 128MB, 512MiB, 1GB"
@@ -125,3 +126,35 @@ def format_size(num_bytes: int | float) -> str:
             return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+def int_property(
+    properties: Mapping[str, str],
+    key: str,
+    default: int | None,
+    *,
+    minimum: int = 0,
+    hint: str | None = None,
+) -> int | None:
+    """The whole-number table property ``key`` (``default`` when unset).
+
+    Example:
+        >>> int_property({"commit.retry.num-retries": "3"}, "commit.retry.num-retries", 4)
+        3
+
+    Raises:
+        InvalidConfig: the value is not a whole number of at least ``minimum``.
+    """
+    raw = properties.get(key)
+    if raw is None:
+        return default
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise InvalidConfig(
+            f"table property {key}={raw!r} is not a whole number >= {minimum}",
+            hint=hint or f"fix or remove the table property {key}",
+        )
+    return value

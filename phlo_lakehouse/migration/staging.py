@@ -77,11 +77,12 @@ def create_staged_table(
 def drop_staging(catalog: Catalog, ident: TableIdentifier) -> None:
     """Drop a staging table and delete its metadata files (never a data file: they are the
     source's)."""
-    from phlo_lakehouse.operations.files import delete_paths, reachable_files
+    from phlo_lakehouse.operations.files import reachable_files
+    from phlo_lakehouse.storage.deletion import delete_files
 
     table = load_iceberg_table(catalog, ident)
     if table is None:
         return
     reach = reachable_files(table)
     catalog.drop_table(ident.as_tuple())
-    delete_paths(table.io, reach.metadata | reach.manifest_lists | reach.manifests)
+    delete_files(table.io, reach.metadata | reach.manifest_lists | reach.manifests)

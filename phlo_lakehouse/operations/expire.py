@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from phlo_lakehouse.errors import Conflict, InvalidConfig, InvalidInput, OperationFailed
+from phlo_lakehouse.errors import Conflict, InvalidInput, OperationFailed
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.commit import (
     commit_updates,
@@ -31,9 +31,10 @@ from phlo_lakehouse.operations.commit import (
     refs_unchanged_requirements,
     remove_snapshots_update,
 )
-from phlo_lakehouse.operations.files import ManifestTree, delete_paths, reachable_files
+from phlo_lakehouse.operations.files import ManifestTree, reachable_files
 from phlo_lakehouse.operations.gc_pause import gc_paused
-from phlo_lakehouse.units import parse_duration
+from phlo_lakehouse.storage.deletion import delete_files
+from phlo_lakehouse.units import int_property, parse_duration
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -249,12 +250,10 @@ class ExpireSnapshotsOperation(TableOperation):
             # Recomputed from what was committed, not taken from the plan: a file reachable now
             # is never deleted, whatever the plan said.
             reachable = reachable_files(table.table).all()
-            failed = set(
-                delete_paths(
-                    table.table.io,
-                    [p for paths in planned.values() for p in paths if p not in reachable],
-                )
-            )
+            failed = delete_files(
+                table.table.io,
+                [p for paths in planned.values() for p in paths if p not in reachable],
+            ).failed
             deleted = {
                 kind: [p for p in planned.get(kind, []) if p not in reachable and p not in failed]
                 for kind in FILE_FIGURES
@@ -455,19 +454,8 @@ def _figures(
 def _int_property(
     properties: Mapping[str, str], key: str, default: int | None, minimum: int
 ) -> int | None:
-    raw = properties.get(key)
-    if raw is None:
-        return default
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise InvalidConfig(
-            f"table property {key}={raw!r} is not a whole number >= {minimum}",
-            hint=f"fix or remove the property, or pass the value to expire explicitly ({key})",
-        )
-    return value
+    hint = f"fix or remove the property, or pass the value to expire explicitly ({key})"
+    return int_property(properties, key, default, minimum=minimum, hint=hint)
 
 
 def _millis(moment: datetime) -> int:

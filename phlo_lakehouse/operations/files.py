@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -323,44 +322,3 @@ def _stored(uri: str, listed: str, size: int, mtime_ns: int, scheme: str) -> Sto
     authority, _, key = listed.partition("/")
     location = (_SCHEME_EQUIVALENTS.get(scheme, scheme), authority, f"/{key}")
     return StoredFile(uri, size, mtime_ns, location)
-
-
-def delete_paths(io: FileIO, paths: Iterable[str], *, threads: int = READ_THREADS) -> list[str]:
-    """Delete ``paths`` in parallel; returns the ones that failed (missing files count as gone)."""
-    targets = list(paths)
-    failed: list[str] = []
-    local = [p for p in targets if p.startswith("file:")]
-    if local:
-        # Local files: unlink directly (FileIO re-parses every path), a few threads at a time
-        # (unlink releases the GIL; more threads only contend for the directory locks).
-        workers = max(1, min(threads, 4, len(local)))
-        for failures in parallel_map(_unlink_all, [local[i::workers] for i in range(workers)]):
-            failed.extend(failures)
-        targets = [p for p in targets if not p.startswith("file:")]
-
-    def _delete(path: str) -> None:
-        try:
-            io.delete(path)
-        except FileNotFoundError:
-            return
-        except OSError:
-            failed.append(path)
-
-    if targets:
-        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(targets)))) as pool:
-            list(pool.map(_delete, targets))
-    return failed
-
-
-def _unlink_all(uris: list[str]) -> list[str]:
-    """Unlink local ``uris``; returns the ones that failed (missing files count as gone)."""
-    failed = []
-    for uri in uris:
-        plain = uri.startswith("file:///") and "//" not in uri[8:]
-        try:
-            os.unlink(uri[7:] if plain else normalize_location(uri)[2])
-        except FileNotFoundError:
-            continue
-        except OSError:
-            failed.append(uri)
-    return failed

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.commit import commit_updates
-from phlo_lakehouse.operations.files import delete_paths, read_entries
+from phlo_lakehouse.operations.files import read_entries
 from phlo_lakehouse.operations.replace import ManifestFactory, new_snapshot
+from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import parse_size
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ class RewriteManifestsOperation(TableOperation):
                 [AssertRefSnapshotId(ref=table.table_ref, snapshot_id=head.snapshot_id)],
             )
         except BaseException:
-            delete_paths(table.table.io, written)
+            delete_files(table.table.io, written)
             raise
         figures = {
             "manifests_to_rewrite": len(data),

@@ -339,7 +339,7 @@ class OptimizeOperation(TableOperation):
             if self.partial_progress:
                 from pyiceberg.exceptions import CommitStateUnknownException
 
-                from phlo_lakehouse.operations.files import delete_paths
+                from phlo_lakehouse.storage.deletion import delete_files
 
                 with commit_lock:
                     try:
@@ -347,7 +347,7 @@ class OptimizeOperation(TableOperation):
                     except CommitStateUnknownException:
                         raise  # the commit may have landed: its files may be live
                     except BaseException:
-                        delete_paths(table.table.io, writer_paths)  # this group never committed
+                        delete_files(table.table.io, writer_paths)  # this group never committed
                         raise
             return outcome
 
@@ -371,9 +371,9 @@ class OptimizeOperation(TableOperation):
             )
         except BaseException:
             if not self.partial_progress:
-                from phlo_lakehouse.operations.files import delete_paths
+                from phlo_lakehouse.storage.deletion import delete_files
 
-                delete_paths(table.table.io, [p for paths in written_all for p in paths])
+                delete_files(table.table.io, [p for paths in written_all for p in paths])
             raise
         added = [f for o in outcomes for f in o["added"]]
         figures = {

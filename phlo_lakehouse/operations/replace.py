@@ -520,6 +520,6 @@ def new_snapshot(  # noqa: ANN201
 
 
 def _delete_quietly(table: Table, paths: list[str]) -> None:
-    from phlo_lakehouse.operations.files import delete_paths
+    from phlo_lakehouse.storage.deletion import delete_files
 
-    delete_paths(table.io, paths)
+    delete_files(table.io, paths)

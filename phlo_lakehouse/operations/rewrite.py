@@ -131,7 +131,7 @@ class RollingDataFileWriter:
 
     def abort(self) -> None:
         """Stop writing and delete every file this writer created."""
-        from phlo_lakehouse.operations.files import delete_paths
+        from phlo_lakehouse.storage.deletion import delete_files
 
         if self._writer is not None:
             try:
@@ -139,7 +139,7 @@ class RollingDataFileWriter:
             except Exception:  # noqa: BLE001 - the file is deleted next either way
                 pass
             self._writer = None
-        delete_paths(self.table.io, self.written_paths)
+        delete_files(self.table.io, self.written_paths)
 
     def _flush(self) -> None:
         import pyarrow as pa

@@ -34,12 +34,12 @@ from phlo_lakehouse.operations.base import OperationPlan, OperationResult, Table
 from phlo_lakehouse.operations.files import (
     READ_THREADS,
     StoredFile,
-    delete_paths,
     list_storage,
     normalize_location,
     reachable_files,
 )
 from phlo_lakehouse.operations.gc_pause import gc_paused
+from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import parse_duration
 
 if TYPE_CHECKING:
@@ -316,7 +316,7 @@ class VacuumOperation(TableOperation):
             to_delete = list(
                 classify_listed_files(planned, reachable, prefix_mismatch=mode).unreachable
             )
-        failed = set(delete_paths(current.table.io, to_delete, threads=self.threads))
+        failed = delete_files(current.table.io, to_delete, threads=self.threads).failed
         deleted = sorted(p for p in to_delete if p not in failed)
         became_reachable = sorted(set(planned) - set(to_delete))
         deleted_sizes = dict(sizes) if deleted == planned else {p: sizes.get(p, 0) for p in deleted}

@@ -102,13 +102,13 @@ def install(crash: str, nth: int) -> None:
             _wrap(MetastoreCatalog._write_metadata, counter, before=False)  # noqa: SLF001
         )
     elif crash == "delete":
-        # Local files are unlinked directly by files.delete_paths; remote ones go through FileIO.
-        from phlo_lakehouse.operations import files
+        # Local files are unlinked directly by storage.deletion; remote ones go through FileIO.
+        from phlo_lakehouse.storage import deletion
 
         pyarrow_io.PyArrowFileIO.delete = _wrap(
             pyarrow_io.PyArrowFileIO.delete, counter, before=False
         )
-        files.os = _OsWithCrashingUnlink(_wrap(os.unlink, counter, before=False))
+        deletion.os = _OsWithCrashingUnlink(_wrap(os.unlink, counter, before=False))
     else:
         raise SystemExit(f"unknown crash point {crash!r}; use one of {CRASH_POINTS}")
 
