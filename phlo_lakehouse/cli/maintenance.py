@@ -83,6 +83,13 @@ def _columns(values: Sequence[str]) -> list[str]:
 )
 @click.option("--rewrite-all", is_flag=True, help="Rewrite every selected file, whatever its size.")
 @click.option("--partial-progress", is_flag=True, help="Commit each file group on its own.")
+@click.option(
+    "--stitch",
+    type=click.Choice(["auto", "always", "never"]),
+    default=None,
+    help="Copy whole Parquet row groups instead of decoding when safe (default: the table "
+    "property phlo-lakehouse.optimize.stitch, else auto).",
+)
 @confirmed
 def optimize(
     tables: list[LakehouseTable],
@@ -94,6 +101,7 @@ def optimize(
     partition_filter: str | None,
     rewrite_all: bool,
     partial_progress: bool,
+    stitch: str | None,
     confirmation: Confirmation,
 ) -> None:
     """Compact small data files (binpack, sort or zorder).
@@ -117,6 +125,7 @@ def optimize(
         partition_filter=partition_filter,
         rewrite_all=rewrite_all,
         partial_progress=partial_progress,
+        stitch=stitch,
     )
     run_operation(current_state(), operation, tables, confirmation, OPTIMIZE_PROGRESS)
 

@@ -29,6 +29,7 @@ from phlo_lakehouse.metadata import target_file_size
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.file_groups import FileGroup, group_from_dict, output_file_count
 from phlo_lakehouse.operations.files import LiveFile, LiveFiles, applicable_deletes, live_files
+from phlo_lakehouse.operations.parquet_footer import FooterError
 from phlo_lakehouse.operations.read import read_group
 from phlo_lakehouse.operations.replace import ReplaceFiles
 from phlo_lakehouse.operations.rewrite import RollingDataFileWriter, sort_rows, zorder_rows
@@ -39,6 +40,7 @@ from phlo_lakehouse.operations.selection import (
     parse_sort_spec,
     require_column,
 )
+from phlo_lakehouse.operations.stitch import STITCH_MODES, plan_stitch, stitch_group, stitch_mode
 from phlo_lakehouse.units import parse_size
 
 if TYPE_CHECKING:
@@ -72,6 +74,9 @@ class OptimizeOperation(TableOperation):
         files: only these data files (paths), e.g. one group of an earlier plan: this is how a
             fan-out runs one group per process; files no longer live are left out.
         max_concurrent_groups: groups rewritten at once in this process (default: CPU count).
+        stitch: "auto", "always" or "never": copy whole row groups instead of decoding when
+            safe (`phlo_lakehouse.operations.stitch`); default: the table property
+            ``phlo-lakehouse.optimize.stitch``, else "auto".
     """
 
     name = "optimize"
@@ -94,6 +99,7 @@ class OptimizeOperation(TableOperation):
         partial_progress: bool = False,
         files: Sequence[str] | None = None,
         max_concurrent_groups: int | None = None,
+        stitch: str | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise InvalidInput(
@@ -137,6 +143,11 @@ class OptimizeOperation(TableOperation):
         self.partial_progress = partial_progress
         self.only_files = frozenset(files) if files is not None else None
         self.max_concurrent_groups = max_concurrent_groups or os.cpu_count() or 1
+        if stitch is not None and stitch not in STITCH_MODES:
+            raise InvalidInput(
+                f"stitch={stitch!r} is not supported", hint="use auto, always or never"
+            )
+        self.stitch = stitch
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -148,6 +159,7 @@ class OptimizeOperation(TableOperation):
             "partition_filter": self.partition_filter,
             "rewrite_all": self.rewrite_all,
             "partial_progress": self.partial_progress,
+            "stitch": self.stitch,
         }
 
     # -- planning -------------------------------------------------------------------------------
@@ -324,6 +336,7 @@ class OptimizeOperation(TableOperation):
         deletes_by_path = {d.path: d for d in live.deletes}
         sort_keys = [tuple(k) for k in plan.details["sort_keys"]]
         commit_lock = threading.Lock()
+        stitch = stitch_mode(table.table, self.stitch)
         outcomes: list[dict[str, Any]] = []
         written_all: list[list[str]] = []
 
@@ -331,11 +344,24 @@ class OptimizeOperation(TableOperation):
             files = [by_path[p] for p in group.files]
             group_deletes = [deletes_by_path[p] for p in group.delete_files]
             deletes = {f.path: applicable_deletes(f, group_deletes) for f in files}
-            new_files, rows, writer_paths = self._rewrite(
-                table.table, group, files, deletes, sort_keys
+            stitchable, reason = plan_stitch(
+                table.table, files, any(deletes.values()), self.strategy, stitch
             )
+            stitched = None
+            if stitchable is not None:
+                try:
+                    stitched = stitch_group(table.table, group, files, stitchable)
+                except FooterError as e:  # the footer did not survive re-encoding: decode
+                    reason = str(e)
+            if stitched is not None:
+                new_files, rows, writer_paths = stitched
+            else:
+                new_files, rows, writer_paths = self._rewrite(
+                    table.table, group, files, deletes, sort_keys
+                )
             written_all.append(writer_paths)
             outcome = {"group": group, "added": new_files, "rows": rows, "removed": files}
+            outcome["stitch"] = reason or "stitched"
             if self.partial_progress:
                 from pyiceberg.exceptions import CommitStateUnknownException
 
@@ -392,6 +418,9 @@ class OptimizeOperation(TableOperation):
             "files_written": sorted(f.file_path for f in added),
             "delete_files_removed": sorted({p for c in commits for p in c.removed_delete_files}),
             "commits": len(commits),
+            "stitched_groups": sum(o["stitch"] == "stitched" for o in outcomes),
+            "decoded_groups": sum(o["stitch"] != "stitched" for o in outcomes),
+            "decode_reasons": sorted({o["stitch"] for o in outcomes} - {"stitched"}),
         }
         head = commits[-1].snapshot.snapshot_id
         return OperationResult(

@@ -139,6 +139,21 @@ class TestOptimize(MaintenanceCase):
         assert done["details"]["target_file_size"] == 1024 * 1024
         assert done["details"]["commits"] == 4
 
+    @pytest.mark.parametrize(("mode", "stitched"), [("always", 4), ("never", 0)])
+    def test_stitch_option_copies_row_groups_or_decodes(self, mode, stitched):
+        rows = self.rows()
+        result = self.invoke_command(["optimize", TABLE, "--stitch", mode, "--yes", "--json"])
+        self.assert_success(result)
+        [done] = self.json_output(result)["results"]
+        assert done["details"]["stitched_groups"] == stitched
+        assert done["details"]["decoded_groups"] == 4 - stitched
+        assert self.rows() == rows
+
+    def test_a_bad_stitch_mode_exits_2(self):
+        result = self.invoke_command(["optimize", TABLE, "--stitch", "maybe", "--yes"])
+        assert result.exit_code == 2
+        assert "Traceback" not in result.output
+
     def test_a_selector_runs_on_every_matching_table(self):
         from phlo_lakehouse.demo import seed_demo_table
 
