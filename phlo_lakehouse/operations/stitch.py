@@ -145,8 +145,8 @@ def stitch_group(
     (data files, rows, paths written). On error every file written is deleted."""
     from pyiceberg.table.locations import load_location_provider
 
-    from phlo_lakehouse.operations.files import delete_paths
     from phlo_lakehouse.operations.rewrite import _PartitionPath
+    from phlo_lakehouse.storage.deletion import delete_files
 
     metadata = table.metadata
     locations = load_location_provider(metadata.location, metadata.properties)
@@ -163,7 +163,7 @@ def stitch_group(
             written.append(path)
             data_files.append(_write_output(table, group, path, pieces, plan.footers[0]))
     except BaseException:
-        delete_paths(table.io, written)
+        delete_files(table.io, written)
         raise
     rows = sum(f.record_count for f in data_files)
     return data_files, rows, written
