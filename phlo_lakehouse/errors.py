@@ -85,6 +85,15 @@ class AccessDenied(LakehouseError):
 class Conflict(LakehouseError):
     """Error when a commit conflicts with a concurrent change and retries are exhausted."""
 
+    #: True when re-planning on a refreshed target may succeed (the executor then retries).
+    retryable: bool = True
+
+
+class MergeConflict(Conflict):
+    """Error when a merge would change tables both sides changed; nothing was merged."""
+
+    retryable = False
+
 
 class OperationFailed(LakehouseError):
     """Error when an operation fails for a reason other than input, access or conflict."""

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from phlo_lakehouse.engines.base import Engine
     from phlo_lakehouse.metadata import TableMetadata
     from phlo_lakehouse.nessie import NessieReferences
-    from phlo_lakehouse.operations.base import OperationResult, TableOperation
+    from phlo_lakehouse.operations.base import CatalogOperation, OperationResult, TableOperation
     from phlo_lakehouse.operations.executor import ExecutionHook, OperationExecutor
 
 
@@ -147,6 +147,23 @@ class LakehouseResource(ABC):
             >>> lakehouse.run(VacuumOperation(), "demo.events", dry_run=True)  # doctest: +SKIP
         """
         return self.executor(engine).run(operation, name, ref, dry_run=dry_run, principal=principal)
+
+    def run_catalog(
+        self,
+        operation: CatalogOperation,
+        ref: str | None = None,
+        *,
+        dry_run: bool = False,
+        principal: str | None = None,
+    ) -> OperationResult:
+        """Run a catalog-level ``operation`` (Nessie reference change, publish, GC, migration)
+        on reference ``ref`` (None: the whole catalog) through the same executor and hooks.
+
+        Example:
+            >>> from phlo_lakehouse.operations import MergeReference
+            >>> lakehouse.run_catalog(MergeReference("dev"), "main", dry_run=True)  # doctest: +SKIP
+        """
+        return self.executor().run_catalog(operation, ref, dry_run=dry_run, principal=principal)
 
     def optimize_table(
         self,

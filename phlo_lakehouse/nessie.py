@@ -38,6 +38,7 @@ from phlo_lakehouse.errors import (
     CatalogUnavailable,
     Conflict,
     InvalidInput,
+    MergeConflict,
     RefNotFound,
     SnapshotNotFound,
 )
@@ -486,7 +487,7 @@ class NessieReferences:
         applied = bool(response.get("wasApplied")) and not dry_run
         if not dry_run and (conflicts or not response.get("wasSuccessful", True)):
             shown = ", ".join(conflicts) or "unknown keys"
-            raise Conflict(
+            raise MergeConflict(
                 f"merging {source.name} onto {target.name} conflicts on {shown}; nothing merged",
                 hint="both sides changed these tables since their common ancestor; "
                 "merge(dry_run=True) lists them — resolve on the source branch and merge again",

@@ -146,12 +146,12 @@ class OperationTracer:
             status = "success"
         self.provider.record_operation(
             operation=result.operation,
-            table=result.table,
+            table=context.subject,
             status=status,
             duration_seconds=result.duration_seconds,
             figures=result.figures,
         )
-        if self.lakehouse is not None and status == "success":
+        if self.lakehouse is not None and status == "success" and context.identifier is not None:
             self.provider.record_table_health(
                 self.lakehouse.collect_stats(context.identifier, context.ref)
             )
@@ -160,11 +160,42 @@ class OperationTracer:
         started = context.timings.get("traced_since")
         self.provider.record_operation(
             operation=context.operation.name,
-            table=str(context.identifier),
+            table=context.subject,
             status=status_of(error),
             duration_seconds=(time.perf_counter() - started) if started else 0.0,
             figures={},
         )
+
+
+class MetricsPusher:
+    """The executor hook that pushes ``provider``'s metrics to a Pushgateway after every run,
+    failed ones included (batch processes — CLI commands, Dagster runs — end before a scrape).
+
+    Put it first in the hook list so that it runs last, after the tracer has recorded the run.
+
+    Example:
+        >>> pusher = MetricsPusher(PrometheusObservability(), "http://127.0.0.1:9091")
+        >>> pusher.job
+        'phlo_lakehouse'
+    """
+
+    def __init__(
+        self, provider: PrometheusObservability, gateway: str, job: str = "phlo_lakehouse"
+    ) -> None:
+        self.provider = provider
+        self.gateway = gateway
+        self.job = job
+
+    def before_plan(self, context: OperationContext) -> None:
+        """Nothing to do before planning."""
+
+    def after(self, context: OperationContext) -> None:
+        """Push after a successful run."""
+        self.provider.push(self.gateway, job=self.job)
+
+    def on_error(self, context: OperationContext, error: BaseException) -> None:
+        """Push after a failed run."""
+        self.provider.push(self.gateway, job=self.job)
 
 
 def status_of(error: BaseException) -> str:

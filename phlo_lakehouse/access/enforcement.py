@@ -24,7 +24,12 @@ if TYPE_CHECKING:
 
 
 class AccessControlHook:
-    """Checks ``operation.permission`` on ``catalog.namespace.table`` and audits the outcome.
+    """Checks ``operation.permission`` on the run's resource and audits the outcome.
+
+    The resource is ``<catalog>.<namespace>.<table>`` for a table operation and for a
+    catalog-level operation that names a table (migration), ``<catalog>@<ref>`` for one on a
+    reference (Nessie reference changes, merges, publishing) and ``<catalog>`` for one on the
+    whole catalog (Nessie GC); see `OperationContext.resource`.
 
     Args:
         provider: decides requests; None audits without enforcing.
@@ -39,7 +44,8 @@ class AccessControlHook:
 
     @staticmethod
     def resource(context: OperationContext) -> str:
-        return f"{context.catalog}.{context.identifier}"
+        """The resource the run is checked and audited on."""
+        return context.resource
 
     def before_plan(self, context: OperationContext) -> None:
         permission = Permission.parse(context.operation.permission)
@@ -85,43 +91,3 @@ class AccessControlHook:
             plan_digest=digest,
             details={"dry_run": context.dry_run, "ref": context.ref, "figures": details},
         )
-
-
-ACCESS_CONTROL_ENV = "PHLO_LAKEHOUSE_ACCESS_CONTROL"
-ACCESS_DB_ENV = "PHLO_LAKEHOUSE_ACCESS_DB"
-AUDIT_SECRET_ENV = "PHLO_LAKEHOUSE_AUDIT_SECRET"
-
-
-def access_db_url(env: dict[str, str] | None = None, home: str | None = None) -> str:
-    """Where policies and the audit log live: ``PHLO_LAKEHOUSE_ACCESS_DB``, else
-    ``sqlite:///<home>/access.db`` (home: ``PHLO_LAKEHOUSE_HOME`` or ``.lakehouse``)."""
-    import os
-
-    env = dict(os.environ) if env is None else env
-    if env.get(ACCESS_DB_ENV):
-        return env[ACCESS_DB_ENV]
-    root = home or env.get("PHLO_LAKEHOUSE_HOME") or ".lakehouse"
-    return f"sqlite:///{os.path.abspath(root)}/access.db"
-
-
-def hook_from_env(
-    env: dict[str, str] | None = None, home: str | None = None
-) -> AccessControlHook | None:
-    """The enforcing and auditing hook when ``PHLO_LAKEHOUSE_ACCESS_CONTROL`` is true, else None.
-
-    Example:
-        >>> hook_from_env({}) is None
-        True
-    """
-    import os
-
-    env = dict(os.environ) if env is None else env
-    if env.get(ACCESS_CONTROL_ENV, "").strip().lower() not in ("1", "true", "yes", "on"):
-        return None
-    from phlo_lakehouse.access.audit import SqlAuditLogger
-    from phlo_lakehouse.access.store import SqlAccessControlProvider
-
-    url = access_db_url(env, home)
-    return AccessControlHook(
-        SqlAccessControlProvider(url), SqlAuditLogger(url, secret=env.get(AUDIT_SECRET_ENV))
-    )

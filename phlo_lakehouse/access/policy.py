@@ -2,7 +2,11 @@
 
 Principals are users (``user:alice``, or plain ``alice``) or groups (``group:data-eng``).
 Resources are ``catalog.namespace.table`` patterns with shell wildcards (``lakehouse.raw.*``,
-``*.mart.*``, ``*``). A decision for (principal, resource, permission):
+``*.mart.*``, ``*``). Catalog-level operations are checked on ``catalog@ref`` (Nessie
+reference changes and merges, write-audit-publish publishing: ``lakehouse@main``,
+``lakehouse@etl/*``) or on ``catalog`` alone (actions on the whole catalog, such as Nessie GC).
+A table pattern never matches those (``lakehouse.*`` does not cover ``lakehouse@main``); ``*``
+matches everything. A decision for (principal, resource, permission):
 
 1. the principal's identities are the user and every group it belongs to;
 2. a matching **deny** for the permission (or for ``admin``) wins;
@@ -27,7 +31,9 @@ from enum import StrEnum
 from phlo_lakehouse.errors import InvalidInput
 
 _PRINCIPAL = re.compile(r"^(user|group):[A-Za-z0-9_.@\-]+$")
-_RESOURCE = re.compile(r"^[A-Za-z0-9_*?\[\]\-$]+(\.[A-Za-z0-9_*?\[\]\-$]+)*$")
+_RESOURCE = re.compile(
+    r"^[A-Za-z0-9_*?\[\]\-$]+(\.[A-Za-z0-9_*?\[\]\-$]+)*(@[A-Za-z0-9_*?\[\]\-$./]+)?$"
+)
 
 
 class Permission(StrEnum):
@@ -40,6 +46,8 @@ class Permission(StrEnum):
     VACUUM = "vacuum"
     MANAGE_SNAPSHOTS = "manage_snapshots"
     MANAGE_SCHEMA = "manage_schema"
+    #: Create, delete, move and merge catalog-wide (Nessie) references; publish audited writes.
+    MANAGE_REFS = "manage_refs"
     MIGRATE = "migrate"
     ADMIN = "admin"
 
@@ -87,11 +95,17 @@ def normalize_principal(principal: str) -> str:
 
 
 def validate_resource(resource: str) -> str:
-    """Check a ``catalog.namespace.table`` pattern."""
+    """Check a ``catalog.namespace.table``, ``catalog@ref`` or ``catalog`` pattern.
+
+    Example:
+        >>> validate_resource("lakehouse@etl/*")
+        'lakehouse@etl/*'
+    """
     if not _RESOURCE.match(resource.strip()):
         raise InvalidInput(
             f"resource pattern {resource!r} is not valid",
-            hint="write catalog.namespace.table with optional wildcards, e.g. lakehouse.raw.*",
+            hint="write catalog.namespace.table or catalog@ref with optional wildcards, "
+            "e.g. lakehouse.raw.* or lakehouse@main",
         )
     return resource.strip()
 

@@ -21,10 +21,7 @@ from phlo_lakehouse.errors import OperationFailed
 
 
 def _url() -> str:
-    from phlo_lakehouse.access.enforcement import access_db_url
-
-    state = current_state()
-    return access_db_url(state.environment(), state.catalog_options.get("home"))
+    return current_state().hook_settings().access_url()
 
 
 def _acl():  # noqa: ANN202 - SqlAccessControlProvider, imported lazily
@@ -35,9 +32,8 @@ def _acl():  # noqa: ANN202 - SqlAccessControlProvider, imported lazily
 
 def _audit():  # noqa: ANN202 - SqlAuditLogger, imported lazily
     from phlo_lakehouse.access import SqlAuditLogger
-    from phlo_lakehouse.access.enforcement import AUDIT_SECRET_ENV
 
-    return SqlAuditLogger(_url(), secret=current_state().environment().get(AUDIT_SECRET_ENV))
+    return SqlAuditLogger(_url(), secret=current_state().hook_settings().audit_secret)
 
 
 @click.group(cls=LakehouseGroup)

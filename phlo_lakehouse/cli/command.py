@@ -40,6 +40,7 @@ from phlo_lakehouse.errors import LakehouseError, TableNotFound
 
 if TYPE_CHECKING:
     from phlo_lakehouse.config import CatalogSettings
+    from phlo_lakehouse.hooks import HookSettings
     from phlo_lakehouse.lakehouse import IcebergLakehouse
 
 FORMATS = ("table", "json")
@@ -98,15 +99,20 @@ class CliState:
     def lakehouse(self) -> IcebergLakehouse:
         """The lakehouse, built on first use (no connection until a command needs one)."""
         if self._lakehouse is None:
-            from phlo_lakehouse.access.enforcement import hook_from_env
+            from phlo_lakehouse.hooks import build_hooks
             from phlo_lakehouse.lakehouse import IcebergLakehouse
 
             lakehouse = IcebergLakehouse(self.settings())
-            hook = hook_from_env(self.environment(), self.catalog_options.get("home"))
-            if hook is not None:
-                lakehouse.hooks.append(hook)
+            lakehouse.hooks = build_hooks(self.hook_settings(), lakehouse)
             self._lakehouse = lakehouse
         return self._lakehouse
+
+    def hook_settings(self) -> HookSettings:
+        """Access control, audit and metrics settings from the environment (``--home`` decides
+        where the default access store lives)."""
+        from phlo_lakehouse.hooks import HookSettings
+
+        return HookSettings.from_env(self.environment(), self.catalog_options.get("home"))
 
     def environment(self) -> dict[str, str]:
         """The environment settings are read from."""

@@ -19,10 +19,11 @@ import dagster as dg
 from pydantic import Field, PrivateAttr, field_validator
 
 from phlo_lakehouse.config import CATALOG_TYPES, CatalogSettings
+from phlo_lakehouse.hooks import HookSettings, build_hooks
 from phlo_lakehouse.identifiers import TableIdentifier, validate_ref_name
 from phlo_lakehouse.lakehouse import IcebergLakehouse
 from phlo_lakehouse.metadata import TableMetadata
-from phlo_lakehouse.operations.base import OperationResult, TableOperation
+from phlo_lakehouse.operations.base import CatalogOperation, OperationResult, TableOperation
 from phlo_lakehouse.table import LakehouseTable
 
 PRINCIPAL_TAG = "phlo/principal"
@@ -87,7 +88,6 @@ class LakehouseResource(dg.ConfigurableResource):
     )
 
     _lakehouse: IcebergLakehouse | None = PrivateAttr(default=None)
-    _metrics: Any = PrivateAttr(default=None)
     _engines: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @field_validator("default_ref")
@@ -134,35 +134,26 @@ class LakehouseResource(dg.ConfigurableResource):
             )
         return settings.with_ref(self.default_ref) if self.default_ref != "main" else settings
 
+    def hook_settings(self) -> HookSettings:
+        """The access control, audit and metrics settings these fields describe."""
+        return HookSettings(
+            access_control=self.access_control,
+            access_db_url=self.access_db_url,
+            audit_secret=self.audit_secret,
+            pushgateway_url=self.pushgateway_url,
+            metrics_job=self.metrics_job,
+            home=self.home or os.environ.get("PHLO_LAKEHOUSE_HOME"),
+        )
+
     def access_url(self) -> str:
         """Where policies and the audit log live."""
-        if self.access_db_url:
-            return self.access_db_url
-        home = self.home or os.environ.get("PHLO_LAKEHOUSE_HOME") or ".lakehouse"
-        return f"sqlite:///{os.path.abspath(home)}/access.db"
+        return self.hook_settings().access_url()
 
     def get_lakehouse(self) -> IcebergLakehouse:
         """The `IcebergLakehouse` behind this resource (one per process)."""
         if self._lakehouse is None:
             lakehouse = IcebergLakehouse(self.catalog_settings())
-            if self.access_control:
-                from phlo_lakehouse.access import (
-                    AccessControlHook,
-                    SqlAccessControlProvider,
-                    SqlAuditLogger,
-                )
-
-                url = self.access_url()
-                lakehouse.hooks.append(
-                    AccessControlHook(
-                        SqlAccessControlProvider(url), SqlAuditLogger(url, secret=self.audit_secret)
-                    )
-                )
-            if self.pushgateway_url:
-                from phlo_lakehouse.observability import OperationTracer, PrometheusObservability
-
-                self._metrics = PrometheusObservability()
-                lakehouse.hooks.append(OperationTracer(self._metrics, lakehouse))
+            lakehouse.hooks = build_hooks(self.hook_settings(), lakehouse)
             self._lakehouse = lakehouse
         return self._lakehouse
 
@@ -214,19 +205,28 @@ class LakehouseResource(dg.ConfigurableResource):
     ) -> OperationResult:
         """Run ``operation`` through the single executor (metrics pushed when configured), on
         ``engine`` (default: the ``engine`` field)."""
-        lakehouse = self.get_lakehouse()
-        try:
-            return lakehouse.run(
-                operation,
-                name,
-                ref,
-                dry_run=dry_run,
-                principal=principal,
-                engine=self.get_engine(engine),
-            )
-        finally:
-            if self._metrics is not None and self.pushgateway_url:
-                self._metrics.push(self.pushgateway_url, job=self.metrics_job)
+        return self.get_lakehouse().run(
+            operation,
+            name,
+            ref,
+            dry_run=dry_run,
+            principal=principal,
+            engine=self.get_engine(engine),
+        )
+
+    def run_catalog(
+        self,
+        operation: CatalogOperation,
+        ref: str | None = None,
+        *,
+        dry_run: bool = False,
+        principal: str | None = None,
+    ) -> OperationResult:
+        """Run a catalog-level ``operation`` on reference ``ref`` (None: the whole catalog)
+        through the same executor and hooks (metrics pushed when configured)."""
+        return self.get_lakehouse().run_catalog(
+            operation, ref, dry_run=dry_run, principal=principal
+        )
 
     def optimize_table(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
         """Compact ``name`` (see `OptimizeOperation`)."""

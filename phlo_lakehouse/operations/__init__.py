@@ -3,7 +3,14 @@
 Every operation is a `TableOperation` run through `OperationExecutor`.
 """
 
-from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
+from phlo_lakehouse.operations.base import (
+    CatalogOperation,
+    CatalogSource,
+    CatalogTarget,
+    OperationPlan,
+    OperationResult,
+    TableOperation,
+)
 from phlo_lakehouse.operations.dangling import RemoveDanglingDeletesOperation
 from phlo_lakehouse.operations.executor import (
     ExecutionHook,
@@ -41,6 +48,9 @@ def operation_for(kind: str, **settings: object) -> TableOperation:
 
 
 __all__ = [
+    "CatalogOperation",
+    "CatalogSource",
+    "CatalogTarget",
     "OPERATION_KINDS",
     "operation_for",
     "ExecutionHook",

@@ -1,5 +1,10 @@
-"""`TableOperation`: ``plan`` (a pure read) then ``execute`` (commits), with frozen, JSON-ready
-plans and results that print the same figures.
+"""`TableOperation` and `CatalogOperation`: ``plan`` (a pure read) then ``execute`` (commits), with
+frozen, JSON-ready plans and results that print the same figures.
+
+A `TableOperation` acts on one table at one ref. A `CatalogOperation` acts on a catalog, or on one
+of its references (`CatalogTarget`): Nessie reference changes and merges, write-audit-publish
+publishing, Nessie GC, migrations. Both kinds run through the same `OperationExecutor` path
+(access check, tracing, audit), with the same plan and result types.
 
 Example:
     >>> from phlo_lakehouse.operations import ExpireSnapshotsOperation
@@ -15,9 +20,14 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+    from phlo_lakehouse.config import CatalogSettings
+    from phlo_lakehouse.identifiers import TableIdentifier
+    from phlo_lakehouse.nessie import NessieReferences
     from phlo_lakehouse.table import LakehouseTable
 
 Figure = int | float | str | None
@@ -90,6 +100,38 @@ class OperationResult:
     duration_seconds: float = 0.0
     plan: OperationPlan | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def applied(
+        cls,
+        plan: OperationPlan,
+        *,
+        committed: bool = True,
+        figures: Mapping[str, Figure] | None = None,
+        details: Mapping[str, Any] | None = None,
+        snapshot_id_after: int | None = None,
+    ) -> OperationResult:
+        """The result of carrying ``plan`` out: its figures and details unless given.
+
+        Example:
+            >>> plan = OperationPlan("ref_delete", "lakehouse", "dev", None, {"refs": 1})
+            >>> OperationResult.applied(plan).summary()
+            'ref_delete lakehouse@dev (committed): refs=1'
+        """
+        return cls(
+            operation=plan.operation,
+            table=plan.table,
+            ref=plan.ref,
+            dry_run=False,
+            committed=committed,
+            snapshot_id_before=plan.snapshot_id,
+            snapshot_id_after=snapshot_id_after
+            if snapshot_id_after is not None
+            else (plan.snapshot_id),
+            figures=dict(plan.figures if figures is None else figures),
+            plan=plan,
+            details=dict(plan.details if details is None else details),
+        )
 
     @classmethod
     def from_plan(cls, plan: OperationPlan, *, duration_seconds: float = 0.0) -> OperationResult:
@@ -167,8 +209,138 @@ class TableOperation(ABC):
         return {}
 
 
+class CatalogSource(Protocol):
+    """What operations and the executor need of a lakehouse (`IcebergLakehouse` is one).
+
+    A protocol, so that operations depend on no lakehouse class: the lakehouse runs operations,
+    operations never import it.
+    """
+
+    settings: CatalogSettings
+
+    @property
+    def is_nessie(self) -> bool:
+        """True when refs are catalog-wide Nessie references."""
+        ...
+
+    @property
+    def nessie(self) -> NessieReferences:
+        """The Nessie reference client (Nessie catalogs only)."""
+        ...
+
+    def catalog(self, ref: str | None = None) -> Catalog:
+        """The PyIceberg catalog (for Nessie: the one serving ``ref``)."""
+        ...
+
+    def get_table(self, name: str | TableIdentifier, ref: str | None = None) -> LakehouseTable:
+        """Load table ``name`` as of ``ref``."""
+        ...
+
+
+@dataclass(frozen=True)
+class CatalogTarget:
+    """What a `CatalogOperation` acts on: one catalog, and one of its references (None: all).
+
+    Its `name` is the resource access policies and audit records see: ``<catalog>@<ref>`` for
+    one reference (``lakehouse@main``), ``<catalog>`` for the whole catalog (Nessie GC).
+
+    Example:
+        >>> from phlo_lakehouse.config import CatalogSettings
+        >>> from phlo_lakehouse.lakehouse import IcebergLakehouse
+        >>> lakehouse = IcebergLakehouse(CatalogSettings.embedded("/tmp/phlo-doc"))
+        >>> CatalogTarget(lakehouse, "dev").name, CatalogTarget(lakehouse, None).name
+        ('lakehouse@dev', 'lakehouse')
+    """
+
+    lakehouse: CatalogSource
+    ref: str | None = None
+
+    @property
+    def catalog(self) -> str:
+        """The catalog's name (``CatalogSettings.name``)."""
+        return self.lakehouse.settings.name
+
+    @property
+    def name(self) -> str:
+        """``<catalog>@<ref>``, or ``<catalog>`` when the target is the whole catalog."""
+        return f"{self.catalog}@{self.ref}" if self.ref else self.catalog
+
+    def plan(
+        self,
+        operation: str,
+        figures: Mapping[str, Figure],
+        details: Mapping[str, Any] | None = None,
+    ) -> OperationPlan:
+        """An `OperationPlan` on this target (``table`` is the catalog name, ``ref`` the ref or
+        "" for the whole catalog), so renderers and audit show it like a table plan."""
+        return OperationPlan(
+            operation=operation,
+            table=self.catalog,
+            ref=self.ref or "",
+            snapshot_id=None,
+            figures=dict(figures),
+            details=dict(details or {}),
+        )
+
+
+class CatalogOperation(ABC):
+    """An action on a catalog or one of its references: ``plan`` reads, ``execute`` changes.
+
+    Run it with ``lakehouse.run_catalog(operation, ref)`` (or
+    `OperationExecutor.run_catalog`), never on its own: the executor validates the ref, runs the
+    hooks' access check on `CatalogTarget.name` (or on `subject` when the operation names a
+    table), traces and audits it, plans, and — unless it is a dry run — executes, re-planning
+    when ``execute`` raises a retryable `Conflict`.
+
+    Example:
+        >>> class DeleteBranch(CatalogOperation):
+        ...     name, permission = "ref_delete", "manage_refs"
+        ...     def plan(self, target):
+        ...         head = target.lakehouse.nessie.get(target.ref)
+        ...         return target.plan(self.name, {"refs": 1}, {"hash": head.hash})
+        ...     def execute(self, target, plan):
+        ...         target.lakehouse.nessie.delete(target.ref)
+        ...         return OperationResult.applied(plan)
+        >>> lakehouse.run_catalog(DeleteBranch(), "dev", dry_run=True)   # doctest: +SKIP
+    """
+
+    #: Operation name used in results, metrics and audit records.
+    name: ClassVar[str]
+    #: The permission an access-control hook requires for it.
+    permission: ClassVar[str]
+    #: False for operations that only read.
+    mutates: ClassVar[bool] = True
+
+    @abstractmethod
+    def plan(self, target: CatalogTarget) -> OperationPlan:
+        """Work out what to do; reads only. Raises `RefNotFound` etc. for a bad target."""
+
+    @abstractmethod
+    def execute(self, target: CatalogTarget, plan: OperationPlan) -> OperationResult:
+        """Carry the plan out. Raise a `Conflict` when the target moved (the executor then
+        re-plans), a non-retryable one (``retryable = False``) when re-planning cannot help."""
+
+    def dry_run(self, target: CatalogTarget) -> OperationPlan:
+        """The plan alone."""
+        return self.plan(target)
+
+    def subject(self, target: CatalogTarget) -> TableIdentifier | None:
+        """The table this operation creates or changes by name, if any (a migration's target
+        table): access checks and audit records then name that table, not the reference."""
+        return None
+
+    def settings(self) -> dict[str, Any]:
+        """The operation's arguments, JSON-ready (for audit records and metrics labels)."""
+        return {}
+
+
+#: Either kind of operation the executor runs.
+AnyOperation = TableOperation | CatalogOperation
+
+
 def _summary_line(
     operation: str, table: str, ref: str, figures: Mapping[str, Figure], kind: str
 ) -> str:
     shown = ", ".join(f"{k}={v}" for k, v in figures.items())
-    return f"{operation} {table}@{ref} ({kind}): {shown}"
+    where = f"{table}@{ref}" if ref else table
+    return f"{operation} {where} ({kind}): {shown}"

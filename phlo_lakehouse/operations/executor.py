@@ -1,9 +1,11 @@
 """The single execution path every operation runs through (Python API, CLI and Dagster alike).
 
-In order: resolve the table and ref → hooks ``before_plan`` (access checks) → plan → (unless dry
-run) execute, re-planning on a refreshed table when the commit conflicts → hooks ``after`` (audit,
-metrics) → result. Hooks also see failures (``on_error``), so a denied or failed operation leaves
-a trace too.
+In order: resolve the target (a table at a ref, or a catalog reference) → hooks ``before_plan``
+(access checks) → plan → (unless dry run) execute, re-planning when the commit conflicts → hooks
+``after`` (audit, metrics) → result. Hooks also see failures (``on_error``), so a denied or failed
+operation leaves a trace too. `TableOperation`s run with `OperationExecutor.run`,
+`CatalogOperation`s (Nessie references, write-audit-publish, GC, migration) with
+`OperationExecutor.run_catalog`; both share every step.
 
 Example:
     >>> from phlo_lakehouse.operations import OperationExecutor, VacuumOperation
@@ -16,18 +18,25 @@ from __future__ import annotations
 import getpass
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from phlo_lakehouse.errors import Conflict, LakehouseError, OperationFailed
-from phlo_lakehouse.identifiers import TableIdentifier, parse_table_identifier
+from phlo_lakehouse.identifiers import TableIdentifier, parse_table_identifier, validate_ref_name
+from phlo_lakehouse.operations.base import (
+    AnyOperation,
+    CatalogOperation,
+    CatalogSource,
+    CatalogTarget,
+    OperationPlan,
+    OperationResult,
+    TableOperation,
+)
 
 if TYPE_CHECKING:
     from phlo_lakehouse.engines.base import Engine
-    from phlo_lakehouse.lakehouse import LakehouseResource
-    from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
     from phlo_lakehouse.table import LakehouseTable
 
 PRINCIPAL_ENV = "PHLO_LAKEHOUSE_PRINCIPAL"
@@ -35,10 +44,16 @@ PRINCIPAL_ENV = "PHLO_LAKEHOUSE_PRINCIPAL"
 
 @dataclass
 class OperationContext:
-    """What hooks see about one run of one operation on one table."""
+    """What hooks see about one run of one operation.
 
-    operation: TableOperation
-    identifier: TableIdentifier
+    For a `TableOperation`, ``identifier`` is the table and ``table`` its loaded handle. For a
+    `CatalogOperation`, ``target`` is set; ``identifier`` is the operation's `subject` (the
+    table a migration creates) or None. Hooks should name what was acted on with `subject`
+    and check access on `resource`, which cover both kinds.
+    """
+
+    operation: AnyOperation
+    identifier: TableIdentifier | None
     ref: str | None
     dry_run: bool
     principal: str
@@ -46,18 +61,39 @@ class OperationContext:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     engine: str = "local"
     table: LakehouseTable | None = None
+    target: CatalogTarget | None = None
     plan: OperationPlan | None = None
     result: OperationResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
     #: Scratch space hooks share (e.g. the access decision the audit record reports).
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def catalog_level(self) -> bool:
+        """True for a `CatalogOperation` run."""
+        return isinstance(self.operation, CatalogOperation)
+
+    @property
+    def subject(self) -> str:
+        """What the run acts on, for messages and metrics: ``raw.events``, ``lakehouse@dev``."""
+        if self.identifier is not None:
+            return str(self.identifier)
+        return f"{self.catalog}@{self.ref}" if self.ref else self.catalog
+
+    @property
+    def resource(self) -> str:
+        """The access-control resource: ``<catalog>.<namespace>.<table>`` for a table,
+        ``<catalog>@<ref>`` for a reference, ``<catalog>`` for the whole catalog."""
+        if self.identifier is not None:
+            return f"{self.catalog}.{self.identifier}"
+        return self.subject
+
 
 class ExecutionHook(Protocol):
     """A plug-in point of the executor: access control, tracing and audit implement it."""
 
     def before_plan(self, context: OperationContext) -> None:
-        """Called after the table is resolved and before planning; raise to stop the run."""
+        """Called after the target is resolved and before planning; raise to stop the run."""
 
     def after(self, context: OperationContext) -> None:
         """Called with ``context.result`` set once the run succeeded."""
@@ -77,28 +113,27 @@ def resolve_principal(explicit: str | None = None) -> str:
 
 
 class OperationExecutor:
-    """Runs `TableOperation`s against a lakehouse with hooks and conflict re-planning.
+    """Runs operations against a lakehouse with hooks and conflict re-planning.
 
     Args:
-        lakehouse: where tables are resolved.
+        lakehouse: where tables and references are resolved.
         hooks: called around every run, in order (``after``/``on_error`` in reverse order).
         max_attempts: plan+execute attempts when the commit conflicts (at least 1).
+        engine: where `TableOperation` plans are carried out (None: in this process).
     """
 
     def __init__(
         self,
-        lakehouse: LakehouseResource,
+        lakehouse: CatalogSource,
         hooks: Sequence[ExecutionHook] = (),
         *,
         max_attempts: int = 4,
         engine: Engine | None = None,
     ) -> None:
-        from phlo_lakehouse.engines.base import LocalEngine
-
         self.lakehouse = lakehouse
         self.hooks = list(hooks)
         self.max_attempts = max(1, max_attempts)
-        self.engine = engine or LocalEngine()
+        self.engine = engine
 
     def run(
         self,
@@ -114,28 +149,99 @@ class OperationExecutor:
         Raises:
             LakehouseError: bad input, not found, access denied, conflict after all attempts.
         """
-        from phlo_lakehouse.operations.base import OperationResult
+        context = self._context(operation, parse_table_identifier(table), ref, dry_run, principal)
+        context.engine = self.engine.name if self.engine is not None else "local"
 
-        context = OperationContext(
+        def resolve() -> None:
+            context.table = self.lakehouse.get_table(context.identifier, ref)  # type: ignore[arg-type]
+            context.ref = context.table.ref
+
+        def plan() -> OperationPlan:
+            assert context.table is not None
+            return operation.plan(context.table)
+
+        def execute(attempt: int) -> OperationResult:
+            assert context.table is not None and context.plan is not None
+            if self.engine is None:
+                return operation.execute(context.table, context.plan)
+            return self.engine.execute(operation, context.table, context.plan)
+
+        def refresh() -> None:
+            assert context.table is not None
+            context.table = context.table.refresh()
+
+        return self._run(context, resolve, plan, execute, refresh)
+
+    def run_catalog(
+        self,
+        operation: CatalogOperation,
+        ref: str | None = None,
+        *,
+        dry_run: bool = False,
+        principal: str | None = None,
+    ) -> OperationResult:
+        """Run a catalog-level ``operation`` on reference ``ref`` (None: the whole catalog).
+
+        Example:
+            >>> executor.run_catalog(MergeReference("dev"), "main", dry_run=True)  # doctest: +SKIP
+
+        Raises:
+            LakehouseError: bad input, not found, access denied, conflict after all attempts.
+        """
+        context = self._context(operation, None, ref, dry_run, principal)
+
+        def resolve() -> None:
+            context.target = CatalogTarget(
+                self.lakehouse, validate_ref_name(ref) if ref is not None else None
+            )
+            context.identifier = operation.subject(context.target)
+
+        def plan() -> OperationPlan:
+            assert context.target is not None
+            return operation.plan(context.target)
+
+        def execute(attempt: int) -> OperationResult:
+            assert context.target is not None and context.plan is not None
+            return operation.execute(context.target, context.plan)
+
+        return self._run(context, resolve, plan, execute, lambda: None)
+
+    def _context(
+        self,
+        operation: AnyOperation,
+        identifier: TableIdentifier | None,
+        ref: str | None,
+        dry_run: bool,
+        principal: str | None,
+    ) -> OperationContext:
+        return OperationContext(
             operation=operation,
-            identifier=parse_table_identifier(table),
+            identifier=identifier,
             ref=ref,
             dry_run=dry_run,
             principal=resolve_principal(principal),
             catalog=getattr(getattr(self.lakehouse, "settings", None), "name", "lakehouse"),
-            engine=self.engine.name,
         )
+
+    def _run(
+        self,
+        context: OperationContext,
+        resolve: Callable[[], None],
+        plan: Callable[[], OperationPlan],
+        execute: Callable[[int], OperationResult],
+        refresh: Callable[[], None],
+    ) -> OperationResult:
+        operation = context.operation
         started = time.perf_counter()
         try:
-            context.table = self.lakehouse.get_table(context.identifier, ref)
-            context.ref = context.table.ref
+            resolve()
             for hook in self.hooks:
                 hook.before_plan(context)
-            if dry_run or not operation.mutates:
-                context.plan = self._timed(context, "plan", operation.plan, context.table)
+            if context.dry_run or not operation.mutates:
+                context.plan = self._timed(context, "plan", plan)
                 result = OperationResult.from_plan(context.plan)
             else:
-                result = self._plan_and_execute(context)
+                result = self._plan_and_execute(context, plan, execute, refresh)
             context.result = replace(result, duration_seconds=time.perf_counter() - started)
         except BaseException as error:
             for hook in reversed(self.hooks):
@@ -144,7 +250,7 @@ class OperationExecutor:
                 raise
             if isinstance(error, Exception):
                 raise OperationFailed(
-                    f"{operation.name} of {context.identifier} failed: "
+                    f"{operation.name} of {context.subject} failed: "
                     f"{type(error).__name__}: {_first_line(error)}",
                     hint="the table is unchanged unless the result says otherwise; "
                     "re-run with --debug for the traceback",
@@ -154,27 +260,33 @@ class OperationExecutor:
             hook.after(context)
         return context.result
 
-    def _plan_and_execute(self, context: OperationContext) -> OperationResult:
-        assert context.table is not None
+    def _plan_and_execute(
+        self,
+        context: OperationContext,
+        plan: Callable[[], OperationPlan],
+        execute: Callable[[int], OperationResult],
+        refresh: Callable[[], None],
+    ) -> OperationResult:
         operation = context.operation
         last_conflict: Conflict | None = None
         for attempt in range(1, self.max_attempts + 1):
             if attempt > 1:
-                context.table = context.table.refresh()
-            context.plan = self._timed(context, "plan", operation.plan, context.table)
+                refresh()
+            context.plan = self._timed(context, "plan", plan)
             try:
-                result = self._timed(
-                    context, "execute", self.engine.execute, operation, context.table, context.plan
-                )
+                result = self._timed(context, "execute", execute, attempt)
             except Conflict as conflict:
+                if not conflict.retryable:
+                    raise
                 last_conflict = conflict
                 continue
             return replace(result, attempts=attempt + result.attempts - 1)
         assert last_conflict is not None
+        what = "the table" if not context.catalog_level else context.subject
         raise Conflict(
-            f"{operation.name} of {context.identifier} conflicted {self.max_attempts} times: "
+            f"{operation.name} of {context.subject} conflicted {self.max_attempts} times: "
             f"{last_conflict.message}",
-            hint="the table is being changed concurrently; retry later or narrow the selection",
+            hint=f"{what} is being changed concurrently; retry later or narrow the selection",
         ) from last_conflict
 
     @staticmethod
