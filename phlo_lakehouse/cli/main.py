@@ -24,6 +24,7 @@ from phlo_lakehouse.cli.refs import refs
 from phlo_lakehouse.cli.schema import schema
 from phlo_lakehouse.cli.snapshots import snapshots
 from phlo_lakehouse.cli.tables import tables
+from phlo_lakehouse.cli.upkeep import deletes, retention, statistics
 from phlo_lakehouse.config import CATALOG_TYPES
 
 PROG_NAME = "phlo-lakehouse"
@@ -92,6 +93,9 @@ for _command in (
     access,
     migrate,
     demo,
+    deletes,
+    statistics,
+    retention,
 ):
     cli.add_command(_command)
 

@@ -21,6 +21,8 @@ from phlo_lakehouse.operations.executor import (
 from phlo_lakehouse.operations.expire import ExpireSnapshotsOperation
 from phlo_lakehouse.operations.manifests import RewriteManifestsOperation
 from phlo_lakehouse.operations.optimize import OptimizeOperation
+from phlo_lakehouse.operations.retention import DataRetentionOperation
+from phlo_lakehouse.operations.table_stats import ComputeTableStatsOperation
 from phlo_lakehouse.operations.vacuum import VacuumOperation
 
 #: Operation kinds by name, as used in Dagster run config and the CLI.
@@ -30,6 +32,8 @@ OPERATION_KINDS = {
     "vacuum": VacuumOperation,
     "rewrite_manifests": RewriteManifestsOperation,
     "remove_dangling_deletes": RemoveDanglingDeletesOperation,
+    "compute_table_stats": ComputeTableStatsOperation,
+    "data_retention": DataRetentionOperation,
 }
 
 
@@ -53,6 +57,8 @@ __all__ = [
     "CatalogTarget",
     "OPERATION_KINDS",
     "operation_for",
+    "ComputeTableStatsOperation",
+    "DataRetentionOperation",
     "ExecutionHook",
     "ExpireSnapshotsOperation",
     "OptimizeOperation",

@@ -96,13 +96,13 @@ class ComputeTableStatsOperation(TableOperation):
 
         from phlo_lakehouse.errors import Conflict
         from phlo_lakehouse.operations.commit import commit_updates
-        from phlo_lakehouse.operations.files import delete_paths
         from phlo_lakehouse.operations.puffin import (
             NDV_PROPERTY,
             THETA_BLOB_TYPE,
             PuffinBlob,
             write_puffin,
         )
+        from phlo_lakehouse.storage import delete_files
 
         snapshot_id = plan.details["snapshot_id"]
         columns = [(c["name"], c["field_id"]) for c in plan.details["columns"]]
@@ -141,7 +141,7 @@ class ComputeTableStatsOperation(TableOperation):
         try:
             commit_updates(table.table, [SetStatisticsUpdate(statistics=statistics)], [])
         except Conflict:
-            delete_paths(table.table.io, [written.path])  # proven not committed: ours to remove
+            delete_files(table.table.io, [written.path])  # proven not committed: ours to remove
             raise
         ndv = {name: int(s.estimate()) for (name, _), s in zip(columns, sketches, strict=True)}
         return OperationResult(

@@ -1,0 +1,122 @@
+"""``deletes remove-dangling``, ``deletes rewrite``, ``statistics compute`` and ``retention``:
+delete-file upkeep, NDV statistics and time-based data retention.
+
+Each builds its `TableOperation` and hands it to `run_operation` (``--dry-run`` previews,
+``--yes`` applies; see `phlo_lakehouse.cli.apply`). TABLE may be a pattern such as ``raw.*``.
+
+Example:
+    $ phlo-lakehouse deletes remove-dangling demo.events --dry-run
+    $ phlo-lakehouse deletes rewrite demo.events --yes
+    $ phlo-lakehouse statistics compute demo.events --column user_id --column kind --yes
+    $ phlo-lakehouse retention demo.events --column event_time --older-than 365d --yes
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import click
+
+from phlo_lakehouse.cli.apply import Confirmation, ProgressUnit, confirmed, run_operation
+from phlo_lakehouse.cli.command import LakehouseCommand, LakehouseGroup, current_state, with_table
+from phlo_lakehouse.cli.params import DURATION
+
+if TYPE_CHECKING:
+    from phlo_lakehouse.table import LakehouseTable
+
+DANGLING_PROGRESS = ProgressUnit("delete files", ("dangling_delete_files",), "dangling_bytes")
+STATS_PROGRESS = ProgressUnit("columns", ("columns",))
+RETENTION_PROGRESS = ProgressUnit("files", ("files_to_drop", "files_to_rewrite"), "bytes_to_drop")
+
+
+@click.group(cls=LakehouseGroup)
+def deletes() -> None:
+    """Delete-file upkeep: remove dangling deletes, compact position deletes."""
+
+
+@deletes.command("remove-dangling")
+@with_table(selector=True)
+@confirmed
+def remove_dangling(tables: list[LakehouseTable], confirmation: Confirmation) -> None:
+    """Remove delete files that apply to no live data file (metadata only, one commit).
+
+    TABLE is a name (raw.events) or a pattern (raw.*, *.events).
+
+    Example: phlo-lakehouse deletes remove-dangling raw.events --yes
+    """
+    from phlo_lakehouse.operations.dangling import RemoveDanglingDeletesOperation
+
+    operation = RemoveDanglingDeletesOperation()
+    run_operation(current_state(), operation, tables, confirmation, DANGLING_PROGRESS)
+
+
+@click.group(cls=LakehouseGroup)
+def statistics() -> None:
+    """Table statistics for query engines (Puffin NDV sketches)."""
+
+
+@statistics.command()
+@with_table(selector=True)
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="COLUMN",
+    help="A top-level primitive column (repeatable; default: every such column).",
+)
+@click.option(
+    "--snapshot-id", type=int, default=None, help="Snapshot to describe (default: the ref head)."
+)
+@confirmed
+def compute(
+    tables: list[LakehouseTable],
+    columns: tuple[str, ...],
+    snapshot_id: int | None,
+    confirmation: Confirmation,
+) -> None:
+    """Compute NDV sketches per column and register them as the snapshot's statistics.
+
+    The Puffin file is the one Iceberg's compute_table_stats writes; Spark and Trino use it.
+
+    Example: phlo-lakehouse statistics compute raw.events --column user_id --yes
+    """
+    from phlo_lakehouse.operations.table_stats import ComputeTableStatsOperation
+
+    operation = ComputeTableStatsOperation(
+        columns=[c.strip() for value in columns for c in value.split(",") if c.strip()] or None,
+        snapshot_id=snapshot_id,
+    )
+    run_operation(current_state(), operation, tables, confirmation, STATS_PROGRESS)
+
+
+@click.command(cls=LakehouseCommand)
+@with_table(selector=True)
+@click.option(
+    "--column", required=True, metavar="COLUMN", help="The timestamp or date column rows age by."
+)
+@click.option(
+    "--older-than",
+    "retention",
+    type=DURATION,
+    required=True,
+    help="Delete rows older than this, e.g. 90d (must be positive).",
+)
+@confirmed
+def retention(
+    tables: list[LakehouseTable],
+    column: str,
+    retention: timedelta,
+    confirmation: Confirmation,
+) -> None:
+    """Delete rows whose COLUMN is older than --older-than.
+
+    Whole files and partitions whose rows are all old are dropped without being read; files
+    straddling the cutoff are rewritten without the old rows. Rows with a null COLUMN stay.
+
+    Example: phlo-lakehouse retention raw.events --column event_time --older-than 365d --yes
+    """
+    from phlo_lakehouse.operations.retention import DataRetentionOperation
+
+    operation = DataRetentionOperation(column=column, retention=retention)
+    run_operation(current_state(), operation, tables, confirmation, RETENTION_PROGRESS)
