@@ -166,19 +166,12 @@ class RemoveDanglingDeletesOperation(TableOperation):
         live = self._live(table, plan.snapshot_id)
         removed = [d for d in live.deletes if d.path in paths]
         outcome = commit_removed_deletes(table, plan, removed, live, operation=self.name)
-        return OperationResult(
-            operation=self.name,
-            table=plan.table,
-            ref=plan.ref,
-            dry_run=False,
-            committed=True,
-            snapshot_id_before=plan.snapshot_id,
+        applied = OperationResult.applied(
+            plan,
             snapshot_id_after=outcome.snapshot.snapshot_id,
-            figures=dict(plan.figures),
-            attempts=outcome.attempts,
-            plan=plan,
             details={**plan.details, "removed_delete_files": outcome.removed_delete_files},
         )
+        return replace(applied, attempts=outcome.attempts)
 
     def _live(self, table: LakehouseTable, snapshot_id: int | None = None) -> LiveFiles:
         snapshot = (

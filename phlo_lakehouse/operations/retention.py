@@ -169,19 +169,12 @@ class DataRetentionOperation(TableOperation):
             if not isinstance(error, CommitStateUnknownException):
                 delete_files(table.table.io, written)  # never committed: ours to remove
             raise
-        return OperationResult(
-            operation=self.name,
-            table=plan.table,
-            ref=plan.ref,
-            dry_run=False,
-            committed=True,
-            snapshot_id_before=plan.snapshot_id,
+        applied = OperationResult.applied(
+            plan,
             snapshot_id_after=outcome.snapshot.snapshot_id,
-            figures=dict(plan.figures),
-            attempts=outcome.attempts,
-            plan=plan,
             details={**plan.details, "files_written": sorted(f.file_path for f in added)},
         )
+        return replace(applied, attempts=outcome.attempts)
 
     def _field(self, table: LakehouseTable) -> NestedField:
         schema = table.table.schema()

@@ -144,16 +144,9 @@ class ComputeTableStatsOperation(TableOperation):
             delete_files(table.table.io, [written.path])  # proven not committed: ours to remove
             raise
         ndv = {name: int(s.estimate()) for (name, _), s in zip(columns, sketches, strict=True)}
-        return OperationResult(
-            operation=self.name,
-            table=plan.table,
-            ref=plan.ref,
-            dry_run=False,
-            committed=True,
-            snapshot_id_before=plan.snapshot_id,
+        return OperationResult.applied(
+            plan,
             snapshot_id_after=plan.snapshot_id,
-            figures=dict(plan.figures),
-            plan=plan,
             details={**plan.details, "ndv": ndv, "statistics_path": written.path},
         )
 
