@@ -84,3 +84,16 @@ def nessie_lakehouse(nessie_uri: str, s3_endpoint: str) -> Iterator[IcebergLakeh
         properties={**S3_TEST_PROPERTIES, "s3.endpoint": s3_endpoint},
     )
     yield IcebergLakehouse(settings)
+
+
+@pytest.fixture(scope="session")
+def gc_nessie(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A Nessie server of the Nessie GC tests' own (phlo_lakehouse_tests/gc/server.py): a GC
+    walks every reference of a server, so its tests must not share the run's Nessie."""
+    from phlo_lakehouse_tests.gc.server import NessieServer
+
+    try:
+        with NessieServer.started(tmp_path_factory.mktemp("gc-nessie"), s3_endpoint) as server:
+            yield server
+    except RuntimeError as e:
+        missing_service(f"the GC tests' own Nessie server did not start: {e}")

@@ -34,6 +34,11 @@ class _PartitionPath:
     def to_path(self) -> str:
         return self._spec.partition_to_path(self.partition, self._schema)
 
+    def __bool__(self) -> bool:
+        # Location providers test the key for truth: an unpartitioned spec has no partition
+        # directory (else "data//name", which S3 filesystems refuse as an empty path component).
+        return bool(self._spec.fields)
+
 
 class RollingDataFileWriter:
     """Writes batches of one partition into Parquet files of ``rows_per_file`` rows each.

@@ -23,6 +23,7 @@
 #                         among $JAVA_HOME, PATH and /usr/lib/jvm/*)
 #   NESSIE_JAVA_OPTS      extra JVM options (default: -Xms64m -Xmx1g)
 #   PHLO_TEST_NESSIE_PORT, PHLO_TEST_NESSIE_MANAGEMENT_PORT, PHLO_TEST_MOTO_PORT
+#   PHLO_TEST_NESSIE_BUCKET  the warehouse bucket (default "warehouse"; created if missing)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,7 +40,7 @@ NESSIE_HOME="$PHLO_SERVICES_DIR/nessie"
 NESSIE_M2_REPO="${NESSIE_M2_REPO:-$HOME/.m2/repository}"
 MOTO_PORT="${PHLO_TEST_MOTO_PORT:-55000}"
 S3_ENDPOINT="http://$PHLO_SERVICES_HOST:$MOTO_PORT"
-S3_BUCKET=warehouse
+S3_BUCKET="${PHLO_TEST_NESSIE_BUCKET:-warehouse}"
 S3_ACCESS_KEY="${PHLO_TEST_S3_ACCESS_KEY_ID:-testing}"
 S3_SECRET_KEY="${PHLO_TEST_S3_SECRET_ACCESS_KEY:-testing}"
 S3_REGION="${PHLO_TEST_S3_REGION:-us-east-1}"

@@ -1,0 +1,236 @@
+"""Streaming listings of table base locations, page by page, so a location with a million files
+never sits in memory.
+
+- **S3** (``s3://``, ``s3a://``, ``s3n://``): boto3's ``ListObjectsV2`` paginator with the
+  catalog's FileIO credentials and endpoint (PyIceberg's ``s3.*`` / ``client.*`` properties). The
+  location's top-level directories are listed in parallel, one paginator each.
+- **Local files**: ``os.scandir``, directory by directory.
+- **Anything else** (gs://, abfs://, hdfs://…): pyarrow's filesystem for the FileIO properties.
+
+Only what lies strictly below the location is yielded (``events/`` never lists ``events_v2/``), and
+hidden files are skipped as vacuum and Spark's ``remove_orphan_files`` do: names starting with
+``.`` or ``_`` below the location, or inside such a directory, except Hive-style ``_col=value``
+partition directories.
+
+Example:
+    >>> for page in list_location("s3://warehouse/raw/events_1f2e", props):  # doctest: +SKIP
+    ...     print(page[0])
+    ('s3://warehouse/raw/events_1f2e/data/a.parquet', 1024, 1767225600000000000)
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from phlo_lakehouse.errors import OperationFailed
+from phlo_lakehouse.operations.files import normalize_location
+
+#: A listed file: (URI, size in bytes, modification time in ns since the epoch).
+Listed = tuple[str, int, int]
+S3_SCHEMES = ("s3", "s3a", "s3n")
+LIST_THREADS = 8
+_PAGE = 1000
+
+
+def list_location(
+    location: str, properties: Mapping[str, str], *, threads: int = LIST_THREADS
+) -> Iterator[list[Listed]]:
+    """Pages of the files below ``location`` (recursively), hidden files left out.
+
+    Raises:
+        OperationFailed: the location cannot be listed (no such bucket, access denied, …).
+    """
+    scheme = location.split("://", 1)[0].lower() if "://" in location else "file"
+    try:
+        if scheme in S3_SCHEMES:
+            pages = _s3_pages(location, properties, threads)
+        elif scheme == "file":
+            pages = _local_pages(normalize_location(location)[2])
+        else:
+            pages = _arrow_pages(location, properties)
+        base = normalize_location(location)[2].rstrip("/")
+        for page in pages:
+            visible = [f for f in page if not _hidden(normalize_location(f[0])[2], base)]
+            if visible:
+                yield visible
+    except OperationFailed:
+        raise
+    except Exception as e:  # noqa: BLE001 - every listing failure stops the GC before deleting
+        raise OperationFailed(
+            f"cannot list {location}: {type(e).__name__}: {_first_line(e)}",
+            hint="nothing was deleted; check that the catalog's storage credentials (s3.* "
+            "properties) can list this location",
+        ) from e
+
+
+def s3_client(properties: Mapping[str, str]) -> Any:
+    """A boto3 S3 client configured like PyIceberg's S3 FileIO from ``properties``."""
+    import boto3
+    from botocore.config import Config
+
+    def prop(*names: str) -> str | None:
+        return next((properties[n] for n in names if properties.get(n)), None)
+
+    path_style = (prop("s3.path-style-access") or "").lower() == "true"
+    virtual = (prop("s3.force-virtual-addressing") or "").lower() == "true"
+    config = Config(
+        s3={"addressing_style": "virtual" if virtual else "path" if path_style else "auto"},
+        retries={"max_attempts": 5, "mode": "standard"},
+        max_pool_connections=max(LIST_THREADS, 16),
+    )
+    session = boto3.session.Session(profile_name=prop("s3.profile-name", "client.profile-name"))
+    return session.client(
+        "s3",
+        endpoint_url=prop("s3.endpoint"),
+        aws_access_key_id=prop("s3.access-key-id", "client.access-key-id"),
+        aws_secret_access_key=prop("s3.secret-access-key", "client.secret-access-key"),
+        aws_session_token=prop("s3.session-token", "client.session-token"),
+        region_name=prop("s3.region", "client.region") or "us-east-1",
+        config=config,
+    )
+
+
+def _s3_pages(location: str, properties: Mapping[str, str], threads: int) -> Iterator[list[Listed]]:
+    scheme, rest = location.split("://", 1)
+    bucket, _, key = rest.partition("/")
+    prefix = key.strip("/") + "/" if key.strip("/") else ""
+    client = s3_client(properties)
+    uri = f"{scheme}://{bucket}/"
+
+    def page_of(contents: list[dict[str, Any]]) -> list[Listed]:
+        return [
+            (
+                uri + o["Key"],
+                int(o.get("Size") or 0),
+                int(o["LastModified"].timestamp() * 1e6) * 1000,
+            )
+            for o in contents
+            if not o["Key"].endswith("/")
+        ]
+
+    # The top level with a delimiter: its files, and the directories listed in parallel below.
+    top = client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, Delimiter="/", PaginationConfig={"PageSize": _PAGE}
+    )
+    directories: list[str] = []
+    for response in top:
+        yield page_of(response.get("Contents") or [])
+        directories += [p["Prefix"] for p in response.get("CommonPrefixes") or []]
+
+    def walk(directory: str) -> Iterator[list[Listed]]:
+        for response in client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=directory, PaginationConfig={"PageSize": _PAGE}
+        ):
+            yield page_of(response.get("Contents") or [])
+
+    yield from _parallel_pages([walk(d) for d in directories], threads)
+
+
+def _parallel_pages(
+    producers: list[Iterator[list[Listed]]], threads: int
+) -> Iterator[list[Listed]]:
+    """Pages from several generators, each run in a worker thread, with a bounded queue (a slow
+    consumer holds at most a few pages per worker in memory)."""
+    if len(producers) <= 1 or threads <= 1:
+        for producer in producers:
+            yield from producer
+        return
+    pages: queue.Queue[Any] = queue.Queue(maxsize=threads * 2)
+    work: queue.SimpleQueue[Iterator[list[Listed]] | None] = queue.SimpleQueue()
+    for producer in producers:
+        work.put(producer)
+    workers = min(threads, len(producers))
+    for _ in range(workers):
+        work.put(None)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while (producer := work.get()) is not None and not stop.is_set():
+                for page in producer:
+                    if stop.is_set():
+                        return
+                    pages.put(page)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            pages.put(e)
+        finally:
+            pages.put(StopIteration)
+
+    pool = [threading.Thread(target=run, daemon=True) for _ in range(workers)]
+    for thread in pool:
+        thread.start()
+    finished = 0
+    try:
+        while finished < workers:
+            item = pages.get()
+            if item is StopIteration:
+                finished += 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        while any(t.is_alive() for t in pool):
+            try:
+                pages.get(timeout=0.1)
+            except queue.Empty:
+                pass
+
+
+def _local_pages(root: str) -> Iterator[list[Listed]]:
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        page: list[Listed] = []
+        try:
+            entries = list(os.scandir(directory))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                stat = entry.stat(follow_symlinks=False)
+                page.append((f"file://{entry.path}", stat.st_size, stat.st_mtime_ns))
+        if page:
+            yield page
+
+
+def _arrow_pages(location: str, properties: Mapping[str, str]) -> Iterator[list[Listed]]:
+    from pyarrow.fs import FileSelector, FileType
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+
+    io = PyArrowFileIO(dict(properties))
+    scheme, netloc, path = PyArrowFileIO.parse_location(location, dict(properties))
+    fs = io.fs_by_scheme(scheme, netloc)
+    infos = fs.get_file_info(FileSelector(path, recursive=True, allow_not_found=True))
+    files = [
+        (f"{scheme}://{info.path}", info.size or 0, info.mtime_ns or 0)
+        for info in infos
+        if info.type == FileType.File
+    ]
+    for start in range(0, len(files), _PAGE):
+        yield files[start : start + _PAGE]
+
+
+def _hidden(path: str, base: str) -> bool:
+    """Hidden below ``base``: a name or directory starting with . or _ (not ``_col=value``);
+    anything not strictly below ``base`` counts as hidden (never listed)."""
+    if not path.startswith(base + "/"):
+        return True
+    relative = path[len(base) :]
+    if "/." not in relative and "/_" not in relative:
+        return False
+    *directories, name = relative.strip("/").split("/")
+    hidden_dir = any(d.startswith((".", "_")) and "=" not in d for d in directories)
+    return name.startswith((".", "_")) or hidden_dir
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error)
+    return text.splitlines()[0][:200] if text else ""
