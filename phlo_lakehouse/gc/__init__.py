@@ -7,6 +7,8 @@ commit inside each reference's cutoff.
 - `phlo_lakehouse.gc.listing` and `phlo_lakehouse.gc.sweep`: list base locations, delete.
 - `phlo_lakehouse.gc.deferred`: candidate files for review, applied later.
 - `phlo_lakehouse.gc.collector`: `NessieGC`, the run end to end.
+- `phlo_lakehouse.gc.operation`: `NessieGCOperation` / `ApplyDeferredGCOperation`, the catalog-level
+  operations the executor runs (access check ``vacuum``, audit, tracing, dry run).
 
 Example:
     >>> from phlo_lakehouse.gc import GCSettings
@@ -16,14 +18,17 @@ Example:
 
 from phlo_lakehouse.gc.collector import GCPlan, GCSettings, NessieGC
 from phlo_lakehouse.gc.cutoff import CutoffPolicy, CutoffRules, parse_cutoff
-from phlo_lakehouse.gc.deferred import apply_deferred
+from phlo_lakehouse.gc.deferred import DeferredApply
+from phlo_lakehouse.gc.operation import ApplyDeferredGCOperation, NessieGCOperation
 
 __all__ = [
+    "ApplyDeferredGCOperation",
     "CutoffPolicy",
     "CutoffRules",
+    "DeferredApply",
     "GCPlan",
     "GCSettings",
     "NessieGC",
-    "apply_deferred",
+    "NessieGCOperation",
     "parse_cutoff",
 ]

@@ -1,5 +1,5 @@
 """Deferred deletes: a GC run writes its candidates to a file for review instead of deleting
-them (Nessie GC's ``--defer-deletes``); `apply_deferred` deletes them in a second, explicit step.
+them (Nessie GC's ``--defer-deletes``); `DeferredApply` deletes them in a second, explicit step.
 
 The file is JSON Lines: a header line (what catalog, which cutoffs, the references and base
 locations the run saw, its figures), then one line per candidate ``{"uri", "size", "modified"}``.
@@ -11,9 +11,9 @@ Reviewers may delete lines to keep those files; nothing else in the file is trus
   back to an old commit, a tag created on one) is kept.
 
 Example:
-    >>> result = apply_deferred(lakehouse, ".lakehouse/gc/deferred.jsonl")   # doctest: +SKIP
-    >>> result["figures"]["deleted"], result["figures"]["became_live"]       # doctest: +SKIP
-    (40, 2)
+    >>> apply = DeferredApply(NessieGC(lakehouse), Path("gc-candidates.jsonl"))   # doctest: +SKIP
+    >>> apply.prepare()["became_live"], apply.delete()[0]["deleted"]             # doctest: +SKIP
+    (2, 40)
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,33 +149,37 @@ def _inside_any(uri: str, roots: list[tuple[str, str, str]]) -> bool:
     )
 
 
-def apply_deferred(
-    gc: NessieGC, path: str | os.PathLike[str], *, dry_run: bool = False
-) -> dict[str, Any]:
-    """Delete the candidates a deferred file lists, except those live again (see the module
-    docstring). With ``dry_run``, only report what would be deleted.
+@dataclass
+class DeferredApply:
+    """Applying one deferred file: `prepare` checks it and builds the live set again (reads
+    only); `delete` deletes what is still a candidate. `close` drops the scratch store."""
 
-    Raises:
-        InvalidInput: the file is malformed, was written for another catalog, or lists a file
-            outside its base locations (nothing is deleted then).
+    gc: NessieGC
+    path: Path
+    header: dict[str, Any] = field(default_factory=dict)
+    store: LiveSetStore | None = None
+    figures: dict[str, int] = field(default_factory=dict)
 
-    Returns:
-        ``{"figures": …, "failures": {uri: reason}, "header": …}``.
-    """
-    from phlo_lakehouse.gc.mark import LiveSetBuilder
-    from phlo_lakehouse.gc.sweep import delete_in_batches
+    def prepare(self) -> dict[str, int]:
+        """Read and check the file, build the live set again, drop candidates live again.
 
-    header = read_header(path)
-    catalog = header.get("catalog") or {}
-    if catalog.get("uri") != gc.lakehouse.settings.uri:
-        raise InvalidInput(
-            f"{path} was written for the Nessie catalog at {catalog.get('uri')}, not "
-            f"{gc.lakehouse.settings.uri}",
-            hint="apply a deferred file with the catalog settings the GC run used",
-        )
-    store = LiveSetStore.create(gc.settings.work_dir)
-    try:
-        for batch in read_candidates(path, list(header.get("base_locations") or [])):
+        Raises:
+            InvalidInput: the file is malformed, was written for another catalog, or lists a
+                file outside its base locations (nothing is deleted then).
+        """
+        from phlo_lakehouse.gc.mark import LiveSetBuilder
+
+        gc = self.gc
+        self.header = read_header(self.path)
+        catalog = self.header.get("catalog") or {}
+        if catalog.get("uri") != gc.lakehouse.settings.uri:
+            raise InvalidInput(
+                f"{self.path} was written for the Nessie catalog at {catalog.get('uri')}, not "
+                f"{gc.lakehouse.settings.uri}",
+                hint="apply a deferred file with the catalog settings the GC run used",
+            )
+        self.store = store = LiveSetStore.create(gc.settings.work_dir)
+        for batch in read_candidates(self.path, list(self.header.get("base_locations") or [])):
             store.add_candidates(batch)
         store.commit()
         listed, listed_bytes = store.candidate_totals()
@@ -182,8 +187,8 @@ def apply_deferred(
             gc.history,
             gc.io,
             store,
-            CutoffRules.from_dict(header["cutoffs"]),
-            compile_ref_regex(str(header.get("ref_regex") or ".*")),
+            CutoffRules.from_dict(self.header["cutoffs"]),
+            compile_ref_regex(str(self.header.get("ref_regex") or ".*")),
             threads=gc.settings.threads,
         )
         gc.history.check()
@@ -192,28 +197,37 @@ def apply_deferred(
         became_live = store.drop_live_candidates()
         store.commit()
         count, size = store.candidate_totals()
-        figures = {
-            "candidates": listed,
-            "candidate_bytes": listed_bytes,
-            "became_live": became_live,
-            "deleted": 0,
-            "deleted_bytes": 0,
-            "delete_failures": 0,
+        self.figures = {
             "refs_walked": len(builder.counts.walks),
             "commits_walked": builder.counts.commits,
             "metadata_files": builder.counts.metadata_files,
             "live_files": store.live_count(),
+            "candidates": listed,
+            "candidate_bytes": listed_bytes,
+            "became_live": became_live,
+            "files_to_delete": count,
+            "bytes_to_delete": size,
+            "deleted": 0,
+            "deleted_bytes": 0,
+            "delete_failures": 0,
         }
-        if dry_run:
-            figures["to_delete"] = count
-            figures["bytes_to_delete"] = size
-            return {"figures": figures, "failures": {}, "header": header}
-        outcome = delete_in_batches(store, gc.io, threads=gc.settings.threads)
+        return dict(self.figures)
+
+    def delete(self) -> tuple[dict[str, int], dict[str, str]]:
+        """Delete the remaining candidates; (figures, failures URI -> reason)."""
+        from phlo_lakehouse.gc.sweep import delete_in_batches
+
+        assert self.store is not None, "prepare() first"
+        outcome = delete_in_batches(self.store, self.gc.io, threads=self.gc.settings.threads)
+        figures = dict(self.figures)
         figures.update(
             deleted=outcome.deleted,
             deleted_bytes=outcome.deleted_bytes,
             delete_failures=len(outcome.failed),
         )
-        return {"figures": figures, "failures": outcome.failed, "header": header}
-    finally:
-        store.close()
+        return figures, outcome.failed
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None

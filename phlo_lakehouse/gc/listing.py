@@ -1,9 +1,10 @@
 """Streaming listings of table base locations, page by page, so a location with a million files
 never sits in memory.
 
-- **S3** (``s3://``, ``s3a://``, ``s3n://``): boto3's ``ListObjectsV2`` paginator with the
-  catalog's FileIO credentials and endpoint (PyIceberg's ``s3.*`` / ``client.*`` properties). The
-  location's top-level directories are listed in parallel, one paginator each.
+- **S3** (``s3://``, ``s3a://``, ``s3n://``): ``ListObjectsV2`` page by page (1,000 keys), with
+  the client `phlo_lakehouse.storage.s3.s3_client` builds from the catalog's FileIO properties
+  and each request retried on transient errors (`phlo_lakehouse.retry`). The location's top-level
+  directories are listed in parallel.
 - **Local files**: ``os.scandir``, directory by directory.
 - **Anything else** (gs://, abfs://, hdfs://…): pyarrow's filesystem for the FileIO properties.
 
@@ -67,38 +68,13 @@ def list_location(
         ) from e
 
 
-def s3_client(properties: Mapping[str, str]) -> Any:
-    """A boto3 S3 client configured like PyIceberg's S3 FileIO from ``properties``."""
-    import boto3
-    from botocore.config import Config
-
-    def prop(*names: str) -> str | None:
-        return next((properties[n] for n in names if properties.get(n)), None)
-
-    path_style = (prop("s3.path-style-access") or "").lower() == "true"
-    virtual = (prop("s3.force-virtual-addressing") or "").lower() == "true"
-    config = Config(
-        s3={"addressing_style": "virtual" if virtual else "path" if path_style else "auto"},
-        retries={"max_attempts": 5, "mode": "standard"},
-        max_pool_connections=max(LIST_THREADS, 16),
-    )
-    session = boto3.session.Session(profile_name=prop("s3.profile-name", "client.profile-name"))
-    return session.client(
-        "s3",
-        endpoint_url=prop("s3.endpoint"),
-        aws_access_key_id=prop("s3.access-key-id", "client.access-key-id"),
-        aws_secret_access_key=prop("s3.secret-access-key", "client.secret-access-key"),
-        aws_session_token=prop("s3.session-token", "client.session-token"),
-        region_name=prop("s3.region", "client.region") or "us-east-1",
-        config=config,
-    )
-
-
 def _s3_pages(location: str, properties: Mapping[str, str], threads: int) -> Iterator[list[Listed]]:
+    from phlo_lakehouse.storage.s3 import s3_client
+
     scheme, rest = location.split("://", 1)
     bucket, _, key = rest.partition("/")
     prefix = key.strip("/") + "/" if key.strip("/") else ""
-    client = s3_client(properties)
+    client = s3_client(properties, max_connections=max(threads, 1))
     uri = f"{scheme}://{bucket}/"
 
     def page_of(contents: list[dict[str, Any]]) -> list[Listed]:
@@ -113,21 +89,37 @@ def _s3_pages(location: str, properties: Mapping[str, str], threads: int) -> Ite
         ]
 
     # The top level with a delimiter: its files, and the directories listed in parallel below.
-    top = client.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix, Delimiter="/", PaginationConfig={"PageSize": _PAGE}
-    )
     directories: list[str] = []
-    for response in top:
+    for response in _list_objects(client, bucket, prefix, delimiter="/"):
         yield page_of(response.get("Contents") or [])
         directories += [p["Prefix"] for p in response.get("CommonPrefixes") or []]
 
     def walk(directory: str) -> Iterator[list[Listed]]:
-        for response in client.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=directory, PaginationConfig={"PageSize": _PAGE}
-        ):
+        for response in _list_objects(client, bucket, directory):
             yield page_of(response.get("Contents") or [])
 
     yield from _parallel_pages([walk(d) for d in directories], threads)
+
+
+def _list_objects(
+    client: Any, bucket: str, prefix: str, *, delimiter: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """ListObjectsV2 responses for ``prefix``, page by page, each request retried on transient
+    errors by the one retry layer."""
+    from phlo_lakehouse.retry import STORAGE_RETRY, is_transient
+
+    request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": _PAGE}
+    if delimiter:
+        request["Delimiter"] = delimiter
+    while True:
+        response = STORAGE_RETRY.call(
+            lambda: client.list_objects_v2(**request), retry_if=is_transient
+        ).value
+        yield response
+        token = response.get("NextContinuationToken")
+        if not response.get("IsTruncated") or not token:
+            return
+        request["ContinuationToken"] = token
 
 
 def _parallel_pages(

@@ -8,8 +8,9 @@ and delete the candidates in batches.
   deleted.
 - **Candidates.** A listed file is a candidate when no live entry has its normalized path and
   prefix (exact, inside the store) and it was last modified before the grace cutoff.
-- **Deletes** go through `delete_in_batches`, 1,000 candidates per call; what could not be deleted
-  is reported with the reason.
+- **Deletes** go through the one deletion module (`phlo_lakehouse.storage.delete_files`: S3
+  ``DeleteObjects`` with 1,000 keys per request, transient failures retried), 1,000 candidates per
+  call; what could not be deleted is reported with the reason.
 
 Example:
     >>> listed, skipped = list_bases(store, store.bases(), properties)   # doctest: +SKIP
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from phlo_lakehouse.gc.listing import LIST_THREADS, list_location
-from phlo_lakehouse.operations.files import delete_paths, normalize_location
+from phlo_lakehouse.operations.files import normalize_location
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO
@@ -113,5 +114,8 @@ def delete_in_batches(
 
 
 def _delete(io: FileIO, uris: list[str], threads: int) -> dict[str, str]:
-    """URI -> reason for each file of ``uris`` that could not be deleted."""
-    return {uri: "delete failed" for uri in delete_paths(io, uris, threads=threads)}
+    """URI -> reason for each file of ``uris`` that could not be deleted (S3: DeleteObjects
+    batches, retried; see `phlo_lakehouse.storage`)."""
+    from phlo_lakehouse.storage import delete_files
+
+    return dict(delete_files(io, uris, threads=threads).failed)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from phlo_lakehouse.gc import GCSettings, NessieGC
+from datetime import datetime
+
+from phlo_lakehouse.gc import NessieGCOperation
 from phlo_lakehouse_tests.gc.histories import read_rows
 from phlo_lakehouse_tests.gc.oracle import bucket_files, expected_deletions, expected_live
 from phlo_lakehouse_tests.gc.scenario import CUTOFFS, build, plant_young, policy_for
@@ -21,18 +23,19 @@ def test_gc_deletes_exactly_the_unreachable_old_files(history, s3, gc_nessie):
     live, states = expected_live(lakehouse, policy_for, lakehouse.settings.properties)
     rows_before = {h: read_rows(lakehouse, ref, h, list(t)) for h, (ref, t) in states.items()}
 
-    gc = NessieGC(lakehouse, GCSettings(cutoffs=CUTOFFS, older_than=2, force=True))
     plant_young(scenario, s3)
     before = bucket_files(s3, gc_nessie.bucket)
-    plan = gc.plan()
-    delete_before = plan.delete_before
-    outcome = gc.execute(plan)
+    result = lakehouse.run_catalog(
+        NessieGCOperation(cutoffs=CUTOFFS, older_than=2, force=True), None
+    )
+    delete_before = datetime.fromisoformat(result.details["delete_before"])
 
     after = bucket_files(s3, gc_nessie.bucket)
     deleted = set(before) - set(after)
     expected = expected_deletions(before, live, history.all_locations(), delete_before)
     assert deleted == expected
-    assert outcome["figures"]["deleted"] == len(expected) and not outcome["failures"]
+    assert result.figures["deleted"] == len(expected) and not result.details["delete_failures"]
+    assert result.operation == "nessie_gc" and not result.committed and not result.dry_run
     # What the scenario plants lands where it must.
     assert set(scenario.old_orphans) <= deleted
     assert not deleted & set(scenario.young_orphans + scenario.hidden_orphans + scenario.outside)
