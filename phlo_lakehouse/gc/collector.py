@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -320,17 +320,7 @@ class NessieGC:
         return GCPlan(
             figures=figures,
             refs={r.name: (r.kind, r.hash) for r in refs},
-            walks=[
-                {
-                    "ref": w.name,
-                    "kind": w.kind,
-                    "hash": w.hash,
-                    "policy": w.policy,
-                    "commits": w.commits,
-                    "live_commits": w.live_commits,
-                }
-                for w in counts.walks
-            ],
+            walks=[asdict(w) for w in counts.walks],
             created_at=created_at,
             delete_before=delete_before,
             rules=rules,

@@ -4,9 +4,9 @@ every commit inside a cutoff reads the same rows afterwards (Spark: integration/
 
 from __future__ import annotations
 
-import pytest
-
 from datetime import datetime
+
+import pytest
 
 from phlo_lakehouse.gc import NessieGCOperation
 from phlo_lakehouse_tests.gc.histories import read_rows
