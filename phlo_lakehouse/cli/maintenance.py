@@ -22,6 +22,7 @@ import click
 from phlo_lakehouse.cli.apply import Confirmation, ProgressUnit, confirmed, run_operation
 from phlo_lakehouse.cli.command import LakehouseCommand, LakehouseGroup, current_state, with_table
 from phlo_lakehouse.cli.params import DURATION, SIZE, format_duration
+from phlo_lakehouse.cli.rewrite_flags import rewrite_option_flags
 from phlo_lakehouse.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def _columns(values: Sequence[str]) -> list[str]:
     help="Copy whole Parquet row groups instead of decoding when safe (default: the table "
     "property phlo-lakehouse.optimize.stitch, else auto).",
 )
+@rewrite_option_flags
 @confirmed
 def optimize(
     tables: list[LakehouseTable],
@@ -103,6 +105,7 @@ def optimize(
     partial_progress: bool,
     stitch: str | None,
     confirmation: Confirmation,
+    rewrite_options: dict,
 ) -> None:
     """Compact small data files (binpack, sort or zorder).
 
@@ -126,6 +129,7 @@ def optimize(
         rewrite_all=rewrite_all,
         partial_progress=partial_progress,
         stitch=stitch,
+        **rewrite_options,
     )
     run_operation(current_state(), operation, tables, confirmation, OPTIMIZE_PROGRESS)
 

@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.metadata import target_file_size
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
+from phlo_lakehouse.operations.dangling import commit_removed_deletes, dangling_deletes
 from phlo_lakehouse.operations.file_groups import FileGroup, group_from_dict, output_file_count
 from phlo_lakehouse.operations.files import LiveFile, LiveFiles, applicable_deletes, live_files
 from phlo_lakehouse.operations.parquet_footer import FooterError
 from phlo_lakehouse.operations.read import read_group
 from phlo_lakehouse.operations.replace import ReplaceFiles
 from phlo_lakehouse.operations.rewrite import RollingDataFileWriter, sort_rows, zorder_rows
+from phlo_lakehouse.operations.rewrite_options import DEFAULT_MAX_COMMITS, RewriteOptions
 from phlo_lakehouse.operations.selection import (
     ZORDER_TYPES,
     file_filter,
@@ -77,6 +79,11 @@ class OptimizeOperation(TableOperation):
         stitch: "auto", "always" or "never": copy whole row groups instead of decoding when
             safe (`phlo_lakehouse.operations.stitch`); default: the table property
             ``phlo-lakehouse.optimize.stitch``, else "auto".
+        remove_dangling_deletes, rewrite_job_order, max_commits, max_failed_commits,
+            delete_file_threshold, use_starting_sequence_number: Spark 1.10's options of the
+            same names (`rewrite_options.RewriteOptions`). Dangling deletes are removed in the
+            compaction's commit (a commit of their own with partial progress; not in a
+            ``files=`` fan-out step, where `RemoveDanglingDeletesOperation` does it).
     """
 
     name = "optimize"
@@ -100,6 +107,12 @@ class OptimizeOperation(TableOperation):
         files: Sequence[str] | None = None,
         max_concurrent_groups: int | None = None,
         stitch: str | None = None,
+        remove_dangling_deletes: bool = True,
+        rewrite_job_order: str = "none",
+        max_commits: int = DEFAULT_MAX_COMMITS,
+        max_failed_commits: int | None = None,
+        delete_file_threshold: int | None = None,
+        use_starting_sequence_number: bool = True,
     ) -> None:
         if strategy not in STRATEGIES:
             raise InvalidInput(
@@ -148,6 +161,14 @@ class OptimizeOperation(TableOperation):
                 f"stitch={stitch!r} is not supported", hint="use auto, always or never"
             )
         self.stitch = stitch
+        self.options = RewriteOptions(
+            remove_dangling_deletes=remove_dangling_deletes,
+            rewrite_job_order=rewrite_job_order,
+            max_commits=max_commits,
+            max_failed_commits=max_failed_commits,
+            delete_file_threshold=delete_file_threshold,
+            use_starting_sequence_number=use_starting_sequence_number,
+        )
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -160,6 +181,7 @@ class OptimizeOperation(TableOperation):
             "rewrite_all": self.rewrite_all,
             "partial_progress": self.partial_progress,
             "stitch": self.stitch,
+            **self.options.to_dict(),
         }
 
     # -- planning -------------------------------------------------------------------------------
@@ -196,6 +218,12 @@ class OptimizeOperation(TableOperation):
             for files in self._pack(self._select(by_partition[key], target)):
                 if self._worth_rewriting(files, target):
                     groups.append(self._group(len(groups), key, files, target))
+        groups = self.options.order(groups)
+        dangling = (
+            dangling_deletes(live)
+            if self.options.remove_dangling_deletes and self.only_files is None
+            else []
+        )
         figures = {
             "file_groups": len(groups),
             "files_to_rewrite": sum(len(g.files) for g in groups),
@@ -204,8 +232,10 @@ class OptimizeOperation(TableOperation):
             "delete_files_to_apply": len({d for g in groups for d in g.delete_files}),
             "expected_output_files": sum(g.expected_output_files for g in groups),
             "partitions": len({(g.spec_id, g.partition) for g in groups}),
+            "dangling_delete_files": len(dangling),
         }
         details = {
+            "dangling_delete_files": [d.path for d in dangling],
             "strategy": self.strategy,
             "target_file_size": target,
             "sort_keys": [list(k) for k in sort_keys],
@@ -235,6 +265,9 @@ class OptimizeOperation(TableOperation):
                 len(positional) < len(deletes)
                 or deleted >= self.delete_ratio * max(1, data.data_file.record_count)
             )
+            threshold = self.options.delete_file_threshold
+            if threshold is not None and len(deletes) >= threshold:
+                too_many_deletes = True
             if size < low or size > high or too_many_deletes:
                 chosen.append((data, deletes))
         return chosen
@@ -327,11 +360,21 @@ class OptimizeOperation(TableOperation):
 
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         groups = [group_from_dict(g) for g in plan.details["groups"]]
-        if not groups:
+        dangling_paths = set(plan.details.get("dangling_delete_files", []))
+        if not groups and not dangling_paths:
             return replace(OperationResult.from_plan(plan), dry_run=False)
         live = self._live_files(
             table.table, table.table.snapshot_by_id(plan.snapshot_id) if plan.snapshot_id else None
         )
+        dangling = [d for d in live.deletes if d.path in dangling_paths]
+        if not groups:
+            outcome = commit_removed_deletes(table, plan, dangling, live, operation=self.name)
+            applied = OperationResult.applied(
+                plan,
+                snapshot_id_after=outcome.snapshot.snapshot_id,
+                details={**plan.details, "delete_files_removed": outcome.removed_delete_files},
+            )
+            return replace(applied, attempts=outcome.attempts)
         by_path = {f.path: f for f in live.data}
         deletes_by_path = {d.path: d for d in live.deletes}
         sort_keys = [tuple(k) for k in plan.details["sort_keys"]]
@@ -359,48 +402,40 @@ class OptimizeOperation(TableOperation):
                 new_files, rows, writer_paths = self._rewrite(
                     table.table, group, files, deletes, sort_keys
                 )
-            written_all.append(writer_paths)
+            with commit_lock:
+                written_all.append(writer_paths)
             outcome = {"group": group, "added": new_files, "rows": rows, "removed": files}
             outcome["stitch"] = reason or "stitched"
-            if self.partial_progress:
-                from pyiceberg.exceptions import CommitStateUnknownException
-
-                from phlo_lakehouse.storage.deletion import delete_files
-
-                with commit_lock:
-                    try:
-                        outcome["commit"] = self._commit(table, plan, files, new_files, live)
-                    except CommitStateUnknownException:
-                        raise  # the commit may have landed: its files may be live
-                    except BaseException:
-                        delete_files(table.table.io, writer_paths)  # this group never committed
-                        raise
+            outcome["written"] = writer_paths
             return outcome
 
-        try:
-            with ThreadPoolExecutor(
-                max_workers=max(1, min(self.max_concurrent_groups, len(groups)))
-            ) as pool:
-                outcomes = list(pool.map(run_group, groups))
-            commits = (
-                [o["commit"] for o in outcomes]
-                if self.partial_progress
-                else [
-                    self._commit(
-                        table,
-                        plan,
-                        [f for o in outcomes for f in o["removed"]],
-                        [f for o in outcomes for f in o["added"]],
-                        live,
-                    )
-                ]
+        def commit_batch(batch: list[dict[str, Any]], removed_deletes: list[LiveFile]):  # noqa: ANN202
+            return self._commit(
+                table,
+                plan,
+                [f for o in batch for f in o["removed"]],
+                [f for o in batch for f in o["added"]],
+                live,
+                removed_deletes,
             )
-        except BaseException:
-            if not self.partial_progress:
-                from phlo_lakehouse.storage.deletion import delete_files
 
-                delete_files(table.table.io, [p for paths in written_all for p in paths])
-            raise
+        workers = max(1, min(self.max_concurrent_groups, len(groups)))
+        if self.partial_progress:
+            outcomes, commits = self._commit_in_batches(
+                table, plan, groups, run_group, commit_batch, workers
+            )
+            if dangling:  # a commit of their own: a failed batch must not keep them
+                commits.append(
+                    commit_removed_deletes(table, plan, dangling, live, operation=self.name)
+                )
+        else:
+            try:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    outcomes = list(pool.map(run_group, groups))
+                commits = [commit_batch(outcomes, dangling)]
+            except BaseException as error:
+                _discard_unless_unknown(table, error, [p for ps in written_all for p in ps])
+                raise
         added = [f for o in outcomes for f in o["added"]]
         figures = {
             "file_groups": len(outcomes),
@@ -410,6 +445,7 @@ class OptimizeOperation(TableOperation):
             "delete_files_to_apply": plan.figures["delete_files_to_apply"],
             "expected_output_files": len(added),
             "partitions": plan.figures["partitions"],
+            "dangling_delete_files": plan.figures.get("dangling_delete_files", 0),
         }
         details = {
             **plan.details,
@@ -493,13 +529,21 @@ class OptimizeOperation(TableOperation):
         removed: list[LiveFile],
         added: list[DataFile],
         live: LiveFiles,
+        removed_deletes: list[LiveFile] = (),  # type: ignore[assignment]
     ):  # noqa: ANN202
+        start = table.table.snapshot_by_id(plan.snapshot_id) if plan.snapshot_id else None
         return ReplaceFiles(
             table.table,
             table.table_ref,
             starting_snapshot_id=plan.snapshot_id,
             removed=removed,
             added=added,
+            removed_deletes=removed_deletes,
+            data_sequence_number=(
+                start.sequence_number
+                if start is not None and self.options.use_starting_sequence_number
+                else None
+            ),
             summary={
                 "phlo-lakehouse.operation": "optimize",
                 "phlo-lakehouse.strategy": self.strategy,
@@ -516,3 +560,41 @@ class OptimizeOperation(TableOperation):
         live = live_files(table, snapshot)
         self._live_cache = (key, live)
         return live
+
+    def _commit_in_batches(self, table, plan, groups, run_group, commit_batch, workers):  # noqa: ANN001, ANN202
+        """Partial progress: the groups (in job order) in at most ``max_commits`` commits; a
+        batch whose commit is refused (the table moved) is dropped with its files, up to
+        ``max_failed_commits`` times."""
+        from phlo_lakehouse.errors import Conflict
+
+        outcomes: list[dict[str, Any]] = []
+        commits = []
+        failures: list[Conflict] = []
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for batch_groups in self.options.commit_batches(groups):
+                batch = list(pool.map(run_group, batch_groups))
+                try:
+                    commits.append(commit_batch(batch, []))
+                except BaseException as error:
+                    _discard_unless_unknown(table, error, [p for o in batch for p in o["written"]])
+                    if not isinstance(error, Conflict):
+                        raise
+                    failures.append(error)
+                    if len(failures) > self.options.failures_allowed:
+                        raise
+                    continue
+                outcomes += batch
+        if not commits:
+            raise failures[-1]
+        return outcomes, commits
+
+
+def _discard_unless_unknown(table, error: BaseException, written: list[str]) -> None:  # noqa: ANN001
+    """Delete files a failed commit wrote, unless the commit's outcome is unknown (then they
+    may be live)."""
+    from pyiceberg.exceptions import CommitStateUnknownException
+
+    from phlo_lakehouse.storage.deletion import delete_files
+
+    if not isinstance(error, CommitStateUnknownException):
+        delete_files(table.table.io, written)

@@ -66,6 +66,9 @@ class ReplaceFiles:
         added_deletes: new delete files (position deletes) written to delete manifests.
         operation: the snapshot's operation: "replace" (no data change, the default),
             "delete" or "overwrite" (data retention removes rows).
+        data_sequence_number: the data sequence number of the added data files (a compaction's
+            starting snapshot's, so deletes committed meanwhile still apply to them); None:
+            the commit's own.
         known_entries: live entries of manifests the caller has already read, by manifest path
             (manifests are immutable, so they need not be read again).
     """
@@ -83,6 +86,7 @@ class ReplaceFiles:
         removed_deletes: Sequence[LiveFile] = (),
         added_deletes: Sequence[DataFile] = (),
         operation: str = "replace",
+        data_sequence_number: int | None = None,
         known_entries: Mapping[str, list[ManifestEntry]] | None = None,
     ) -> None:
         self.table = table
@@ -95,6 +99,7 @@ class ReplaceFiles:
         self.removed_delete_paths = {d.path for d in removed_deletes}
         self.added_deletes = list(added_deletes)
         self.operation = operation
+        self.data_sequence_number = data_sequence_number
         self._entries_cache: dict[str, list[ManifestEntry]] = dict(known_entries or {})
 
     def commit(self, max_attempts: int = DEFAULT_COMMIT_ATTEMPTS) -> ReplaceOutcome:
@@ -177,7 +182,9 @@ class ReplaceFiles:
         for data_file in self.added:
             by_spec[data_file.spec_id].append(data_file)
         for spec_id, files in sorted(by_spec.items()):
-            new_manifests.insert(0, writer.added(spec_id, files))
+            new_manifests.insert(
+                0, writer.added(spec_id, files, sequence_number=self.data_sequence_number)
+            )
         deletes_by_spec: dict[int, list[DataFile]] = defaultdict(list)
         for delete_file in self.added_deletes:
             deletes_by_spec[delete_file.spec_id].append(delete_file)
@@ -363,7 +370,14 @@ class ManifestFactory:
                 writer.delete(entry)
         return writer.to_manifest_file()
 
-    def added(self, spec_id: int, files: list[DataFile], *, deletes: bool = False) -> ManifestFile:
+    def added(
+        self,
+        spec_id: int,
+        files: list[DataFile],
+        *,
+        deletes: bool = False,
+        sequence_number: int | None = None,
+    ) -> ManifestFile:
         from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestEntryStatus
 
         content = ManifestContent.DELETES if deletes else ManifestContent.DATA
@@ -373,7 +387,7 @@ class ManifestFactory:
                     ManifestEntry.from_args(
                         status=ManifestEntryStatus.ADDED,
                         snapshot_id=self.snapshot_id,
-                        sequence_number=None,
+                        sequence_number=sequence_number,
                         file_sequence_number=None,
                         data_file=data_file,
                     )

@@ -14,6 +14,7 @@ import pytest
 from phlo_lakehouse.operations import OperationExecutor
 from phlo_lakehouse.operations.dangling import RemoveDanglingDeletesOperation
 from phlo_lakehouse.operations.files import normalize_location
+from phlo_lakehouse.operations.optimize import OptimizeOperation
 from phlo_lakehouse_tests.integration.test_spark_cross_engine import (
     MOR_PROPERTIES,
     fqn,
@@ -154,3 +155,32 @@ def test_spark_rewrite_with_remove_dangling_deletes_finds_nothing_after_ours(
     ).collect()[0]
     assert row.removed_delete_files_count == 0
     assert spark_rows(spark, table) == rows_before
+
+
+def test_optimize_removes_dangling_deletes_by_default(spark, shared_lakehouse, unique_name):
+    """Our compaction (remove_dangling_deletes on by default, as Spark 1.10's option) removes the
+    dangling deletes in its own commit; with the option off they stay. New files keep the
+    starting snapshot's sequence number (use_starting_sequence_number) and Spark agrees."""
+    name = f"{unique_name}.upserts"
+    table = fqn(shared_lakehouse, name)
+    streaming_upserts(spark, shared_lakehouse, name, compact_where="part < 2")
+    rows_before = spark_rows(spark, table)
+    dangling = dangling_by_contents(spark, table)
+    executor = OperationExecutor(shared_lakehouse)
+
+    kept = executor.run(
+        OptimizeOperation(remove_dangling_deletes=False, partition_filter="part = 3"), name
+    )
+    assert kept.figures["dangling_delete_files"] == 0
+    assert dangling <= live_delete_paths(spark, table)
+
+    start = shared_lakehouse.get_table(name).snapshot.sequence_number
+    result = executor.run(OptimizeOperation(partition_filter="part = 2"), name)
+
+    assert result.committed and result.figures["dangling_delete_files"] == len(dangling)
+    assert not dangling & live_delete_paths(spark, table)
+    assert spark_rows(spark, table) == rows_before
+    assert java_dangling_removal(spark, table) == 0
+    written = {normalize_location(p) for p in result.details["files_written"]}
+    sequence = live_data_sequence(spark, table)
+    assert written and {sequence[p] for p in written} == {start}

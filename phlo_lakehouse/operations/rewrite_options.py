@@ -1,0 +1,103 @@
+"""Spark 1.10's ``rewrite_data_files`` options that `OptimizeOperation` takes, by the same names:
+job order, partial-progress commit limits, the delete-file threshold, the starting sequence
+number for rewritten files and removal of dangling deletes.
+
+Example:
+    >>> options = RewriteOptions(rewrite_job_order="bytes-desc", max_commits=2)
+    >>> [len(batch) for batch in options.commit_batches(list(range(5)))]
+    [3, 2]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from phlo_lakehouse.errors import InvalidInput
+
+T = TypeVar("T")
+JOB_ORDERS = ("none", "bytes-asc", "bytes-desc", "files-asc", "files-desc")
+#: Spark's partial-progress.max-commits default.
+DEFAULT_MAX_COMMITS = 10
+
+
+@dataclass(frozen=True)
+class RewriteOptions:
+    """Options of a compaction, validated when built (no I/O).
+
+    Attributes:
+        remove_dangling_deletes: also remove delete files that apply to no live data file, in
+            the same commit (Spark's ``remove-dangling-deletes``; on by default here).
+        rewrite_job_order: order file groups run and commit in: "none" (partition order),
+            "bytes-asc", "bytes-desc", "files-asc", "files-desc".
+        max_commits: with partial progress, the groups are committed in at most this many
+            commits (Spark's ``partial-progress.max-commits``, default 10).
+        max_failed_commits: with partial progress, how many commits may fail (a concurrent
+            change) before the run fails; None: as many as ``max_commits``.
+        delete_file_threshold: rewrite a data file once this many delete files apply to it
+            (None: no such rule; the delete-ratio rule still applies).
+        use_starting_sequence_number: rewritten files keep the data sequence number of the
+            snapshot the compaction started from, so deletes committed meanwhile still apply
+            to them (Spark's default); False gives them the commit's own number.
+    """
+
+    remove_dangling_deletes: bool = True
+    rewrite_job_order: str = "none"
+    max_commits: int = DEFAULT_MAX_COMMITS
+    max_failed_commits: int | None = None
+    delete_file_threshold: int | None = None
+    use_starting_sequence_number: bool = True
+
+    def __post_init__(self) -> None:
+        if self.rewrite_job_order not in JOB_ORDERS:
+            raise InvalidInput(
+                f"rewrite_job_order={self.rewrite_job_order!r} is not supported",
+                hint="use " + ", ".join(JOB_ORDERS),
+            )
+        _whole(self.max_commits, "max_commits", minimum=1)
+        if self.max_failed_commits is not None:
+            _whole(self.max_failed_commits, "max_failed_commits", minimum=0)
+        if self.delete_file_threshold is not None:
+            _whole(self.delete_file_threshold, "delete_file_threshold", minimum=1)
+        for name in ("remove_dangling_deletes", "use_starting_sequence_number"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInput(f"{name} must be true or false", hint=f"{name}=True")
+
+    @property
+    def failures_allowed(self) -> int:
+        return self.max_commits if self.max_failed_commits is None else self.max_failed_commits
+
+    def order(self, groups: Sequence[Any]) -> list[Any]:
+        """Groups (with ``input_bytes`` and ``files``) in `rewrite_job_order`."""
+        if self.rewrite_job_order == "none":
+            return list(groups)
+        measure, direction = self.rewrite_job_order.split("-")
+
+        def key(group: Any) -> int:
+            return group.input_bytes if measure == "bytes" else len(group.files)
+
+        return sorted(groups, key=key, reverse=direction == "desc")
+
+    def commit_batches(self, groups: Sequence[T]) -> list[list[T]]:
+        """``groups`` cut into at most `max_commits` consecutive batches of near-equal size."""
+        if not groups:
+            return []
+        size = math.ceil(len(groups) / min(self.max_commits, len(groups)))
+        return [list(groups[i : i + size]) for i in range(0, len(groups), size)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "remove_dangling_deletes": self.remove_dangling_deletes,
+            "rewrite_job_order": self.rewrite_job_order,
+            "max_commits": self.max_commits,
+            "max_failed_commits": self.max_failed_commits,
+            "delete_file_threshold": self.delete_file_threshold,
+            "use_starting_sequence_number": self.use_starting_sequence_number,
+        }
+
+
+def _whole(value: Any, name: str, *, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise InvalidInput(f"{name}={value!r} must be a whole number ≥ {minimum}", hint="e.g. 10")
