@@ -97,3 +97,11 @@ class MergeConflict(Conflict):
 
 class OperationFailed(LakehouseError):
     """Error when an operation fails for a reason other than input, access or conflict."""
+
+
+class PlanStale(Conflict):
+    """Error when a confirmed plan no longer matches its table (it moved since the plan)."""
+
+
+class RetentionFloorViolation(InvalidInput):
+    """Error when a retention request is below the floor the caller enforces (Phlo: 168 h)."""
