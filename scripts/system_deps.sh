@@ -11,6 +11,8 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# libfaketime: the Phlo retention tests run phlo with its clock days ahead.
+command -v faketime >/dev/null 2>&1 || need+=(faketime)
 if ((${#need[@]})); then
   echo "installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
