@@ -9,7 +9,8 @@ whichever entry point ran it.
 
 Order matters: ``before_plan`` hooks run in list order, ``after``/``on_error`` in reverse. The
 list is: the metrics pusher (first, so it pushes last, after everything was recorded), the access
-control and audit hook (before planning: a denied run plans nothing), the tracer.
+control and audit hook (before planning: a denied run plans nothing), Phlo's authorization, the
+tracer, Phlo's telemetry.
 
 To add a hook (e.g. a telemetry sink): give `HookSettings` a field (and, when the CLI should
 honour it, an environment variable in `from_env`), then append the hook in `build_hooks` at the
@@ -43,6 +44,7 @@ ACCESS_DB_ENV = "PHLO_LAKEHOUSE_ACCESS_DB"
 AUDIT_SECRET_ENV = "PHLO_LAKEHOUSE_AUDIT_SECRET"
 PUSHGATEWAY_ENV = "PHLO_LAKEHOUSE_PUSHGATEWAY_URL"
 METRICS_JOB_ENV = "PHLO_LAKEHOUSE_METRICS_JOB"
+UNDER_PHLO_ENV = "PHLO_LAKEHOUSE_UNDER_PHLO"
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -61,6 +63,10 @@ class HookSettings:
         metrics_job: the Pushgateway job label.
         home: the embedded lakehouse directory (where the default access store lives);
             default ``PHLO_LAKEHOUSE_HOME`` or ``.lakehouse``.
+        phlo: running under Phlo: every operation is reported to Phlo's maintenance telemetry
+            and, when Phlo enforces authorization, decided by Phlo's authorization policy
+            backend too (needs the ``phlo`` package). On for Phlo's own entry points (``phlo
+            lakehouse``, the provider plugin, the phlo-dagster extension).
 
     Example:
         >>> HookSettings.from_env({"PHLO_LAKEHOUSE_ACCESS_CONTROL": "true"}).access_control
@@ -73,14 +79,15 @@ class HookSettings:
     pushgateway_url: str | None = None
     metrics_job: str = "phlo_lakehouse"
     home: str | None = None
+    phlo: bool = False
 
     @classmethod
     def from_env(
         cls, env: Mapping[str, str] | None = None, home: str | None = None
     ) -> HookSettings:
         """Settings from ``PHLO_LAKEHOUSE_ACCESS_CONTROL``, ``PHLO_LAKEHOUSE_ACCESS_DB``,
-        ``PHLO_LAKEHOUSE_AUDIT_SECRET``, ``PHLO_LAKEHOUSE_PUSHGATEWAY_URL`` and
-        ``PHLO_LAKEHOUSE_METRICS_JOB`` (what the CLI honours).
+        ``PHLO_LAKEHOUSE_AUDIT_SECRET``, ``PHLO_LAKEHOUSE_PUSHGATEWAY_URL``,
+        ``PHLO_LAKEHOUSE_METRICS_JOB`` and ``PHLO_LAKEHOUSE_UNDER_PHLO`` (what the CLI honours).
 
         Example:
             >>> HookSettings.from_env({}).access_control
@@ -94,6 +101,7 @@ class HookSettings:
             pushgateway_url=env.get(PUSHGATEWAY_ENV) or None,
             metrics_job=env.get(METRICS_JOB_ENV) or "phlo_lakehouse",
             home=home or env.get("PHLO_LAKEHOUSE_HOME") or None,
+            phlo=env.get(UNDER_PHLO_ENV, "").strip().lower() in _TRUE,
         )
 
     def access_url(self) -> str:
@@ -154,10 +162,20 @@ def build_hooks(
                 SqlAccessControlProvider(url), SqlAuditLogger(url, secret=settings.audit_secret)
             )
         )
+    if settings.phlo:
+        from phlo_lakehouse.phlo_adapter.authorization import PhloAuthorizationHook
+
+        # After ours: both must allow, and our audit chain records the attempt either way.
+        hooks.append(PhloAuthorizationHook())
     if metrics is not None:
         from phlo_lakehouse.observability import OperationTracer
 
         hooks.append(OperationTracer(metrics, lakehouse))
+    if settings.phlo:
+        from phlo_lakehouse.phlo_adapter.telemetry import PhloTelemetryHook
+
+        # Last, like the tracer it mirrors: it reports every run, denied ones included.
+        hooks.append(PhloTelemetryHook())
     return hooks
 
 

@@ -4,8 +4,7 @@ Every command gets the same behaviour from here:
 
 - **Catalog access** from the group's ``--catalog-type``, ``--catalog-uri``, ``--warehouse`` and
   ``--home`` options laid over the environment (`CatalogSettings.from_env`), opened on first use.
-- **Output**: ``--format table|json`` (``--json`` is a hidden alias, so ``phlo --json`` works);
-  JSON is one document on stdout.
+- **Output**: ``--format table|json``; JSON is one document on stdout (alias ``--json``).
 - **Errors**: a `LakehouseError` prints ``error: <message>`` and ``hint: <hint>`` on stderr and
   exits with its ``exit_code`` (2 for invalid input and not found, 1 for a failed operation);
   any other exception prints one ``error:`` line and exits 1. ``--debug`` adds the traceback.
@@ -30,7 +29,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -108,11 +107,15 @@ class CliState:
         return self._lakehouse
 
     def hook_settings(self) -> HookSettings:
-        """Access control, audit and metrics settings from the environment (``--home`` decides
-        where the default access store lives)."""
+        """Hook settings from the environment (``--home`` decides where the default access store
+        lives); mounted in Phlo's CLI (``phlo lakehouse``), the Phlo hooks too."""
         from phlo_lakehouse.hooks import HookSettings
 
-        return HookSettings.from_env(self.environment(), self.catalog_options.get("home"))
+        settings = HookSettings.from_env(self.environment(), self.catalog_options.get("home"))
+        context = click.get_current_context(silent=True)
+        if context is not None and context.find_root().command.name != "lakehouse":
+            settings = replace(settings, phlo=True)
+        return settings
 
     def environment(self) -> dict[str, str]:
         """The environment settings are read from."""
@@ -394,3 +397,4 @@ def with_table(*, selector: bool = False) -> Callable[[Callable[..., Any]], Call
         return click.argument("table", type=TableParam(selector=selector))(wrapper)
 
     return decorator
+

@@ -68,6 +68,11 @@ class LakehouseResource(dg.ConfigurableResource):
     audit_secret: str | None = Field(
         default=None, description="HMAC key for the audit chain (use dg.EnvVar)."
     )
+    phlo: bool = Field(
+        default=False,
+        description="Running in a Phlo project: report every operation to Phlo's maintenance "
+        "telemetry and let Phlo's authorization backend decide when Phlo enforces one.",
+    )
     engine: str = Field(
         default="local",
         description="Where operations execute: local (this process), spark (Iceberg's Spark "
@@ -143,6 +148,7 @@ class LakehouseResource(dg.ConfigurableResource):
             pushgateway_url=self.pushgateway_url,
             metrics_job=self.metrics_job,
             home=self.home or os.environ.get("PHLO_LAKEHOUSE_HOME"),
+            phlo=self.phlo,
         )
 
     def access_url(self) -> str:

@@ -8,7 +8,9 @@ How our access control meets Phlo's:
   ``PHLO_AUTH_SUBJECT``/``PHLO_AUTH_GROUPS``) is canonicalized by Phlo's identity bridge, the
   configured ``authorization_policy_backend`` decides, and Phlo writes its own audit event.
   Mutating runs ask for Phlo's canonical action ``dataset.write``, plans and dry runs for
-  ``dataset.read``, on resource type ``dataset`` with the table's ``namespace.table`` as id.
+  ``dataset.read``, on resource type ``dataset`` with the table's ``namespace.table`` as id;
+  catalog-level operations (refs, merges, Nessie GC) ask for ``catalog.manage`` /
+  ``catalog.read`` on resource type ``catalog`` (id ``<catalog>@<ref>`` or ``<catalog>``).
   Phlo's ``phlo operations maintenance apply`` does not authorize itself (its command is not in
   Phlo's mutation list), so this hook is what guards it.
 - Our own SQL policies (``PHLO_LAKEHOUSE_ACCESS_CONTROL=true``) still apply as well: both must
@@ -36,9 +38,9 @@ from phlo_lakehouse.errors import AccessDenied
 if TYPE_CHECKING:
     from phlo_lakehouse.operations.executor import OperationContext
 
-WRITE_ACTION = "dataset.write"
-READ_ACTION = "dataset.read"
-RESOURCE_TYPE = "dataset"
+#: (resource type, action when it changes something, action when it only reads)
+TABLE_ACTIONS = ("dataset", "dataset.write", "dataset.read")
+CATALOG_ACTIONS = ("catalog", "catalog.manage", "catalog.read")
 
 
 def phlo_authorization_active(env: Mapping[str, str] | None = None) -> bool:
@@ -71,10 +73,11 @@ class PhloAuthorizationHook:
         from phlo.security.enforcement import enforce
 
         writes = context.operation.mutates and not context.dry_run
-        action = WRITE_ACTION if writes else READ_ACTION
+        kind, write, read = TABLE_ACTIONS if context.identifier is not None else CATALOG_ACTIONS
+        action = write if writes else read
         resource = ResourceRef(
-            resource_type=RESOURCE_TYPE,
-            resource_id=str(context.identifier),
+            resource_type=kind,
+            resource_id=context.subject,
             attributes={
                 "catalog": context.catalog,
                 "ref": context.ref or "main",
@@ -93,8 +96,7 @@ class PhloAuthorizationHook:
         if not result.allowed:
             reason = result.explanation or result.reason_code or "denied"
             raise AccessDenied(
-                f"Phlo denies {principal.subject} {action} on {RESOURCE_TYPE} "
-                f"{context.identifier} ({reason})",
+                f"Phlo denies {principal.subject} {action} on {kind} {context.subject} ({reason})",
                 hint="grant it in .phlo/authorization/policies.yaml, or act as a principal "
                 "that has it (PHLO_AUTH_SUBJECT / PHLO_SERVICE_ACCOUNT)",
             )

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from phlo_lakehouse.errors import InvalidInput, LakehouseError, PlanStale
 from phlo_lakehouse.identifiers import parse_table_identifier
 from phlo_lakehouse.phlo_adapter import requests, results
-from phlo_lakehouse.phlo_adapter.hooks import LakehouseFromEnvironment
+from phlo_lakehouse.phlo_adapter.environment import LakehouseFromEnvironment
 from phlo_lakehouse.phlo_adapter.tokens import PlanToken, plan_fingerprint
 
 if TYPE_CHECKING:

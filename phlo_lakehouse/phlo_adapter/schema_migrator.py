@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
-from phlo_lakehouse.phlo_adapter.hooks import LakehouseFromEnvironment
+from phlo_lakehouse.phlo_adapter.environment import LakehouseFromEnvironment
 
 if TYPE_CHECKING:
     from phlo.capabilities.specs import NormalizedSchema, SchemaMigrationPlan

@@ -105,7 +105,7 @@ class PhloTelemetryHook:
             self._emit_events(context, **fields)
         except Exception as error:  # a telemetry sink never fails the operation
             message = (
-                f"Phlo telemetry for {context.operation.name} of {context.identifier} was not "
+                f"Phlo telemetry for {context.operation.name} of {context.subject} was not "
                 f"written: {type(error).__name__}: {error}"
             )
             logger.warning(message)
@@ -123,7 +123,9 @@ class PhloTelemetryHook:
         from phlo.hooks import HookCorrelation, TelemetryEventContext, TelemetryEventEmitter
 
         operation = PHLO_OPERATION_NAMES.get(context.operation.name, context.operation.name)
-        namespace = ".".join(context.identifier.namespace)
+        # A catalog-level operation (refs, Nessie GC, migration) has no table: no namespace.
+        identifier = context.identifier
+        namespace = ".".join(identifier.namespace) if identifier is not None else ""
         ref = context.ref or "main"
         dry_run = str(context.dry_run).lower()
         records, size_mb = _table_totals(context, committed)
@@ -132,7 +134,7 @@ class PhloTelemetryHook:
             "operation": operation,
             "namespace": namespace,
             "ref": ref,
-            "table": str(context.identifier),
+            "table": context.subject,
             "status": status,
             "duration_seconds": round(duration, 6),
             "tables_processed": 1,

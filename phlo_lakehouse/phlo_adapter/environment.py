@@ -1,9 +1,10 @@
-"""The lakehouse Phlo's capability calls run on, with the hooks running under Phlo adds.
+"""The lakehouse Phlo's capability calls run on: settings and hooks from the environment, with
+the Phlo hooks on.
 
-Under Phlo every operation goes through, in order: our SQL access control when
-``PHLO_LAKEHOUSE_ACCESS_CONTROL`` is on (checks and audits), Phlo's authorization policy backend
-when Phlo enforces authorization (`PhloAuthorizationHook`), and Phlo's maintenance telemetry
-(`PhloTelemetryHook`).
+The hook set comes from the one builder (`phlo_lakehouse.hooks.build_hooks`) with
+``HookSettings.phlo`` set: our SQL access control when ``PHLO_LAKEHOUSE_ACCESS_CONTROL`` is on,
+Phlo's authorization policy backend when Phlo enforces authorization, metrics when a
+Pushgateway is configured, and Phlo's maintenance telemetry.
 
 Example:
     >>> lakehouse = phlo_lakehouse({"PHLO_LAKEHOUSE_HOME": "/tmp/phlo-doc"})
@@ -15,34 +16,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from phlo_lakehouse.lakehouse import IcebergLakehouse
-    from phlo_lakehouse.operations.executor import ExecutionHook
-
-
-def phlo_hooks(env: Mapping[str, str], **telemetry: Any) -> list[ExecutionHook]:
-    """The hooks an operation run under Phlo goes through (see the module docstring)."""
-    from phlo_lakehouse.access.enforcement import hook_from_env
-    from phlo_lakehouse.phlo_adapter.authorization import PhloAuthorizationHook
-    from phlo_lakehouse.phlo_adapter.telemetry import PhloTelemetryHook
-
-    hooks: list[ExecutionHook] = []
-    access = hook_from_env(dict(env))
-    if access is not None:
-        hooks.append(access)
-    hooks.append(PhloAuthorizationHook())
-    hooks.append(PhloTelemetryHook(**telemetry))
-    return hooks
 
 
 def phlo_lakehouse(env: Mapping[str, str]) -> IcebergLakehouse:
-    """An `IcebergLakehouse` configured from ``env`` with `phlo_hooks` (no connection yet)."""
+    """An `IcebergLakehouse` configured from ``env`` with the Phlo hooks (no connection yet)."""
     from phlo_lakehouse.config import CatalogSettings
+    from phlo_lakehouse.hooks import HookSettings, build_hooks
     from phlo_lakehouse.lakehouse import IcebergLakehouse
 
-    return IcebergLakehouse(CatalogSettings.from_env(env), hooks=phlo_hooks(env))
+    lakehouse = IcebergLakehouse(CatalogSettings.from_env(env))
+    lakehouse.hooks = build_hooks(replace(HookSettings.from_env(env), phlo=True), lakehouse)
+    return lakehouse
 
 
 class LakehouseFromEnvironment:
@@ -72,7 +61,7 @@ class LakehouseFromEnvironment:
         return os.environ if self._env is None else self._env
 
     def lakehouse(self) -> IcebergLakehouse:
-        """The lakehouse, built from the environment with `phlo_hooks` on first use."""
+        """The lakehouse, built from the environment with the Phlo hooks on first use."""
         if self._lakehouse is None:
             self._lakehouse = phlo_lakehouse(self.env)
         return self._lakehouse
