@@ -102,4 +102,7 @@ for _command in (
 
 def main() -> None:
     """Run ``phlo-lakehouse`` (the console script)."""
+    from phlo_lakehouse.cli.lazy_imports import install
+
+    install()  # this process only: see lazy_imports for what is deferred and why
     cli.main(prog_name=PROG_NAME)
