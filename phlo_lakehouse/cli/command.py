@@ -257,16 +257,21 @@ class LakehouseCommand(click.Command):
             raise _one_line_usage(error) from error
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except LakehouseError as error:
-            report_error(error, ctx)
-            ctx.exit(error.exit_code)
-        except Exception as error:  # noqa: BLE001 - the CLI boundary: one line, no traceback
-            report_error(error, ctx)
-            ctx.exit(1)
+        return _reporting_errors(super().invoke, ctx)
+
+
+def _reporting_errors(invoke: Callable[[click.Context], Any], ctx: click.Context) -> Any:
+    """``invoke(ctx)``, its errors printed as one line (and a hint) with the right exit code."""
+    try:
+        return invoke(ctx)
+    except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+        raise
+    except LakehouseError as error:
+        report_error(error, ctx)
+        ctx.exit(error.exit_code)
+    except Exception as error:  # noqa: BLE001 - the CLI boundary: one line, no traceback
+        report_error(error, ctx)
+        ctx.exit(1)
 
 
 class LakehouseGroup(click.Group):
@@ -302,6 +307,11 @@ class LakehouseGroup(click.Group):
             return super().resolve_command(ctx, args)
         except click.UsageError as error:
             raise _one_line_usage(error) from error
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # A group that runs on its own (invoke_without_command) reports errors as commands do;
+        # its subcommands report their own.
+        return _reporting_errors(super().invoke, ctx)
 
 
 def report_error(error: BaseException, ctx: click.Context | None = None) -> None:

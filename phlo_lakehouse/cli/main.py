@@ -18,6 +18,7 @@ import click
 from phlo_lakehouse.cli.access import access
 from phlo_lakehouse.cli.command import CliState, LakehouseGroup
 from phlo_lakehouse.cli.demo import demo
+from phlo_lakehouse.cli.gc import gc
 from phlo_lakehouse.cli.maintenance import expire, manifests, optimize, vacuum
 from phlo_lakehouse.cli.migrate import migrate
 from phlo_lakehouse.cli.refs import refs
@@ -96,6 +97,7 @@ for _command in (
     deletes,
     statistics,
     retention,
+    gc,
 ):
     cli.add_command(_command)
 

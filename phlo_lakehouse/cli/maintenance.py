@@ -172,8 +172,10 @@ def expire(
     state = current_state()
     if state.lakehouse.is_nessie and not keep_files:
         raise InvalidInput(
-            "expire would delete files that other Nessie branches, tags or commits may need",
-            hint="pass --keep-files to expire metadata only; Nessie GC deletes unused files",
+            "expire reclaims nothing on a Nessie catalog: each commit's table metadata holds one "
+            "snapshot, and older table states live in Nessie's commit log, not in the table",
+            hint="run `phlo-lakehouse gc --cutoff P5D` (Nessie GC: its cutoff policies replace "
+            "snapshot retention, see docs/nessie-gc.md); --keep-files expires metadata only",
         )
     operation = ExpireSnapshotsOperation(
         older_than=older_than, retain_last=retain_last, delete_files=not keep_files

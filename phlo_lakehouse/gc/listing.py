@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from phlo_lakehouse.errors import OperationFailed
+from phlo_lakehouse.errors import InvalidConfig, OperationFailed
 from phlo_lakehouse.operations.files import normalize_location
 
 #: A listed file: (URI, size in bytes, modification time in ns since the epoch).
@@ -43,7 +43,9 @@ def list_location(
     """Pages of the files below ``location`` (recursively), hidden files left out.
 
     Raises:
-        OperationFailed: the location cannot be listed (no such bucket, access denied, …).
+        InvalidConfig: the credentials cannot list the location (access denied, no such bucket,
+            bad keys): fix the configuration, a retry cannot help.
+        OperationFailed: the listing failed otherwise, after the retry layer's retries.
     """
     scheme = location.split("://", 1)[0].lower() if "://" in location else "file"
     try:
@@ -61,11 +63,44 @@ def list_location(
     except OperationFailed:
         raise
     except Exception as e:  # noqa: BLE001 - every listing failure stops the GC before deleting
+        if _refused(e):
+            raise InvalidConfig(
+                f"the catalog's storage credentials cannot list {location}: {_first_line(e)}",
+                hint="nothing was deleted; give the credentials (s3.* catalog properties, "
+                "PHLO_LAKEHOUSE_S3_* or MINIO_*) list and delete rights on every table location",
+            ) from e
         raise OperationFailed(
             f"cannot list {location}: {type(e).__name__}: {_first_line(e)}",
-            hint="nothing was deleted; check that the catalog's storage credentials (s3.* "
-            "properties) can list this location",
+            hint="nothing was deleted; check that the storage is reachable and run the GC again",
         ) from e
+
+
+#: S3 error codes that mean the credentials (or the location they point at) are wrong, not that
+#: the store had a hiccup.
+_REFUSED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AllAccessDisabled",
+        "AuthorizationHeaderMalformed",
+        "ExpiredToken",
+        "InvalidAccessKeyId",
+        "InvalidBucketName",
+        "InvalidToken",
+        "NoSuchBucket",
+        "SignatureDoesNotMatch",
+        "403",
+        "404",
+    }
+)
+
+
+def _refused(error: BaseException) -> bool:
+    """True for errors a retry cannot cure: denied access, a missing bucket, bad keys."""
+    if isinstance(error, PermissionError):
+        return True
+    response = getattr(error, "response", None)
+    code = (response or {}).get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code) in _REFUSED_CODES
 
 
 def _s3_pages(location: str, properties: Mapping[str, str], threads: int) -> Iterator[list[Listed]]:

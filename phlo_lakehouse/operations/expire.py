@@ -149,7 +149,8 @@ class ExpireSnapshotsOperation(TableOperation):
             raise InvalidInput(
                 f"expiring {table} would delete files that Nessie may still need",
                 hint="other Nessie branches/tags and older Nessie commits may still reference "
-                "these files; run with delete_files=False and let Nessie GC delete them",
+                "these files; run with delete_files=False and let Nessie GC delete them "
+                "(phlo_lakehouse.gc.NessieGCOperation, `phlo-lakehouse gc`)",
             )
         metadata = table.table.metadata
         now = self.now or datetime.now(UTC)

@@ -128,7 +128,9 @@ class TestRefsOnNessie(CLITestCase):
         name = f"{self.namespace}.events"
         refused = self.invoke_command(["expire", name, "--ref", self.branch, "--yes"])
         self.assert_exit_code(refused, 2)
-        assert refused.stderr.splitlines()[1].startswith("hint: pass --keep-files")
+        error, hint = refused.stderr.splitlines()
+        assert error.startswith("error: expire reclaims nothing on a Nessie catalog")
+        assert hint.startswith("hint: run `phlo-lakehouse gc --cutoff P5D`")
         kept = self.invoke_command(
             ["expire", name, "--ref", self.branch, "--keep-files", "--dry-run", "--json"]
         )

@@ -84,3 +84,35 @@ def read_rows(lakehouse: IcebergLakehouse, ref: str, commit_hash: str, tables: S
         table = catalog.load_table(key)
         found[key] = sorted(table.scan(selected_fields=("id",)).to_arrow().column("id").to_pylist())
     return found
+
+
+def commit_table_pointer(
+    lakehouse: IcebergLakehouse, ref: str, key: str, metadata_location: str
+) -> str:
+    """Commit a Put of table ``key`` pointing at ``metadata_location`` straight through Nessie's
+    API v2 (as Iceberg's own Nessie client commits), so a test can plant a table whose metadata
+    says what no catalog would write; returns the new head."""
+    import requests
+
+    api = f"{lakehouse.settings.uri}/api/v2"
+    head = requests.get(f"{api}/trees/{ref}", timeout=30).json()["reference"]["hash"]
+    body = {
+        "commitMeta": {"message": f"plant {key}"},
+        "operations": [
+            {
+                "type": "PUT",
+                "key": {"elements": key.split(".")},
+                "content": {
+                    "type": "ICEBERG_TABLE",
+                    "metadataLocation": metadata_location,
+                    "snapshotId": -1,
+                    "schemaId": 0,
+                    "specId": 0,
+                    "sortOrderId": 0,
+                },
+            }
+        ],
+    }
+    response = requests.post(f"{api}/trees/{ref}@{head}/history/commit", json=body, timeout=30)
+    response.raise_for_status()
+    return response.json()["targetBranch"]["hash"]

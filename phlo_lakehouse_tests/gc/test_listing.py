@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from phlo_lakehouse.errors import OperationFailed
+from phlo_lakehouse.errors import InvalidConfig, OperationFailed
 from phlo_lakehouse.gc.listing import list_location
 from phlo_lakehouse.gc.sweep import sweep_roots
 from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES
@@ -60,12 +60,19 @@ def test_s3_listing_pages_through_every_directory_in_parallel(s3_endpoint):
 
 
 @pytest.mark.moto
-def test_an_unlistable_location_fails_with_a_hint(s3_endpoint):
+def test_a_location_the_credentials_cannot_list_is_bad_configuration(s3_endpoint):
     properties = {**S3_TEST_PROPERTIES, "s3.endpoint": s3_endpoint}
-    with pytest.raises(OperationFailed) as info:
+    with pytest.raises(InvalidConfig) as info:
         _all("s3://no-such-bucket-gc/t", properties)
-    assert "cannot list s3://no-such-bucket-gc/t" in info.value.message
-    assert "nothing was deleted" in info.value.hint
+    assert "credentials cannot list s3://no-such-bucket-gc/t" in info.value.message
+    assert "nothing was deleted" in info.value.hint and info.value.exit_code == 2
+
+
+def test_an_unreachable_store_is_an_operation_failure(tmp_path):
+    properties = {**S3_TEST_PROPERTIES, "s3.endpoint": "http://127.0.0.1:9"}
+    with pytest.raises(OperationFailed) as info:
+        _all("s3://warehouse/t", {**properties, "s3.connect-timeout": "1"})
+    assert "cannot list s3://warehouse/t" in info.value.message
 
 
 def test_nested_locations_are_listed_once_and_roots_never():
