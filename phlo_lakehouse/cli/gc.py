@@ -24,7 +24,7 @@ import click
 from phlo_lakehouse.cli.apply import APPLY, PREVIEW, Confirmation, ask, confirmed
 from phlo_lakehouse.cli.command import LakehouseGroup, current_state
 from phlo_lakehouse.cli.output import emit_json, indent, render_pairs
-from phlo_lakehouse.cli.params import DURATION, BadValue, format_duration
+from phlo_lakehouse.cli.params import DURATION, PREFIX_MISMATCH_OPTION, BadValue, format_duration
 from phlo_lakehouse.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -96,13 +96,7 @@ class RefRegexParam(click.ParamType):
     metavar="FILE",
     help="Write the candidates to FILE for review instead of deleting them.",
 )
-@click.option(
-    "--prefix-mismatch",
-    type=click.Choice(["error", "ignore", "delete"]),
-    default="error",
-    show_default=True,
-    help="A listed file matching a live one by path only: stop, keep it or delete it.",
-)
+@PREFIX_MISMATCH_OPTION
 @confirmed
 @click.pass_context
 def gc(

@@ -21,7 +21,7 @@ import click
 
 from phlo_lakehouse.cli.apply import Confirmation, ProgressUnit, confirmed, run_operation
 from phlo_lakehouse.cli.command import LakehouseCommand, LakehouseGroup, current_state, with_table
-from phlo_lakehouse.cli.params import DURATION, SIZE, format_duration
+from phlo_lakehouse.cli.params import DURATION, PREFIX_MISMATCH_OPTION, SIZE, format_duration
 from phlo_lakehouse.cli.rewrite_flags import rewrite_option_flags
 from phlo_lakehouse.errors import InvalidInput
 
@@ -200,13 +200,7 @@ def expire(
     default=None,
     help="Directory to scan inside the table location (default: the table location).",
 )
-@click.option(
-    "--prefix-mismatch",
-    type=click.Choice(["error", "ignore", "delete"]),
-    default="error",
-    show_default=True,
-    help="A listed file matching a referenced one by path only: stop, keep it or delete it.",
-)
+@PREFIX_MISMATCH_OPTION
 @confirmed
 def vacuum(
     tables: list[LakehouseTable],

@@ -146,6 +146,15 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds:g}s"
 
 
+#: ``--prefix-mismatch``, as vacuum and gc take it.
+PREFIX_MISMATCH_OPTION = click.option(
+    "--prefix-mismatch",
+    type=click.Choice(["error", "ignore", "delete"]),
+    default="error",
+    show_default=True,
+    help="A listed file matching a referenced one by path only: stop, keep it or delete it.",
+)
+
 DURATION = DurationParam()
 SIZE = SizeParam()
 REF = RefParam()
