@@ -32,12 +32,12 @@ from typing import Any
 import dagster as dg
 
 from phlo_lakehouse.dagster.ops import (
-    DEFAULT_SETTINGS,
     build_collect_op,
     build_operation,
     build_select_op,
     build_table_op,
 )
+from phlo_lakehouse.dagster.run_config import OPERATION_SETTINGS, default_settings
 from phlo_lakehouse.dagster.translator import LakehouseTranslator
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.identifiers import TableSelector, validate_ref_name
@@ -67,6 +67,7 @@ class MaintenanceSchedule:
         timezone: IANA timezone of the cron expression.
         default_status: "RUNNING" or "STOPPED" when first deployed.
         run_config: run config overrides for the selection op (tables, dry_run, settings).
+        description: shown in the UI; default: the job, cron and timezone in words.
     """
 
     job: str
@@ -74,6 +75,7 @@ class MaintenanceSchedule:
     timezone: str = "UTC"
     default_status: str = "STOPPED"
     run_config: Mapping[str, Any] | None = None
+    description: str | None = None
 
 
 def lakehouse_maintenance_definitions(
@@ -134,13 +136,13 @@ def lakehouse_maintenance_definitions(
 
 
 def _settings(kind: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
-    unknown = set(given or {}) - set(DEFAULT_SETTINGS[kind])
+    unknown = set(given or {}) - set(OPERATION_SETTINGS[kind])
     if unknown:
         raise InvalidInput(
             f"unknown {kind} setting(s): {', '.join(sorted(unknown))}",
-            hint=f"{kind} settings are: {', '.join(DEFAULT_SETTINGS[kind])}",
+            hint=f"{kind} settings are: {', '.join(OPERATION_SETTINGS[kind])}",
         )
-    merged = {**DEFAULT_SETTINGS[kind], **(given or {})}
+    merged = {**default_settings(kind), **(given or {})}
     for key, value in merged.items():
         # Run config types follow the defaults: numbers given for durations (seconds) and sizes
         # (bytes) are written as text the operations parse the same way.
@@ -228,6 +230,8 @@ def _build_schedule(
         execution_timezone=schedule.timezone,
         default_status=_STATUSES[schedule.default_status],
         run_config=run_config,
+        description=schedule.description
+        or f"{job.name} at '{schedule.cron}' ({schedule.timezone}): {job.description}",
     )
 
 

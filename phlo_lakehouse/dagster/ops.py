@@ -12,29 +12,14 @@ from typing import Any
 
 import dagster as dg
 
+from phlo_lakehouse.dagster.observations import describe, figure_metadata, operation_metadata
 from phlo_lakehouse.dagster.resources import PRINCIPAL_TAG, LakehouseResource
+from phlo_lakehouse.dagster.run_config import selection_schema
 from phlo_lakehouse.dagster.translator import LakehouseTranslator
 from phlo_lakehouse.operations.base import TableOperation
 
-OPERATION_KINDS = ("optimize", "expire", "vacuum", "rewrite_manifests")
-
-#: Default settings of each operation in run config (None: the operation's own default).
-DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
-    "optimize": {
-        "strategy": "binpack",
-        "sort_by": [],
-        "zorder_by": [],
-        "target_file_size": None,
-        "min_input_files": 5,
-        "max_file_group_size": "1GB",
-        "partition_filter": None,
-        "rewrite_all": False,
-        "partial_progress": False,
-    },
-    "expire": {"older_than": None, "retain_last": None, "delete_files": True},
-    "vacuum": {"older_than": "3d", "force": False, "prefix_mismatch": "error", "location": None},
-    "rewrite_manifests": {"target_manifest_size": None, "rewrite_all": False},
-}
+#: Run tag a dry run adds to itself, so the runs list tells previews from real runs.
+DRY_RUN_TAG = "phlo/dry-run"
 
 
 def build_operation(
@@ -47,25 +32,6 @@ def build_operation(
     if kind == "optimize":
         values["files"] = files
     return operation_for(kind, **values)
-
-
-def settings_schema(kind: str, defaults: dict[str, Any]) -> dg.Field:
-    """Dagster config schema of one operation's settings, with ``defaults`` pre-filled."""
-    fields = {}
-    for key, default in defaults.items():
-        base = DEFAULT_SETTINGS[kind][key]
-        if isinstance(base, bool):
-            kind_type: Any = bool
-        elif isinstance(base, int):
-            kind_type = int
-        elif isinstance(base, list):
-            kind_type = [str]
-        elif key in ("retain_last",):
-            kind_type = dg.Noneable(int)
-        else:
-            kind_type = dg.Noneable(str) if base is None else str
-        fields[key] = dg.Field(kind_type, default_value=default, is_required=False)
-    return dg.Field(fields, is_required=False)
 
 
 def mapping_key(table: str, extra: str = "") -> str:
@@ -88,18 +54,7 @@ def build_select_op(
 ) -> dg.OpDefinition:
     """An op that resolves table selectors at run time and emits one item per table (or per
     optimize file group when ``fan_out_groups`` and ``optimize.partial_progress`` are set)."""
-    schema = {
-        "tables": dg.Field([str], default_value=list(tables), is_required=False),
-        "ref": dg.Field(dg.Noneable(str), default_value=ref, is_required=False),
-        "dry_run": dg.Field(bool, default_value=False, is_required=False),
-        "engine": dg.Field(
-            dg.Noneable(str),
-            default_value=None,
-            is_required=False,
-            description="local, spark or auto; None: the resource's engine.",
-        ),
-        **{kind: settings_schema(kind, settings[kind]) for kind in kinds},
-    }
+    schema = selection_schema(kinds, tables=tables, ref=ref, settings=settings)
 
     @dg.op(
         name=name,
@@ -113,6 +68,8 @@ def build_select_op(
         config = context.op_config
         chosen = {kind: {**settings[kind], **config.get(kind, {})} for kind in kinds}
         engine_kind = config["engine"] or lakehouse.engine
+        if config["dry_run"]:
+            context.instance.add_run_tags(context.run_id, {DRY_RUN_TAG: "true"})
         engine = lakehouse.get_engine(engine_kind)
         for kind in kinds:  # bad settings fail here, before any table is touched
             operation = build_operation(kind, chosen[kind])
@@ -161,9 +118,11 @@ def build_table_op(
         out=dg.Out(dict, io_manager_key=io_manager_key),
         required_resource_keys={resource_key},
         description=f"Run {kind} on one table through the lakehouse executor.",
-        tags={"kind": "iceberg"},
+        tags={"dagster/kind/iceberg": ""},
     )
     def _run(context: dg.OpExecutionContext, item: dict) -> dg.Output:
+        from phlo_lakehouse.metadata import MetadataCollector
+
         lakehouse: LakehouseResource = getattr(context.resources, resource_key)
         table, ref, dry_run = item["table"], item["ref"], item["dry_run"]
         operation = build_operation(kind, item["settings"][kind], item.get("files"))
@@ -176,30 +135,33 @@ def build_table_op(
             principal=context.run.tags.get(PRINCIPAL_TAG),
             engine=item.get("engine"),
         )
-        after = lakehouse.collect_stats(table, ref)
-        context.log.info(result.summary())
-        context.log_event(
-            dg.AssetObservation(
-                asset_key=translator.asset_key_for(table),
-                metadata={
-                    "lakehouse/operation": kind,
-                    "lakehouse/dry_run": dry_run,
-                    "lakehouse/committed": result.committed,
-                    "lakehouse/ref": result.ref,
-                    **{f"lakehouse/{k}": v for k, v in result.figures.items() if v is not None},
-                    **_stats_metadata("before", before),
-                    **_stats_metadata("after", after),
-                },
-            )
+        handle = lakehouse.get_table(table, ref)
+        after = MetadataCollector().collect(handle)
+        outcome = describe(result)
+        context.log.info(f"{table}: {outcome.headline}")
+        metadata = operation_metadata(
+            result,
+            outcome,
+            before,
+            after,
+            table_name=f"{lakehouse.get_lakehouse().settings.name}.{table}",
+            schema=handle.table.schema(),
         )
+        if not dry_run:  # a preview is not the table's state: it stays on this step's output
+            context.log_event(
+                dg.AssetObservation(
+                    asset_key=translator.asset_key_for(table),
+                    description=outcome.headline,
+                    metadata=metadata,
+                )
+            )
         output = {**item, "results": [*item.get("results", []), result.to_dict()]}
         return dg.Output(
             output,
             metadata={
-                "table": table,
-                "dry_run": dry_run,
-                "committed": result.committed,
-                **{k: v for k, v in result.figures.items() if v is not None},
+                "table": dg.MetadataValue.text(table),
+                "description": dg.MetadataValue.text(outcome.headline),
+                **{k: v for k, v in metadata.items() if not k.startswith("dagster/")},
             },
         )
 
@@ -220,22 +182,14 @@ def build_collect_op(name: str, *, io_manager_key: str) -> dg.OpDefinition:
         }
         return dg.Output(
             summary,
-            metadata={
-                "tables": len(summary["tables"]),
-                "operations": summary["operations"],
-                "committed": summary["committed"],
-            },
+            metadata=figure_metadata(
+                "",
+                {
+                    "tables": len(summary["tables"]),
+                    "operations": summary["operations"],
+                    "committed": summary["committed"],
+                },
+            ),
         )
 
     return _collect
-
-
-def _stats_metadata(prefix: str, stats: Any) -> dict[str, Any]:
-    figures = {
-        "row_count": stats.row_count,
-        "file_count": stats.file_count,
-        "delete_file_count": stats.delete_file_count,
-        "size_bytes": stats.size_bytes,
-        "snapshot_count": stats.snapshot_count,
-    }
-    return {f"{prefix}/{k}": v for k, v in figures.items() if v is not None}

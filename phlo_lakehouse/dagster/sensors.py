@@ -12,6 +12,7 @@ Example:
 """
 
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,15 @@ from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.identifiers import TableSelector
 from phlo_lakehouse.metadata import SMALL_FILE_FRACTION
 from phlo_lakehouse.units import parse_duration
+
+# Dagster 1.13 warns that `owners` is beta whenever it copies a sensor to bind resources to its
+# jobs (`SensorDefinition.with_attributes` passes `owners=[]` on, though nobody set owners): every
+# sensor that targets our jobs would print it at load. Only that exact message is silenced.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Parameter `owners` of initializer `SensorDefinition\.__init__` is currently in beta",
+    category=dg.BetaWarning,
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,9 @@ def auto_maintenance_sensor(
         minimum_interval_seconds=minimum_interval_seconds,
         required_resource_keys={resource_key},
         default_status=dg.DefaultSensorStatus[default_status],
+        description=f"Requests {optimize_job.name} for tables with many small or delete files "
+        f"and {expire_job.name} for tables with too many snapshots (O(1) stats; at most "
+        f"{max_runs_per_tick} runs per tick; each table at most once per {cooldown}).",
     )
     def _sensor(context: dg.SensorEvaluationContext):
         lakehouse: LakehouseResource = getattr(context.resources, resource_key)

@@ -65,7 +65,7 @@ def test_each_operation_records_an_observation_on_the_table_asset(resource, frag
     )
     assert optimize.metadata["before/file_count"].value == 80
     assert optimize.metadata["after/file_count"].value == 4
-    assert optimize.metadata["lakehouse/files_to_rewrite"].value == 80
+    assert optimize.metadata["lakehouse/files_rewritten"].value == 80
 
 
 def test_partial_progress_fans_out_one_step_per_file_group(resource, fragmented, instance):
