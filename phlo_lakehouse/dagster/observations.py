@@ -55,18 +55,21 @@ def _n(figures: Mapping[str, Any], key: str) -> int:
     return int(figures.get(key) or 0)
 
 
+def _written(result: OperationResult, listed: str, planned: str) -> int:
+    """How many were written: the list in the result's details, else the plan's figure."""
+    written = result.details.get(listed)
+    return len(written) if isinstance(written, list) else _n(result.figures, planned)
+
+
 def _files(count: int, noun: str = "file") -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _optimize(result: OperationResult) -> Outcome:
     f, d = result.figures, result.details
-    written = d.get("files_written")
     figures = {
         "files_rewritten": _n(f, "files_to_rewrite"),
-        "files_added": len(written)
-        if isinstance(written, list)
-        else _n(f, "expected_output_files"),
+        "files_added": _written(result, "files_written", "expected_output_files"),
         "rows_rewritten": int(d.get("rows_written") or f.get("rows_to_rewrite") or 0),
         "rewritten_bytes": _n(f, "bytes_to_rewrite"),
         "file_groups": _n(f, "file_groups"),
@@ -140,13 +143,10 @@ def _vacuum(result: OperationResult) -> Outcome:
 
 
 def _rewrite_manifests(result: OperationResult) -> Outcome:
-    f, d = result.figures, result.details
-    written = d.get("manifests_written")
+    f = result.figures
     figures = {
         "manifests_rewritten": _n(f, "manifests_to_rewrite"),
-        "manifests_added": len(written)
-        if isinstance(written, list)
-        else _n(f, "expected_manifests"),
+        "manifests_added": _written(result, "manifests_written", "expected_manifests"),
         "entries_rewritten": _n(f, "entries_to_rewrite"),
     }
     if not figures["manifests_rewritten"]:
