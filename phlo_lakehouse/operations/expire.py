@@ -32,6 +32,7 @@ from phlo_lakehouse.operations.commit import (
     remove_snapshots_update,
 )
 from phlo_lakehouse.operations.files import ManifestTree, reachable_files
+from phlo_lakehouse.operations.format_support import refuse_format_v3
 from phlo_lakehouse.operations.gc_pause import gc_paused
 from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import int_property, parse_duration
@@ -145,6 +146,7 @@ class ExpireSnapshotsOperation(TableOperation):
             InvalidInput: a Nessie table with ``delete_files=True``.
             InvalidConfig: a ``history.expire.*`` table property is malformed.
         """
+        refuse_format_v3(table, self.name)
         if table.nessie and self.delete_files:
             raise InvalidInput(
                 f"expiring {table} would delete files that Nessie may still need",

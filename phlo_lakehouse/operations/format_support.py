@@ -3,8 +3,9 @@
 PyIceberg 0.12 reads format v3 tables (deletion vectors applied, row lineage fields parsed) but
 writes no v3 table metadata (``TableMetadataV3.model_dump_json`` raises) and no v3 manifests
 (``ManifestWriterV1``/``V2`` only). So on a v3 table an operation that commits is refused in its
-plan, before any file is written, with one line saying why; operations that only read (vacuum's
-plan, stats, dry runs of the reading parts) work. See docs/maintenance.md, "Format version 3".
+plan, before any file is written, with one line saying why; vacuum, which commits nothing, works
+(deletion-vector Puffin files are reachable like any delete file). See docs/maintenance.md,
+"Format version 3".
 
 Example:
     >>> refuse_format_v3(handle, "optimize")                          # doctest: +SKIP
@@ -36,5 +37,6 @@ def refuse_format_v3(table: LakehouseTable, operation: str) -> None:
         raise InvalidInput(
             f"{operation} cannot commit to format v{version} table {table.identifier}: "
             "PyIceberg 0.12 writes no v3 metadata or manifests",
-            hint="run it with the Spark engine (engine: spark), or keep the table at v2",
+            hint="run Spark's Iceberg procedure for it on v3 tables (docs/maintenance.md, "
+            '"Format version 3"); vacuum and reads work on v3',
         )

@@ -22,6 +22,7 @@ from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.commit import commit_updates
 from phlo_lakehouse.operations.files import read_entries
+from phlo_lakehouse.operations.format_support import refuse_format_v3
 from phlo_lakehouse.operations.replace import ManifestFactory, new_snapshot
 from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import parse_size
@@ -66,6 +67,7 @@ class RewriteManifestsOperation(TableOperation):
             raise InvalidInput(
                 f"{table.ref!r} is a tag; only branches can be rewritten", hint="pick a branch"
             )
+        refuse_format_v3(table, self.name)
         target = self.target or int(
             table.table.properties.get(MANIFEST_TARGET_PROPERTY, DEFAULT_MANIFEST_TARGET)
         )

@@ -30,6 +30,7 @@ from phlo_lakehouse.operations.base import OperationPlan, OperationResult, Table
 from phlo_lakehouse.operations.dangling import commit_removed_deletes, dangling_deletes
 from phlo_lakehouse.operations.file_groups import FileGroup, group_from_dict, output_file_count
 from phlo_lakehouse.operations.files import LiveFile, LiveFiles, applicable_deletes, live_files
+from phlo_lakehouse.operations.format_support import refuse_format_v3
 from phlo_lakehouse.operations.parquet_footer import FooterError
 from phlo_lakehouse.operations.read import read_group
 from phlo_lakehouse.operations.replace import ReplaceFiles
@@ -193,6 +194,7 @@ class OptimizeOperation(TableOperation):
             raise InvalidInput(
                 f"{table.ref!r} is a tag; tags cannot be compacted", hint="optimize a branch"
             )
+        refuse_format_v3(table, self.name)
         schema = metadata.schema()
         sort_keys = self._resolve_sort_keys(table.table, schema)
         self._check_zorder_columns(schema)
