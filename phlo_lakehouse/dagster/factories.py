@@ -49,6 +49,8 @@ JOB_KINDS: dict[str, tuple[str, ...]] = {
     "lakehouse_vacuum": ("vacuum",),
     "lakehouse_rewrite_manifests": ("rewrite_manifests",),
     "lakehouse_maintenance": ("optimize", "expire", "vacuum"),
+    "lakehouse_remove_dangling_deletes": ("remove_dangling_deletes",),
+    "lakehouse_compute_table_stats": ("compute_table_stats",),
 }
 _TEXT_KEYS = {"older_than", "target_file_size", "max_file_group_size", "target_manifest_size"}
 _STATUSES = {
@@ -86,6 +88,7 @@ def lakehouse_maintenance_definitions(
     expire: Mapping[str, Any] | None = None,
     vacuum: Mapping[str, Any] | None = None,
     rewrite_manifests: Mapping[str, Any] | None = None,
+    compute_table_stats: Mapping[str, Any] | None = None,
     schedules: Sequence[MaintenanceSchedule] = (),
     resource_key: str = "lakehouse",
     translator: LakehouseTranslator | None = None,
@@ -117,6 +120,8 @@ def lakehouse_maintenance_definitions(
         "expire": _settings("expire", expire),
         "vacuum": _settings("vacuum", vacuum),
         "rewrite_manifests": _settings("rewrite_manifests", rewrite_manifests),
+        "remove_dangling_deletes": _settings("remove_dangling_deletes", None),
+        "compute_table_stats": _settings("compute_table_stats", compute_table_stats),
     }
     # Items pass between steps through an IO manager of our own: a user's default io_manager
     # (dagster-iceberg's, say) need not handle plain dicts, and a filesystem one works across

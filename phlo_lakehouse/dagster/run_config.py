@@ -138,6 +138,12 @@ OPERATION_SETTINGS: dict[str, dict[str, Setting]] = {
             False, bool, "Rewrite every manifest, not only small or badly clustered ones."
         ),
     },
+    "remove_dangling_deletes": {},
+    "compute_table_stats": {
+        "columns": Setting(
+            [], [str], "Top-level primitive columns to sketch; empty: every such column."
+        ),
+    },
 }
 
 

@@ -15,9 +15,11 @@ def test_factory_builds_every_job_with_the_concurrency_tag():
     defs = lakehouse_maintenance_definitions(prefix="nightly_")
     names = sorted(job.name for job in defs.jobs)
     assert names == [
+        "nightly_lakehouse_compute_table_stats",
         "nightly_lakehouse_expire",
         "nightly_lakehouse_maintenance",
         "nightly_lakehouse_optimize",
+        "nightly_lakehouse_remove_dangling_deletes",
         "nightly_lakehouse_rewrite_manifests",
         "nightly_lakehouse_vacuum",
     ]
