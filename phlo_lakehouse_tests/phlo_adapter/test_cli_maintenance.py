@@ -182,3 +182,16 @@ def test_an_unknown_table_is_a_failed_plan_not_a_crash(project):
     assert plan["status"] == "failed"
     assert plan["failure"]["code"] == "not_found"
     assert "Traceback" not in done.stderr
+
+
+def test_with_every_installed_phlo_plugin_loaded_compact_is_still_ours(project):
+    project.only_ours = False  # phlo-iceberg, phlo-nessie, phlo-trino, phlo-dagster load too
+    done = project.phlo("operations", "maintenance", "inventory", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert sorted(json.loads(done.stdout)["executors"]) == ["compact", "snapshot_expiry", "trino"]
+    done, plan, plan_file = project.plan("compact", TABLE)
+    assert done.returncode == 0, done.stderr
+    assert plan["evidence"]["provider"] == "phlo-lakehouse"
+    done, result = project.apply(plan_file)
+    assert done.returncode == 0, done.stderr
+    assert result["status"] == "succeeded"
