@@ -66,7 +66,7 @@ _OPTIONS = {
     "optimize": {
         "strategy", "sort_keys", "zorder_by", "target_file_size", "min_input_files", "min_ratio",
         "max_ratio", "max_group_bytes", "partition_filter", "rewrite_all", "delete_ratio",
-        "partial_progress", "only_files", "max_concurrent_groups",
+        "partial_progress", "only_files", "max_concurrent_groups", "stitch", "options",
     },
     "expire": {"older_than", "retain_last", "delete_files", "now"},
     "vacuum": {"older_than", "force", "location", "prefix_mismatch", "now", "threads"},
@@ -124,6 +124,12 @@ def check_mappable(operation: TableOperation) -> None:
             "rewrite_data_files, which selects and groups files itself",
             hint="drop files= (with partial_progress Spark commits file groups on its own), "
             f"or {_LOCAL_HINT}",
+        )
+    if kind == "optimize" and operation.stitch == "always":
+        raise InvalidInput(
+            "optimize stitch='always' cannot be expressed: Spark's rewrite_data_files always "
+            "decodes and re-encodes rows",
+            hint=f"use stitch='auto' or 'never', or {_LOCAL_HINT}",
         )
     if kind == "expire" and not operation.delete_files:
         raise InvalidInput(
@@ -265,6 +271,7 @@ def _rewrite_data_files(
         "delete-ratio-threshold": operation.delete_ratio,
         "partial-progress.enabled": operation.partial_progress,
         "max-concurrent-file-group-rewrites": operation.max_concurrent_groups,
+        **_rewrite_options(operation.options),
     }
     arguments["options"] = sql_map({k: _option_text(v) for k, v in options.items()})
     if operation.partition_filter:
@@ -272,6 +279,20 @@ def _rewrite_data_files(
 
         arguments["where"] = sql_string(spark_filter(parse(operation.partition_filter)))
     return ProcedureCall("rewrite_data_files", arguments)
+
+
+def _rewrite_options(options: Any) -> dict[str, Any]:
+    """Spark 1.10's rewrite options of `rewrite_options.RewriteOptions`, by Spark's names (the
+    unset ones left to Spark's defaults, which are ours)."""
+    mapped = {
+        "remove-dangling-deletes": options.remove_dangling_deletes,
+        "rewrite-job-order": options.rewrite_job_order,
+        "partial-progress.max-commits": options.max_commits,
+        "use-starting-sequence-number": options.use_starting_sequence_number,
+        "partial-progress.max-failed-commits": options.max_failed_commits,
+        "delete-file-threshold": options.delete_file_threshold,
+    }
+    return {k: v for k, v in mapped.items() if v is not None}
 
 
 def _sort_term(column: str, direction: str, nulls: str) -> str:

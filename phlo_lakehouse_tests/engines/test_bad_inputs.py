@@ -78,6 +78,7 @@ def test_unreachable_spark_connect_fails_fast_and_changes_nothing(
     ("operation", "words"),
     [
         (OptimizeOperation(files=["file:///x.parquet"]), "files="),
+        (OptimizeOperation(stitch="always"), "stitch='always'"),
         (ExpireSnapshotsOperation(older_than="0s", delete_files=False), "delete_files=False"),
         (ExpireSnapshotsOperation(older_than="0s", now=datetime(2030, 1, 1, tzinfo=UTC)), "now="),
         (VacuumOperation(older_than="1h", force=True), "24 hours"),
@@ -86,7 +87,14 @@ def test_unreachable_spark_connect_fails_fast_and_changes_nothing(
             "commit.manifest.target-size-bytes",
         ),
     ],
-    ids=["optimize-files", "expire-keep-files", "expire-now", "vacuum-force", "manifest-size"],
+    ids=[
+        "optimize-files",
+        "optimize-stitch",
+        "expire-keep-files",
+        "expire-now",
+        "vacuum-force",
+        "manifest-size",
+    ],
 )
 def test_option_without_spark_equivalent_fails_before_spark_is_contacted(
     lakehouse, table, unreachable, operation, words

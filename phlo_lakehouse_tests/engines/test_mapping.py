@@ -52,6 +52,13 @@ def test_every_optimize_option_reaches_rewrite_data_files(lakehouse, table):
         partial_progress=True,
         max_concurrent_groups=3,
         partition_filter="kind = 'it''s' and user_id in (1, 2)",
+        remove_dangling_deletes=False,
+        rewrite_job_order="bytes-desc",
+        max_commits=4,
+        max_failed_commits=2,
+        delete_file_threshold=7,
+        use_starting_sequence_number=False,
+        stitch="never",
     )
     sql = sql_for(lakehouse, table, op)
     assert sql.startswith(
@@ -68,6 +75,12 @@ def test_every_optimize_option_reaches_rewrite_data_files(lakehouse, table):
         "'delete-ratio-threshold', '0.2'",
         "'partial-progress.enabled', 'true'",
         "'max-concurrent-file-group-rewrites', '3'",
+        "'remove-dangling-deletes', 'false'",
+        "'rewrite-job-order', 'bytes-desc'",
+        "'partial-progress.max-commits', '4'",
+        "'partial-progress.max-failed-commits', '2'",
+        "'delete-file-threshold', '7'",
+        "'use-starting-sequence-number', 'false'",
     ):
         assert option in sql
     # the filter's own literal 'it\'s' is escaped again inside the where string
