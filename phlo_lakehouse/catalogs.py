@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from phlo_lakehouse.config import CatalogSettings
 
 
+#: Set on a Nessie catalog so that commit checks can read the reference's commit log (the
+#: table metadata Nessie serves keeps one snapshot per commit, no history).
+NESSIE_URI_PROPERTY = "phlo-lakehouse.nessie-uri"
+NESSIE_REF_PROPERTY = "phlo-lakehouse.nessie-ref"
+
+
 def catalog_properties(settings: CatalogSettings, ref: str | None = None) -> dict[str, str]:
     """The PyIceberg properties for ``settings`` (on ``ref`` for Nessie), without connecting.
 
@@ -39,6 +45,8 @@ def catalog_properties(settings: CatalogSettings, ref: str | None = None) -> dic
         props["warehouse"] = settings.warehouse
     if settings.type == "nessie":
         props["uri"] = f"{settings.uri}/iceberg/{ref or settings.default_ref}"
+        props[NESSIE_URI_PROPERTY] = settings.uri or ""
+        props[NESSIE_REF_PROPERTY] = ref or settings.default_ref
     elif settings.uri:
         props["uri"] = settings.uri
     if settings.type == "sql":

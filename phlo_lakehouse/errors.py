@@ -105,3 +105,12 @@ class PlanStale(Conflict):
 
 class RetentionFloorViolation(InvalidInput):
     """Error when a retention request is below the floor the caller enforces (Phlo: 168 h)."""
+
+
+class CommitStateUnknown(LakehouseError):
+    """Error when a commit's outcome cannot be determined (its answer was lost and re-reading
+    the table did not settle it); nothing the commit may reference was deleted."""
+
+
+class DeletionIncomplete(OperationFailed):
+    """Error when an operation finished but some files it had to delete could not be deleted."""

@@ -204,8 +204,14 @@ class NessieReferences:
         validate_ref_name(name)
         _check_hash(hash)
         source = self.get(from_ref)
-        created = self._call(self.client.create_branch, name, source.name, hash or source.hash)
-        return _to_ref(created)
+        target = hash or source.hash
+        self._change(
+            f"creating branch {name!r}",
+            lambda: self.client.create_branch(name, source.name, target),
+            landed=lambda: self._points_at(name, target),
+            missing_ref=from_ref,
+        )
+        return NessieRef(name, "BRANCH", target)
 
     def create_tag(
         self, name: str, from_ref: str = "main", *, hash: str | None = None
@@ -214,14 +220,25 @@ class NessieReferences:
         validate_ref_name(name)
         _check_hash(hash)
         source = self.get(from_ref)
-        created = self._call(self.client.create_tag, name, source.name, hash or source.hash)
-        return _to_ref(created)
+        target = hash or source.hash
+        self._change(
+            f"creating tag {name!r}",
+            lambda: self.client.create_tag(name, source.name, target),
+            landed=lambda: self._points_at(name, target),
+            missing_ref=from_ref,
+        )
+        return NessieRef(name, "TAG", target)
 
     def delete(self, name: str) -> None:
         """Delete branch or tag ``name`` (at its current hash)."""
         ref = self.get(name)
         delete = self.client.delete_tag if ref.kind == "TAG" else self.client.delete_branch
-        self._call(delete, ref.name, ref.hash)
+        self._change(
+            f"deleting {name!r}",
+            lambda: delete(ref.name, ref.hash),
+            landed=lambda: self._points_at(name, None),
+            missing_ref=name,
+        )
 
     def assign(
         self,
@@ -256,8 +273,39 @@ class NessieReferences:
         target = self.get(to_ref)
         to_hash = hash or target.hash
         assign = self.client.assign_tag if ref.kind == "TAG" else self.client.assign_branch
-        self._call(assign, ref.name, target.name, to_hash, expected_hash or ref.hash)
+        self._change(
+            f"assigning {name!r}",
+            lambda: assign(ref.name, target.name, to_hash, expected_hash or ref.hash),
+            landed=lambda: self._points_at(name, to_hash),
+            missing_ref=name,
+        )
         return NessieRef(ref.name, ref.kind, to_hash)
+
+    def _change(
+        self, what: str, send: Any, *, landed: Any, missing_ref: str | None = None
+    ) -> Any:
+        """Change a reference under the commit-outcome rule (`phlo_lakehouse.outcome`): a lost
+        answer is settled by re-reading the reference and, if unchanged, sending the change
+        again (the expected hash or the name's absence makes it apply at most once)."""
+        from phlo_lakehouse.outcome import commit_resolving, status_check_policy
+
+        return self._call(
+            lambda: commit_resolving(
+                send, landed, what=f"Nessie: {what}", policy=status_check_policy({})
+            ),
+            missing_ref=missing_ref,
+        )
+
+    def _points_at(self, name: str, commit_hash: str | None) -> bool:
+        """Whether reference ``name`` points at ``commit_hash`` (None: does not exist); a fresh
+        read, raising transient errors for the caller to retry."""
+        from pynessie.error import NessieNotFoundException
+
+        try:
+            ref = self.client.get_reference(name)
+        except NessieNotFoundException:
+            return commit_hash is None
+        return commit_hash is not None and getattr(ref, "hash_", None) == commit_hash
 
     def log(
         self, ref: str, *, hash: str | None = None, limit: int | None = None

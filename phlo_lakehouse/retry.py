@@ -32,18 +32,32 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from phlo_lakehouse.errors import InvalidConfig
+from phlo_lakehouse.transient import TRANSIENT_S3_CODES, is_transient
 
 if TYPE_CHECKING:
     import tenacity
 
 T = TypeVar("T")
+__all__ = [
+    "STORAGE_RETRY",
+    "TRANSIENT_S3_CODES",
+    "Attempted",
+    "CommitBudget",
+    "RetryPolicy",
+    "active_commit_budget",
+    "commit_budget",
+    "count_commit_attempt",
+    "is_transient",
+]
 
 COMMIT_RETRY_PREFIX = "commit.retry."
 #: Iceberg's defaults (``TableProperties.COMMIT_*_DEFAULT``).
@@ -53,47 +67,6 @@ DEFAULT_MAX_WAIT_MS = 60_000
 DEFAULT_TOTAL_TIMEOUT_MS = 1_800_000
 #: Jitter added on top of each wait, as a share of the wait (Iceberg: up to 10 %).
 JITTER = 0.1
-
-#: S3 error codes that mean "try again" (throttling, a server-side hiccup).
-TRANSIENT_S3_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "RequestTimeout",
-        "RequestTimeTooSkewed",
-        "InternalError",
-        "ServiceUnavailable",
-        "503",
-        "500",
-        "502",
-        "504",
-    }
-)
-#: Fragments of the messages pyarrow's and fsspec's filesystems raise for the same conditions.
-_TRANSIENT_TEXT = (
-    "slow down",
-    "slow_down",
-    "slowdown",
-    "please reduce your request rate",
-    "service unavailable",
-    "internal error",
-    "internalerror",
-    "http response code: 5",
-    "response code 5",
-    "connection reset",
-    "connection aborted",
-    "connection refused",
-    "broken pipe",
-    "timed out",
-    "curlcode: 7",
-    "curlcode: 28",
-    "curlcode: 52",
-    "curlcode: 55",
-    "curlcode: 56",
-)
-
 
 @dataclass(frozen=True)
 class Attempted(Generic[T]):
@@ -237,79 +210,81 @@ class RetryPolicy:
         return Attempted(value, attempts, tuple(waits))
 
 
+class CommitBudget:
+    """The commit attempts of one operation run, shared by every loop that retries a conflict
+    (the executor re-planning, a snapshot producer re-validating): together they make at most
+    ``policy.max_attempts`` attempts, with the policy's waits between them — never attempts ×
+    attempts, never without a wait.
+
+    Example:
+        >>> budget = CommitBudget(RetryPolicy(num_retries=1, min_wait_ms=1, max_wait_ms=1))
+        >>> budget.count()
+        >>> budget.retry_after(RuntimeError("conflict"))     # waits ~1 ms
+        >>> budget.count()
+        >>> budget.retry_after(RuntimeError("conflict"))
+        Traceback (most recent call last):
+        RuntimeError: conflict
+    """
+
+    def __init__(self, policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.policy = policy
+        self.attempts = 0
+        self.waits: list[float] = []
+        self._started = time.monotonic()
+        self._sleep = sleep
+
+    def count(self) -> None:
+        """Record one commit attempt (called where the commit is sent)."""
+        self.attempts += 1
+
+    @property
+    def exhausted(self) -> bool:
+        elapsed_ms = (time.monotonic() - self._started) * 1000
+        return (
+            self.attempts >= self.policy.max_attempts or elapsed_ms >= self.policy.total_timeout_ms
+        )
+
+    def retry_after(self, error: BaseException) -> None:
+        """Wait before the next attempt, or raise ``error`` when the budget is spent."""
+        if self.exhausted:
+            raise error
+        wait = self.policy.wait_seconds(max(1, self.attempts))
+        self.waits.append(wait)
+        self._sleep(wait)
+
+
+_BUDGET: ContextVar[CommitBudget | None] = ContextVar("phlo_lakehouse_commit_budget", default=None)
+
+
+@contextlib.contextmanager
+def commit_budget(policy: RetryPolicy) -> Iterator[CommitBudget]:
+    """Make a `CommitBudget` the one that commits in this context (thread) count against."""
+    budget = CommitBudget(policy)
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
+
+def active_commit_budget(properties: Mapping[str, str]) -> CommitBudget:
+    """The budget of the operation running in this context, else a new one from the table's
+    ``commit.retry.*`` properties (a producer used on its own)."""
+    return _BUDGET.get() or CommitBudget(RetryPolicy.for_commits(properties))
+
+
+def count_commit_attempt() -> None:
+    """Count a commit attempt against the active budget (if any)."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.count()
+
+
 #: Retries of object-store requests (listings, deletes) and catalog reads: quicker than commit
 #: retries, as these are idempotent and a throttled store recovers in seconds.
 STORAGE_RETRY = RetryPolicy(
     num_retries=6, min_wait_ms=100, max_wait_ms=5_000, total_timeout_ms=120_000
 )
-
-
-def is_transient(error: BaseException) -> bool:
-    """True for errors a retry may cure: a dropped or refused connection, a timeout, an HTTP 5xx
-    or 429, S3 throttling (``SlowDown``) and S3 server errors, whichever client raised them
-    (requests, urllib3, botocore, pyarrow, aiohttp/fsspec, PyIceberg's REST catalog).
-
-    Example:
-        >>> is_transient(ConnectionResetError()), is_transient(PermissionError("denied"))
-        (True, False)
-    """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if _transient_here(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _transient_here(error: BaseException) -> bool:
-    if isinstance(error, ConnectionError | TimeoutError):
-        return True  # the builtins: reset, refused, aborted, broken pipe, timeouts
-    module = type(error).__module__.split(".")[0]
-    name = type(error).__name__
-    if module in {"requests", "urllib3"}:
-        return name in {
-            "ConnectionError",
-            "ChunkedEncodingError",
-            "ReadTimeout",
-            "ConnectTimeout",
-            "Timeout",
-            "ProtocolError",
-            "NewConnectionError",
-            "ReadTimeoutError",
-            "ConnectTimeoutError",
-            "RemoteDisconnected",
-            "IncompleteRead",
-        }
-    if module == "http" and name in {"RemoteDisconnected", "IncompleteRead"}:
-        return True
-    if module == "pyiceberg":
-        return name in {"ServerError", "ServiceUnavailableError", "TooManyRequestsError"}
-    if module == "botocore":
-        if name == "ClientError":
-            return _s3_code(error) in TRANSIENT_S3_CODES
-        return name in {
-            "EndpointConnectionError",
-            "ConnectionClosedError",
-            "ReadTimeoutError",
-            "ConnectTimeoutError",
-            "ResponseStreamingError",
-            "IncompleteReadError",
-        }
-    if module == "aiohttp":
-        return name.startswith(("ClientConnector", "ServerDisconnected", "ClientOSError"))
-    if isinstance(error, OSError):
-        text = str(error).lower()
-        return any(fragment in text for fragment in _TRANSIENT_TEXT)
-    return False
-
-
-def _s3_code(error: BaseException) -> str:
-    response = getattr(error, "response", None) or {}
-    code = str((response.get("Error") or {}).get("Code", ""))
-    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-    return code or str(status or "")
 
 
 def _non_negative_int(properties: Mapping[str, str], key: str, default: int) -> int:

@@ -96,7 +96,7 @@ class CherryPickOperation(SnapshotOperation):
 
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         """Commit one fast append on the branch, re-applying the branch's retention."""
-        from pyiceberg.exceptions import CommitFailedException
+        from phlo_lakehouse.operations.commit import commit_transaction
 
         if table.refresh().snapshot_id != plan.snapshot_id:
             raise Conflict(f"{table} moved since the plan", hint="re-run; it is planned again")
@@ -104,14 +104,15 @@ class CherryPickOperation(SnapshotOperation):
         files = added_data_files(source_table, self.snapshot_id)
         branch = table.table_ref
         retention = table.table.metadata.refs.get(branch)
+        tx = table.table.transaction()
+        properties = {"source-snapshot-id": str(self.snapshot_id)}
+        with tx.update_snapshot(properties, branch=branch).fast_append() as append:
+            for data_file in files:
+                append.append_data_file(data_file)
+        restore_retention(tx, branch, retention)
         try:
-            with table.table.transaction() as tx:
-                properties = {"source-snapshot-id": str(self.snapshot_id)}
-                with tx.update_snapshot(properties, branch=branch).fast_append() as append:
-                    for data_file in files:
-                        append.append_data_file(data_file)
-                restore_retention(tx, branch, retention)
-        except CommitFailedException as e:
+            commit_transaction(tx, what=f"cherry-pick into {table}")
+        except Conflict as e:
             raise Conflict(f"{table} moved during the cherry-pick", hint="re-run") from e
         return self._result(table, plan, committed=True)
 
@@ -132,10 +133,13 @@ def append_to_branch(table: Table, rows: pa.Table, branch: str) -> None:
     Example:
         >>> append_to_branch(handle.table, rows, "audit")          # doctest: +SKIP
     """
+    from phlo_lakehouse.operations.commit import commit_transaction
+
     retention = table.metadata.refs.get(branch)
-    with table.transaction() as tx:
-        tx.append(rows, branch=branch)
-        restore_retention(tx, branch, retention)
+    tx = table.transaction()
+    tx.append(rows, branch=branch)
+    restore_retention(tx, branch, retention)
+    commit_transaction(tx, what=f"append to {branch}")
 
 
 def added_data_files(table: Table, snapshot_id: int) -> list[DataFile]:

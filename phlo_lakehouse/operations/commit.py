@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from phlo_lakehouse.errors import Conflict
 
 if TYPE_CHECKING:
-    from pyiceberg.table import Table
+    from pyiceberg.table import Table, Transaction
     from pyiceberg.table.update import TableRequirement, TableUpdate
 
 #: The PyIceberg version whose internals this module was written and tested against.
@@ -43,32 +43,75 @@ def commit_updates(
     table: Table,
     updates: Sequence[TableUpdate],
     requirements: Sequence[TableRequirement],
+    *,
+    what: str | None = None,
 ) -> Table:
     """Commit ``updates`` if ``requirements`` hold; the table object is updated in place.
 
-    An ``AssertTableUUID`` requirement is always added. Old metadata.json files are pruned per
-    ``write.metadata.delete-after-commit.enabled`` / ``previous-versions-max``, as on every
-    PyIceberg commit.
+    An ``AssertTableUUID`` requirement is always added. The outcome follows the commit-outcome
+    rule (`phlo_lakehouse.outcome`): a lost answer is resolved by re-reading the table
+    and, if the commit is not there, sending it again; the commit's requirements make it apply at
+    most once. Old metadata.json files are pruned per ``write.metadata.delete-after-commit.*``,
+    as on every PyIceberg commit.
 
     Raises:
-        Conflict: a requirement failed (the table or a ref moved since it was read).
+        Conflict: the commit was refused — a requirement failed (the table or a ref moved since
+            it was read): provably not committed, so what it wrote may be deleted.
+        CommitStateUnknown: the outcome could not be determined: delete nothing.
     """
-    from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException
+    from pyiceberg.exceptions import CommitFailedException
     from pyiceberg.table.update import AssertTableUUID
+
+    from phlo_lakehouse.operations.commit_effects import landed
+    from phlo_lakehouse.outcome import commit_resolving, status_check_policy
+    from phlo_lakehouse.retry import count_commit_attempt
 
     check_pyiceberg_version()
     reqs = (*requirements, AssertTableUUID(uuid=table.metadata.table_uuid))
-    try:
+    base_location = table.metadata_location
+    label = what or f"commit to {'.'.join(table.name())}"
+
+    def send() -> Table:
         table._do_commit(updates=tuple(updates), requirements=reqs)  # noqa: SLF001 - see module doc
+        return table
+
+    def committed() -> Table:
+        table.refresh()
+        return table
+
+    count_commit_attempt()  # a re-send of the same commit is not another attempt
+    try:
+        return commit_resolving(
+            send,
+            lambda: landed(table, updates, base_location),
+            what=label,
+            policy=status_check_policy(table.properties),
+            on_committed=committed,
+        )
     except CommitFailedException as e:
         raise Conflict(
             f"the table changed concurrently: {str(e).splitlines()[0][:200]}",
             hint="re-run; the operation re-validates against the refreshed table",
         ) from e
-    except CommitStateUnknownException:
-        # The commit may or may not have landed: never clean up files it may reference.
-        raise
-    return table
+
+
+def commit_transaction(transaction: Transaction, *, what: str | None = None) -> Table:
+    """Commit what a PyIceberg ``Transaction`` (opened with ``table.transaction()``, its
+    builders closed but the transaction itself not) staged, through `commit_updates` — so
+    PyIceberg's builders (schema updates, fast appends) follow the same commit-outcome rule.
+
+    Example:
+        >>> tx = table.transaction()                                   # doctest: +SKIP
+        >>> with tx.update_schema() as update:                          # doctest: +SKIP
+        ...     update.add_column("country", StringType())
+        >>> commit_transaction(tx)                                      # doctest: +SKIP
+    """
+    table = transaction._table  # noqa: SLF001 - see module doc
+    updates = tuple(transaction._updates)  # noqa: SLF001
+    requirements = tuple(transaction._requirements)  # noqa: SLF001
+    if not updates:
+        return table
+    return commit_updates(table, updates, requirements, what=what)
 
 
 def refs_unchanged_requirements(table: Table, refs: dict[str, int]) -> list[TableRequirement]:

@@ -118,7 +118,8 @@ class OperationExecutor:
     Args:
         lakehouse: where tables and references are resolved.
         hooks: called around every run, in order (``after``/``on_error`` in reverse order).
-        max_attempts: plan+execute attempts when the commit conflicts (at least 1).
+        max_attempts: at most this many commit attempts per run (default: the table's
+            ``commit.retry.num-retries`` + 1, Iceberg's default 5).
         engine: where `TableOperation` plans are carried out (None: in this process).
     """
 
@@ -127,12 +128,12 @@ class OperationExecutor:
         lakehouse: CatalogSource,
         hooks: Sequence[ExecutionHook] = (),
         *,
-        max_attempts: int = 4,
+        max_attempts: int | None = None,
         engine: Engine | None = None,
     ) -> None:
         self.lakehouse = lakehouse
         self.hooks = list(hooks)
-        self.max_attempts = max(1, max_attempts)
+        self.max_attempts = None if max_attempts is None else max(1, max_attempts)
         self.engine = engine
 
     def run(
@@ -267,27 +268,41 @@ class OperationExecutor:
         execute: Callable[[int], OperationResult],
         refresh: Callable[[], None],
     ) -> OperationResult:
+        """Plan and execute; on a retryable conflict wait as ``commit.retry.*`` says and re-plan
+        on the refreshed table. Every commit attempt of the run (producers retry too) counts
+        against one budget, so attempts never multiply and never follow without a wait."""
+        from phlo_lakehouse.retry import RetryPolicy, commit_budget
+
         operation = context.operation
-        last_conflict: Conflict | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            if attempt > 1:
-                refresh()
-            context.plan = self._timed(context, "plan", plan)
-            try:
-                result = self._timed(context, "execute", execute, attempt)
-            except Conflict as conflict:
-                if not conflict.retryable:
-                    raise
-                last_conflict = conflict
-                continue
-            return replace(result, attempts=attempt + result.attempts - 1)
-        assert last_conflict is not None
+        properties = context.table.table.properties if context.table is not None else {}
+        policy = RetryPolicy.for_commits(properties)
+        if self.max_attempts is not None:
+            policy = replace(policy, num_retries=min(policy.num_retries, self.max_attempts - 1))
         what = "the table" if not context.catalog_level else context.subject
-        raise Conflict(
-            f"{operation.name} of {context.subject} conflicted {self.max_attempts} times: "
-            f"{last_conflict.message}",
-            hint=f"{what} is being changed concurrently; retry later or narrow the selection",
-        ) from last_conflict
+        with commit_budget(policy) as budget:
+            while True:
+                context.plan = self._timed(context, "plan", plan)
+                counted = budget.attempts
+                try:
+                    result = self._timed(context, "execute", execute, counted + 1)
+                except Conflict as conflict:
+                    if not conflict.retryable:
+                        raise
+                    if budget.attempts == counted:
+                        budget.count()  # refused before any commit was sent (e.g. refs moved)
+                    try:
+                        budget.retry_after(conflict)
+                    except Conflict:
+                        raise Conflict(
+                            f"{operation.name} of {context.subject} conflicted "
+                            f"{budget.attempts} times: {conflict.message}",
+                            hint=f"{what} is being changed concurrently; retry later, narrow "
+                            "the selection, or raise commit.retry.num-retries",
+                        ) from conflict
+                    refresh()
+                    continue
+                context.extras["commit_waits"] = list(budget.waits)
+                return replace(result, attempts=max(1, budget.attempts, result.attempts))
 
     @staticmethod
     def _timed(context: OperationContext, phase: str, fn: Any, *args: Any) -> Any:

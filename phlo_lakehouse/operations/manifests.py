@@ -24,6 +24,7 @@ from phlo_lakehouse.operations.commit import commit_updates
 from phlo_lakehouse.operations.files import read_entries
 from phlo_lakehouse.operations.format_support import refuse_format_v3
 from phlo_lakehouse.operations.replace import ManifestFactory, new_snapshot
+from phlo_lakehouse.outcome import may_clean_up
 from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import parse_size
 
@@ -130,6 +131,7 @@ class RewriteManifestsOperation(TableOperation):
         snapshot_id = metadata.new_snapshot_id()
         written: list[str] = []
         factory = ManifestFactory(table.table, snapshot_id, uuid.uuid4(), written)
+        commit_sent = False
         try:
             new_manifests = self._clustered(
                 factory, data, entries, plan.details["entries_per_manifest"]
@@ -152,6 +154,7 @@ class RewriteManifestsOperation(TableOperation):
                 metadata, snapshot_id, head.snapshot_id, sequence_number, manifest_list, summary
             )
             ref = metadata.refs[table.table_ref]
+            commit_sent = True
             commit_updates(
                 table.table,
                 [
@@ -167,8 +170,11 @@ class RewriteManifestsOperation(TableOperation):
                 ],
                 [AssertRefSnapshotId(ref=table.table_ref, snapshot_id=head.snapshot_id)],
             )
-        except BaseException:
-            delete_files(table.table.io, written)
+        except BaseException as error:
+            # Ours to remove only if the commit provably did not land (commit_updates raises
+            # Conflict only for a refusal; an unknown outcome keeps the manifests for vacuum).
+            if may_clean_up(error, commit_sent=commit_sent):
+                delete_files(table.table.io, written)
             raise
         figures = {
             "manifests_to_rewrite": len(data),

@@ -44,6 +44,8 @@ from phlo_lakehouse.operations.selection import (
     require_column,
 )
 from phlo_lakehouse.operations.stitch import STITCH_MODES, plan_stitch, stitch_group, stitch_mode
+from phlo_lakehouse.outcome import may_clean_up
+from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import parse_size
 
 if TYPE_CHECKING:
@@ -431,12 +433,15 @@ class OptimizeOperation(TableOperation):
                     commit_removed_deletes(table, plan, dangling, live, operation=self.name)
                 )
         else:
+            commit_sent = False
             try:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
                     outcomes = list(pool.map(run_group, groups))
+                commit_sent = True
                 commits = [commit_batch(outcomes, dangling)]
             except BaseException as error:
-                _discard_unless_unknown(table, error, [p for ps in written_all for p in ps])
+                written = [p for ps in written_all for p in ps]
+                _discard_unless_unknown(table, error, written, commit_sent=commit_sent)
                 raise
         added = [f for o in outcomes for f in o["added"]]
         figures = {
@@ -591,12 +596,12 @@ class OptimizeOperation(TableOperation):
         return outcomes, commits
 
 
-def _discard_unless_unknown(table, error: BaseException, written: list[str]) -> None:  # noqa: ANN001
-    """Delete files a failed commit wrote, unless the commit's outcome is unknown (then they
-    may be live)."""
-    from pyiceberg.exceptions import CommitStateUnknownException
+def _discard_unless_unknown(
+    table, error: BaseException, written: list[str], *, commit_sent: bool = True  # noqa: ANN001
+) -> None:
+    """Delete files a failed commit wrote, only when the commit provably did not land: no
+    commit was sent, or it was refused (`phlo_lakehouse.outcome.may_clean_up`). An unknown
+    outcome, or any other error after sending, leaves them: they may be live."""
 
-    from phlo_lakehouse.storage.deletion import delete_files
-
-    if not isinstance(error, CommitStateUnknownException):
+    if may_clean_up(error, commit_sent=commit_sent):
         delete_files(table.table.io, written)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse.errors import Conflict
 from phlo_lakehouse.operations.commit import commit_updates
 from phlo_lakehouse.operations.files import LiveFile, applicable_deletes, read_entries
+from phlo_lakehouse.retry import active_commit_budget
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile, ManifestEntry, ManifestFile
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from pyiceberg.table.metadata import TableMetadata
     from pyiceberg.table.snapshots import Snapshot
 
-DEFAULT_COMMIT_ATTEMPTS = 6
 _REPLAN_HINT = "re-plan against the refreshed table (the executor does this automatically)"
 
 
@@ -102,17 +102,21 @@ class ReplaceFiles:
         self.data_sequence_number = data_sequence_number
         self._entries_cache: dict[str, list[ManifestEntry]] = dict(known_entries or {})
 
-    def commit(self, max_attempts: int = DEFAULT_COMMIT_ATTEMPTS) -> ReplaceOutcome:
-        """Commit, re-validating on the refreshed head after each lost race.
+    def commit(self) -> ReplaceOutcome:
+        """Commit, re-validating on the refreshed head after each lost race, as often and as far
+        apart as the table's ``commit.retry.*`` properties say (one budget with the executor's
+        re-plans, see `phlo_lakehouse.retry.CommitBudget`).
 
         Raises:
             Conflict: a removed file is no longer live, a new delete applies to one, or every
-                attempt lost a race.
+                attempt lost a race (the manifests written for it are deleted: not committed).
+            CommitStateUnknown: a commit's answer was lost and could not be settled: its
+                manifests stay (vacuum removes them if they are orphans).
         """
-        last: Conflict | None = None
-        for attempt in range(1, max_attempts + 1):
-            if attempt > 1:
-                self.table.refresh()
+        budget = active_commit_budget(self.table.properties)
+        attempt = 0
+        while True:
+            attempt += 1
             written: list[str] = []
             try:
                 updates, requirements, outcome = self._prepare(written)
@@ -123,9 +127,8 @@ class ReplaceFiles:
                 _delete_quietly(self.table, written)  # never committed: ours to remove
                 if isinstance(conflict, StaleReplace):
                     raise
-                last = conflict
-        assert last is not None
-        raise last
+                budget.retry_after(conflict)
+            self.table.refresh()
 
     def _prepare(self, written: list[str]) -> tuple[list, list, ReplaceOutcome]:
         from pyiceberg.manifest import DataFileContent

@@ -327,14 +327,16 @@ class EvolveSchemaOperation(TableOperation):
 
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         """Commit the changes (PyIceberg asserts the schema id the changes were made on)."""
-        from pyiceberg.exceptions import CommitFailedException
+        from phlo_lakehouse.operations.commit import commit_transaction
 
         if table.table.schema().schema_id != plan.figures["schema_id_before"]:
             raise Conflict(f"the schema of {table} changed since the plan", hint="re-run")
+        transaction = table.table.transaction()
+        with transaction.update_schema() as update:
+            self.changes.stage(update)
         try:
-            with table.table.update_schema() as update:
-                self.changes.stage(update)
-        except CommitFailedException as e:
+            commit_transaction(transaction, what=f"schema change of {table}")
+        except Conflict as e:
             raise Conflict(f"the schema of {table} changed concurrently", hint="re-run") from e
         return OperationResult(
             operation=self.name,
