@@ -203,7 +203,22 @@ def run_changes(
             planned = plans[index].figures if plans else {}
             bar.advance(count(planned), size(planned))
     show_results(state, name, results)
+    _fail_on_undeleted(results)
     return results
+
+
+def _fail_on_undeleted(results: Sequence[OperationResult]) -> None:
+    """Exit 1 (after the results were printed) when files could not be deleted."""
+    from phlo_lakehouse.errors import DeletionIncomplete
+
+    undeleted = [(r.table, p) for r in results for p in r.details.get("delete_failures") or ()]
+    if undeleted:
+        table, path = undeleted[0]
+        raise DeletionIncomplete(
+            f"{len(undeleted)} file(s) could not be deleted, e.g. {path} of {table}",
+            hint="the result lists them under delete_failures with the reason; nothing else "
+            "was lost — fix the store (permissions, throttling) and run the command again",
+        )
 
 
 def show_results(

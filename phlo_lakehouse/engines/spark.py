@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlparse
 
 from phlo_lakehouse.errors import (
     CatalogUnavailable,
+    CommitStateUnknown,
     Conflict,
     InvalidConfig,
     OperationFailed,
@@ -61,7 +62,10 @@ _DEFAULT_CONNECT_PORT = 15002
 #: PyIceberg catalog properties whose Iceberg Java name differs (others pass unchanged).
 _JAVA_PROPERTY_NAMES = {"s3.region": "client.region", "glue.region": "client.region"}
 #: Iceberg Java errors that mean "the table moved under the commit": the executor re-plans.
-_CONFLICT_ERRORS = ("CommitFailedException", "ValidationException", "CommitStateUnknownException")
+_CONFLICT_ERRORS = ("CommitFailedException", "ValidationException")
+#: Iceberg's answer when a commit's outcome is unknown: never a conflict (re-planning could
+#: rewrite data a landed commit already replaced); settled by re-reading the table.
+_UNKNOWN_ERRORS = ("CommitStateUnknownException",)
 _START_HINT = (
     "start it with `bash scripts/services/spark_connect.sh start` or fix the sc://host:port URL"
 )
@@ -455,9 +459,18 @@ class SparkEngine:
         catalog = self.catalog_for(table)
         sql = call.sql(catalog)
         before = table.table.metadata  # Table.refresh() replaces the handle's metadata in place
-        rows = self._run(sql, operation, table)
-        after = table.refresh()
         details = self._details(call.procedure, sql)
+        try:
+            rows = self._run(sql, operation, table)
+        except CommitStateUnknown as unknown:
+            # Iceberg left the procedure's files in place; the commit landed iff the table moved
+            # on from the version the procedure started from with a snapshot on top of its head.
+            after = table.refresh()
+            if not _moved_on(before, after.table.metadata, table.table_ref):
+                raise
+            extra = {"commit_outcome": "settled by re-reading the table", "error": str(unknown)}
+            return result_from_rows(operation, before, plan, [], after, {**details, **extra})
+        after = table.refresh()
         return result_from_rows(operation, before, plan, rows, after, details)
 
     def orphan_files(self, table: LakehouseTable, plan: OperationPlan) -> list[str]:
@@ -482,6 +495,12 @@ class SparkEngine:
             return [row.asDict() for row in self.session().sql(sql).collect()]
         except Exception as e:  # noqa: BLE001 - Py4J and Spark Connect raise many types
             text = str(e)
+            if any(name in text for name in _UNKNOWN_ERRORS):
+                raise CommitStateUnknown(
+                    f"{what} on Spark: the commit's outcome is unknown: {_first_line(e)}",
+                    hint="nothing was deleted; check the table's latest snapshot before "
+                    "re-running (files of a commit that did not land are left for vacuum)",
+                ) from e
             if any(name in text for name in _CONFLICT_ERRORS):
                 raise Conflict(
                     f"{what} on Spark conflicted: {_first_line(e)}",
@@ -529,6 +548,19 @@ def _first_line(error: BaseException) -> str:
     # exception name; the first non-empty line carries the message either way.
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(error).__name__)
     return line[:300]
+
+
+def _moved_on(before: Any, after: Any, branch: str) -> bool:
+    """Whether ``after`` has a snapshot, unknown ``before``, whose parent is the branch head
+    ``before`` had (the procedure's commit, or one built on it)."""
+    head = before.refs.get(branch)
+    known = {s.snapshot_id for s in before.snapshots}
+    if head is None:
+        return False
+    return any(
+        s.snapshot_id not in known and s.parent_snapshot_id == head.snapshot_id
+        for s in after.snapshots
+    )
 
 
 def _looks_unreachable(error: BaseException) -> bool:

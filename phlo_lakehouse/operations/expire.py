@@ -266,6 +266,7 @@ class ExpireSnapshotsOperation(TableOperation):
                 extra["still_reachable"] = kept
             if failed:
                 extra["delete_failures"] = sorted(failed)
+                extra["delete_failure_reasons"] = dict(failed)
         figures = _figures(
             len(gone - snapshot_ids),
             len([r for r in removed_refs if r not in committed.refs]),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from phlo_lakehouse.operations.gc_pause import gc_paused
 from phlo_lakehouse.operations.manifest_paths import manifest_content_paths, manifest_list_paths
+from phlo_lakehouse.retry import STORAGE_RETRY, is_transient
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO
@@ -291,20 +292,28 @@ def list_storage(io: FileIO, location: str) -> list[StoredFile]:
     # The top LISTING_LEVELS directory levels one by one, then each directory found there
     # recursively, several at a time (object stores list a prefix page by page; local
     # listings release the GIL while in the filesystem).
+    def listing(directory: str, recursive: bool = False) -> list[Any]:
+        # A throttled or dropped listing is listed again (the one retry layer): a listing
+        # that gave up would only keep files, but the operation would fail for nothing.
+        return STORAGE_RETRY.call(
+            lambda: fs.get_file_info(
+                FileSelector(directory, recursive=recursive, allow_not_found=True)
+            ),
+            retry_if=is_transient,
+        ).value
+
     files: list[StoredFile] = []
     directories = [path]
     for _ in range(LISTING_LEVELS):
         below: list[str] = []
         for directory in directories:
-            infos = fs.get_file_info(FileSelector(directory, allow_not_found=True))
+            infos = listing(directory)
             files += stored(infos)
             below += [info.path for info in infos if info.type == directory_type]
         directories = below
 
     def subtree(directory: str) -> list[StoredFile]:
-        return stored(
-            fs.get_file_info(FileSelector(directory, recursive=True, allow_not_found=True))
-        )
+        return stored(listing(directory, recursive=True))
 
     threads = 4 if scheme == "file" else READ_THREADS
     for found in parallel_map(subtree, directories, threads):

@@ -331,6 +331,7 @@ class VacuumOperation(TableOperation):
             details["became_reachable_files"] = became_reachable
         if failed:
             details["delete_failures"] = sorted(failed)
+            details["delete_failure_reasons"] = dict(failed)
         return OperationResult(
             operation=self.name,
             table=plan.table,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from phlo_lakehouse import Conflict, OperationFailed
+from phlo_lakehouse.errors import CommitStateUnknown
 from phlo_lakehouse.demo import seed_demo_table
 from phlo_lakehouse.engines import SparkEngine
 from phlo_lakehouse.engines.spark import ICEBERG_EXTENSIONS
@@ -49,10 +50,23 @@ def test_commit_conflicts_make_the_executor_plan_again(lakehouse, table):
         "found new delete for replaced data file\n\tat org.apache.iceberg..."
     )
     engine = SparkEngine(lakehouse.settings, session=session)
-    with pytest.raises(Conflict, match="conflicted 4 times"):
+    with pytest.raises(Conflict, match="conflicted 5 times"):
         lakehouse.run(OptimizeOperation(), "demo.events", engine=engine)
-    assert len(session.statements) == 4  # planned and called again after each conflict
+    # planned and called again after each conflict: commit.retry.num-retries (default 4) + 1
+    assert len(session.statements) == 5
     assert session.conf.values["spark.sql.catalog.lakehouse.type"] == "jdbc"
+
+
+def test_an_unknown_commit_state_is_never_a_conflict(lakehouse, table):
+    session = FailingSession(
+        "[INTERNAL_ERROR] org.apache.iceberg.exceptions.CommitStateUnknownException: "
+        "Service failed: 504\n\tat org.apache.iceberg..."
+    )
+    engine = SparkEngine(lakehouse.settings, session=session)
+    with pytest.raises(CommitStateUnknown, match="outcome is unknown") as caught:
+        lakehouse.run(OptimizeOperation(), "demo.events", engine=engine)
+    assert len(session.statements) == 1  # not re-planned: the first commit may have landed
+    assert caught.value.hint and "nothing was deleted" in caught.value.hint
 
 
 def test_other_failures_are_one_line_with_a_hint(lakehouse, table):
