@@ -201,33 +201,27 @@ class NessieReferences:
         self, name: str, from_ref: str = "main", *, hash: str | None = None
     ) -> NessieRef:
         """Create branch ``name`` at the head of ``from_ref`` (or at its commit ``hash``)."""
-        validate_ref_name(name)
-        _check_hash(hash)
-        source = self.get(from_ref)
-        target = hash or source.hash
-        self._change(
-            f"creating branch {name!r}",
-            lambda: self.client.create_branch(name, source.name, target),
-            landed=lambda: self._points_at(name, target),
-            missing_ref=from_ref,
-        )
-        return NessieRef(name, "BRANCH", target)
+        return self._create("BRANCH", name, from_ref, hash)
 
     def create_tag(
         self, name: str, from_ref: str = "main", *, hash: str | None = None
     ) -> NessieRef:
         """Create tag ``name`` at the head of ``from_ref`` (or at its commit ``hash``)."""
+        return self._create("TAG", name, from_ref, hash)
+
+    def _create(self, kind: str, name: str, from_ref: str, hash: str | None) -> NessieRef:
         validate_ref_name(name)
         _check_hash(hash)
         source = self.get(from_ref)
         target = hash or source.hash
+        create = self.client.create_tag if kind == "TAG" else self.client.create_branch
         self._change(
-            f"creating tag {name!r}",
-            lambda: self.client.create_tag(name, source.name, target),
+            f"creating {kind.lower()} {name!r}",
+            lambda: create(name, source.name, target),
             landed=lambda: self._points_at(name, target),
             missing_ref=from_ref,
         )
-        return NessieRef(name, "TAG", target)
+        return NessieRef(name, kind, target)
 
     def delete(self, name: str) -> None:
         """Delete branch or tag ``name`` (at its current hash)."""

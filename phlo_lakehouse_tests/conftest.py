@@ -68,6 +68,19 @@ S3_TEST_PROPERTIES = {
 }
 
 
+def moto_client(endpoint: str, service: str = "s3"):  # noqa: ANN201
+    """A boto3 client talking to moto directly (tests' oracle for what storage holds)."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name=os.environ.get("PHLO_TEST_S3_REGION", "us-east-1"),
+    )
+
+
 @pytest.fixture
 def unique_name() -> str:
     """A name unique to this test, for namespaces on shared services."""

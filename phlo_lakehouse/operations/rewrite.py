@@ -79,12 +79,7 @@ class RollingDataFileWriter:
         self.file_schema = sanitize_column_names(self.table_schema)
         self.format_model = ParquetFormatModel()
         self.locations = load_location_provider(self.metadata.location, self.metadata.properties)
-        # None for an unpartitioned spec: the location provider then writes to data/ itself
-        # (an empty partition path would give "data//file", which object stores refuse).
-        spec = self.metadata.specs()[spec_id]
-        self.partition_path = (
-            _PartitionPath(table, spec_id, partition) if spec.fields else None
-        )
+        self.partition_path = _PartitionPath(table, spec_id, partition)
         self.arrow_schema = write_schema(table)
         self.row_group_bytes = int(
             self.metadata.properties.get(

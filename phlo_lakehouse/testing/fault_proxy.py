@@ -25,7 +25,7 @@ import contextlib
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 from phlo_lakehouse.testing.faults import Fault, FaultLog, HttpRequest
@@ -87,6 +87,27 @@ class FaultProxy:
             yield fault
         finally:
             self.remove(fault)
+
+    def trial(self, fault: Fault, run: Callable[[], object]) -> str:
+        """Run ``run()`` with ``fault`` armed: "committed" when it returned, "unknown" when it
+        raised `CommitStateUnknown` (anything else propagates). The fault is removed after.
+
+        Raises:
+            AssertionError: the fault never fired (the request it targets was not made).
+        """
+        from phlo_lakehouse.errors import CommitStateUnknown
+
+        self.add(fault)
+        try:
+            run()
+            outcome = "committed"
+        except CommitStateUnknown:
+            outcome = "unknown"
+        finally:
+            self.remove(fault)
+        if not fault.fired:
+            raise AssertionError(f"the {fault.kind} fault never fired: no request matched it")
+        return outcome
 
     def start(self) -> FaultProxy:
         ready = threading.Event()

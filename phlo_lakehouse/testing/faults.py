@@ -65,7 +65,8 @@ class Fault:
 
     Args:
         kind: one of `KINDS`.
-        method: HTTP method to match (None: any).
+        method: HTTP method to match, a regular expression matched in full ("PUT|POST";
+            None: any).
         path: regular expression searched in the request target (path and query); for a TCP
             proxy, in the client's bytes. None: any.
         share: probability of firing on a matching request (1.0: always).
@@ -106,8 +107,9 @@ class Fault:
 
     def matches(self, method: str | None, target: str) -> bool:
         """Whether the rule applies to this request (regardless of share and count)."""
-        if self.method and method is not None and method.upper() != self.method.upper():
-            return False
+        if self.method and method is not None:
+            if not re.fullmatch(self.method, method, flags=re.IGNORECASE):
+                return False
         return self._pattern is None or self._pattern.search(target) is not None
 
     def decide(self, method: str | None, target: str) -> bool:

@@ -5,14 +5,21 @@ reached Nessie (a `FaultProxy` in front of Nessie; the server writes to moto).
 After every trial the table, read straight from Nessie (not through the proxy), has exactly the
 rows the test expects and every file its metadata references exists in the bucket (checked with
 boto3 against moto). After each operation's trials, no file under the table's location is left
-that no commit of the table's Nessie history references. The oracle reads metadata with
-PyIceberg's public API and lists storage with boto3: it shares no code with the operations.
+that no commit of the table's Nessie history references.
+
+Schema changes are tried on the PostgreSQL catalog (``test_lost_sql_commits.py``): Nessie 0.99
+answers every schema commit from PyIceberg 0.12 with HTTP 500 ("400 Bad Request" inside), which
+the commit-outcome rule reports as `CommitStateUnknown` after its checks.
+
+The oracle reads metadata with PyIceberg's public API and lists storage with boto3: it shares no
+code with the operations.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -21,15 +28,13 @@ import pytest
 
 from phlo_lakehouse import CatalogSettings, IcebergLakehouse
 from phlo_lakehouse.demo import demo_rows, seed_demo_table
-from phlo_lakehouse.errors import CommitStateUnknown
 from phlo_lakehouse.operations import OptimizeOperation, RewriteManifestsOperation
 from phlo_lakehouse.operations.ref_ops import CreateRefOperation
-from phlo_lakehouse.operations.schema_ops import EvolveSchemaOperation, SchemaChanges
 from phlo_lakehouse.operations.snapshot_ops import RollbackOperation
 from phlo_lakehouse.testing.fault_proxy import FaultProxy
 from phlo_lakehouse.testing.faults import Fault
-from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES
-from phlo_lakehouse_tests.operations.conftest import rows_of
+from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES, moto_client
+from phlo_lakehouse_tests.operations.conftest import referenced_by, rows_of
 
 pytestmark = [pytest.mark.nessie, pytest.mark.slow]
 
@@ -48,7 +53,7 @@ class Bench:
     name: str
     ref: str
     next_id: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
+    outcomes: Counter[str] = field(default_factory=Counter)
     #: the rows the table must hold, kept by the test itself (the oracle)
     expected: list[dict] = field(default_factory=list)
 
@@ -80,8 +85,6 @@ class Bench:
 
 @pytest.fixture
 def bench(nessie_uri: str, s3_endpoint: str) -> Iterator[Callable[..., Bench]]:
-    import boto3
-
     nessie = urlsplit(nessie_uri)
     proxies: list[FaultProxy] = []
 
@@ -104,14 +107,7 @@ def bench(nessie_uri: str, s3_endpoint: str) -> Iterator[Callable[..., Bench]]:
         # A branch of its own: rollbacks move it, and main is shared by every test on the server.
         direct.nessie.create_branch(unique, "main")
         branches.append((direct, unique))
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=s3_endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name="us-east-1",
-        )
-        bench = Bench(proxy, faulty, direct, s3, name, unique, next_id=6)
+        bench = Bench(proxy, faulty, direct, moto_client(s3_endpoint), name, unique, next_id=6)
         bench.expected = rows_of(seeded)
         return bench
 
@@ -132,7 +128,7 @@ def _event_id(row: dict) -> int:
 def _commit_fault(bench: Bench, kind: str) -> Fault:
     """The next commit request of the table (Iceberg REST POST) meets ``kind``."""
     table = bench.name.split(".")[1]
-    return bench.proxy.add(Fault(kind, method="POST", path=rf"/tables/{table}$", count=1))
+    return Fault(kind, method="POST", path=rf"/tables/{table}$", count=1)
 
 
 def _nessie_ref_fault(kind: str) -> Fault:
@@ -140,30 +136,10 @@ def _nessie_ref_fault(kind: str) -> Fault:
     return Fault(kind, method=r"(POST|PUT)", path=r"/api/v1/trees/", count=1)
 
 
-def _run_trial(bench: Bench, kind: str, fault: Fault, run: Callable[[], object]) -> str:
-    """Run one trial; "committed" or "unknown" (CommitStateUnknown raised)."""
-    try:
-        run()
-        outcome = "committed"
-    except CommitStateUnknown:
-        outcome = "unknown"
-    finally:
-        bench.proxy.remove(fault)
-    assert fault.fired == 1, f"{kind}: the fault did not fire (the operation made no commit?)"
-    bench.outcomes[f"{kind}:{outcome}"] = bench.outcomes.get(f"{kind}:{outcome}", 0) + 1
-    return outcome
-
-
 def _referenced_exist(bench: Bench) -> None:
     """Every file the table's current metadata references is in the bucket."""
     table = bench.direct.get_table(bench.name, bench.ref).table
-    wanted = {table.metadata_location}
-    for snapshot in table.metadata.snapshots:
-        wanted.add(snapshot.manifest_list)
-        for manifest in snapshot.manifests(table.io):
-            wanted.add(manifest.manifest_path)
-            entries = manifest.fetch_manifest_entry(table.io, discard_deleted=True)
-            wanted.update(e.data_file.file_path for e in entries)
+    wanted = {table.metadata_location} | referenced_by(table.metadata, table.io)
     stored = _stored(bench, table.location())
     missing = wanted - stored
     assert not missing, f"referenced but missing: {sorted(missing)[:5]}"
@@ -184,12 +160,7 @@ def _no_garbage(bench: Bench) -> None:
     for state in bench.direct.nessie.table_history(bench.name, bench.ref):
         metadata = FromInputFile.table_metadata(table.io.new_input(state.metadata_location))
         referenced.add(state.metadata_location)
-        for snapshot in metadata.snapshots:
-            referenced.add(snapshot.manifest_list)
-            for manifest in snapshot.manifests(table.io):
-                referenced.add(manifest.manifest_path)
-                entries = manifest.fetch_manifest_entry(table.io, discard_deleted=False)
-                referenced.update(e.data_file.file_path for e in entries)
+        referenced |= referenced_by(metadata, table.io, deleted_entries=True)
     garbage = _stored(bench, table.location()) - referenced
     assert not garbage, f"{len(garbage)} unreferenced files left, e.g. {sorted(garbage)[:3]}"
 
@@ -200,19 +171,21 @@ def _trials(
     run: Callable[[], object],
     fault_for: Callable[[str], Fault],
     expect: Callable[[list[dict]], list[dict]] = lambda rows: rows,
+    *,
+    writes_files: bool = True,
 ) -> None:
     for kind in KINDS:
         for _ in range(TRIALS):
             prepare()
-            fault = fault_for(kind)
-            outcome = _run_trial(bench, kind, fault, run)
-            if kind == "drop_request":
-                assert outcome == "committed"  # the re-sent commit landed
+            outcome = bench.proxy.trial(fault_for(kind), run)
+            bench.outcomes[f"{kind}:{outcome}"] += 1
             bench.expected = expect(bench.expected)
             assert bench.rows() == bench.expected
             _referenced_exist(bench)
-    _no_garbage(bench)
-    assert sum(bench.outcomes.values()) == 2 * TRIALS
+    # The proxy lets the server finish first: every lost answer is settled by the checks.
+    assert bench.outcomes == {f"{k}:committed": TRIALS for k in KINDS}, bench.outcomes
+    if writes_files:
+        _no_garbage(bench)
 
 
 def test_optimize_survives_lost_commit_answers(bench):
@@ -246,25 +219,6 @@ def test_rewrite_manifests_survives_lost_commit_answers(bench):
     )
 
 
-def test_schema_evolution_survives_lost_commit_answers(bench):
-    b = bench()
-    added: list[str] = []
-
-    def evolve() -> None:
-        added.append(f"c{len(added)}")
-        b.run(EvolveSchemaOperation(SchemaChanges.of(add_columns={added[-1]: "string"})))
-
-    _trials(
-        b,
-        prepare=lambda: None,
-        run=evolve,
-        fault_for=lambda kind: _commit_fault(b, kind),
-        expect=lambda before: [{**row, added[-1]: None} for row in before],
-    )
-    fields = b.direct.get_table(b.name).table.schema().fields
-    assert [f.name for f in fields][-3:] == ["c37", "c38", "c39"]
-
-
 def test_nessie_tags_and_rollbacks_survive_lost_answers(bench):
     b = bench()
     tags: list[str] = []
@@ -274,7 +228,7 @@ def test_nessie_tags_and_rollbacks_survive_lost_answers(bench):
         b.run(CreateRefOperation(tags[-1], kind="tag"))
 
     _trials(b, prepare=lambda: None, run=tag,
-            fault_for=lambda kind: b.proxy.add(_nessie_ref_fault(kind)))  # fmt: skip
+            fault_for=_nessie_ref_fault)  # fmt: skip
     head = b.direct.nessie.get(b.ref).hash
     tagged = {r.name: r.hash for r in b.direct.nessie.list() if r.name.startswith(f"{b.ref}-")}
     assert tagged == {name: head for name in tags} and len(tags) == 2 * TRIALS
@@ -290,5 +244,12 @@ def test_nessie_tags_and_rollbacks_survive_lost_answers(bench):
         history = b.direct.nessie.table_history(b.name, b.ref, limit=2)
         b.run(RollbackOperation(snapshot_id=history[1].snapshot_id))
 
-    _trials(b, prepare=append_then_remember, run=rollback, expect=lambda _: kept[-1],
-            fault_for=lambda kind: b.proxy.add(_nessie_ref_fault(kind)))  # fmt: skip
+    # A rollback writes no file (the appends it undoes are Nessie GC's to collect).
+    _trials(
+        b,
+        prepare=append_then_remember,
+        run=rollback,
+        fault_for=_nessie_ref_fault,
+        expect=lambda _: kept[-1],
+        writes_files=False,
+    )

@@ -3,7 +3,6 @@ moto that checks what really happened (the oracle never goes through the proxy).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -11,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from phlo_lakehouse.testing.fault_proxy import FaultProxy
-from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES
+from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES, moto_client
 
 
 @pytest.fixture
@@ -25,15 +24,7 @@ def moto_proxy(s3_endpoint: str) -> Iterator[FaultProxy]:
 @pytest.fixture
 def direct_s3(s3_endpoint: str):
     """A boto3 client talking to moto directly (the test's oracle)."""
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name=os.environ.get("PHLO_TEST_S3_REGION", "us-east-1"),
-    )
+    return moto_client(s3_endpoint)
 
 
 @pytest.fixture
