@@ -301,6 +301,8 @@ class OperationExecutor:
                         ) from conflict
                     refresh()
                     continue
+                if budget.attempts == counted:
+                    budget.count()  # an execution that committed without commit_updates
                 context.extras["commit_waits"] = list(budget.waits)
                 return replace(result, attempts=max(1, budget.attempts, result.attempts))
 

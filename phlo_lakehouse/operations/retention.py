@@ -148,11 +148,13 @@ class DataRetentionOperation(TableOperation):
         bound = _cutoff_value(field, datetime.fromisoformat(plan.details["cutoff"]))
         removed = [f for f in live.data if f.path in drop | rewrite]
         added, written = [], []
+        commit_sent = False
         try:
             for data in (f for f in live.data if f.path in rewrite):
                 files, paths = _rewrite_without_old_rows(table, data, field, bound, deletes)
                 added += files
                 written += paths
+            commit_sent = True
             outcome = ReplaceFiles(
                 table.table,
                 table.table_ref,
@@ -164,10 +166,10 @@ class DataRetentionOperation(TableOperation):
                 known_entries=live.entries,
             ).commit()
         except BaseException as error:
-            from pyiceberg.exceptions import CommitStateUnknownException
+            from phlo_lakehouse.outcome import may_clean_up
 
-            if not isinstance(error, CommitStateUnknownException):
-                delete_files(table.table.io, written)  # never committed: ours to remove
+            if may_clean_up(error, commit_sent=commit_sent):
+                delete_files(table.table.io, written)  # provably not committed: ours to remove
             raise
         applied = OperationResult.applied(
             plan,
