@@ -36,6 +36,7 @@ from phlo_lakehouse.dagster.factories import (
 )
 from phlo_lakehouse.dagster.resources import LakehouseResource
 from phlo_lakehouse.dagster.sensors import MaintenanceTriggers, auto_maintenance_sensor
+from phlo_lakehouse.dagster.translator import LakehouseTranslator
 
 
 def _attribute(schema: dict[str, Any], description: str, examples: list[Any]) -> dg.Resolver:
@@ -208,6 +209,11 @@ class LakehouseMaintenanceComponent(dg.Component, dg.Resolvable):
         return _with_timezones(super().get_model_cls())
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        return self.definitions()
+
+    def definitions(self, *, translator: LakehouseTranslator | None = None) -> dg.Definitions:
+        """The component's definitions, with ``translator`` mapping tables to the asset keys
+        observations and checks land on (Phlo's extension passes the keys Phlo generates)."""
         maintenance = lakehouse_maintenance_definitions(
             tables=self.tables,
             ref=self.ref,
@@ -217,11 +223,13 @@ class LakehouseMaintenanceComponent(dg.Component, dg.Resolvable):
             rewrite_manifests=self.rewrite_manifests,
             schedules=[MaintenanceSchedule(**s) for s in self.schedules],
             resource_key=self.resource_key,
+            translator=translator,
         )
         extra = dg.Definitions(
             asset_checks=table_stats_checks(
                 tables=self.checks,
                 thresholds=StatsThresholds(**self.thresholds),
+                translator=translator,
                 resource_key=self.resource_key,
                 ref=self.ref,
             ),
