@@ -6,7 +6,10 @@ inside the ops at run time.
 
 Contents: the maintenance jobs over every table (``lakehouse_maintenance`` runs optimize →
 expire → vacuum per table), a nightly expire and a weekly vacuum schedule, stats checks on the
-demo table's asset, and the auto-maintenance sensor.
+demo table's asset, and the auto-maintenance sensor. When the environment names a Nessie catalog
+(Phlo's ``NESSIE_HOST`` or ``PHLO_LAKEHOUSE_CATALOG_TYPE=nessie``), expire and vacuum reclaim
+nothing there (they refuse to delete files other references may need), so the weekly schedule
+runs ``lakehouse_gc`` — Nessie GC over every branch, tag and commit — instead.
 """
 
 import dagster as dg
@@ -27,13 +30,16 @@ MAIN_JOB = "lakehouse_maintenance"
 def _build() -> dg.Definitions:
     # Built in a function: Dagster's autodiscovery accepts one module-level Definitions.
     lakehouse = LakehouseResource()
-    maintenance = lakehouse_maintenance_definitions(
-        tables=["*.*"],
-        schedules=[
+    if _nessie_catalog():
+        extra: dict = {"gc": {}}
+        schedules = [MaintenanceSchedule("lakehouse_gc", "0 3 * * 0", default_status="RUNNING")]
+    else:
+        extra = {}
+        schedules = [
             MaintenanceSchedule("lakehouse_expire", "0 2 * * *", default_status="RUNNING"),
             MaintenanceSchedule("lakehouse_vacuum", "0 3 * * 0", default_status="RUNNING"),
-        ],
-    )
+        ]
+    maintenance = lakehouse_maintenance_definitions(tables=["*.*"], schedules=schedules, **extra)
     return dg.Definitions.merge(
         maintenance,
         dg.Definitions(
@@ -48,6 +54,17 @@ def _build() -> dg.Definitions:
             },
         ),
     )
+
+
+def _nessie_catalog() -> bool:
+    """True when the environment names a Nessie catalog (read from variables only, no I/O)."""
+    from phlo_lakehouse.config import CatalogSettings
+    from phlo_lakehouse.errors import InvalidConfig
+
+    try:
+        return CatalogSettings.from_env().type == "nessie"
+    except InvalidConfig:
+        return False  # the resource reports the bad configuration when a run uses it
 
 
 DEMO_ASSET = dg.AssetSpec(

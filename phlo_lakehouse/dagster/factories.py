@@ -5,7 +5,9 @@ Jobs (names prefixed by ``prefix``):
 - ``lakehouse_optimize`` — compaction; with ``optimize.partial_progress`` it fans out one op per
   file group, so any executor rewrites groups in parallel processes;
 - ``lakehouse_expire``, ``lakehouse_vacuum``, ``lakehouse_rewrite_manifests``;
-- ``lakehouse_maintenance`` — optimize → expire → vacuum per table, tables in parallel.
+- ``lakehouse_maintenance`` — optimize → expire → vacuum per table, tables in parallel;
+- ``lakehouse_gc`` (with ``gc=``, for Nessie catalogs) — Nessie GC over every reference
+  (`phlo_lakehouse.dagster.gc`).
 
 Tables are selected by identifiers or patterns and resolved inside the run, never at import.
 Every job carries the tag ``phlo/lakehouse-maintenance`` so ``tag_concurrency_limits`` in
@@ -31,6 +33,7 @@ from typing import Any
 
 import dagster as dg
 
+from phlo_lakehouse.dagster.gc import GC_JOB, GC_OP, build_gc_job
 from phlo_lakehouse.dagster.ops import (
     build_collect_op,
     build_operation,
@@ -89,6 +92,7 @@ def lakehouse_maintenance_definitions(
     vacuum: Mapping[str, Any] | None = None,
     rewrite_manifests: Mapping[str, Any] | None = None,
     compute_table_stats: Mapping[str, Any] | None = None,
+    gc: Mapping[str, Any] | None = None,
     schedules: Sequence[MaintenanceSchedule] = (),
     resource_key: str = "lakehouse",
     translator: LakehouseTranslator | None = None,
@@ -101,6 +105,9 @@ def lakehouse_maintenance_definitions(
         ref: branch to maintain (default: the resource's default ref).
         optimize / expire / vacuum / rewrite_manifests: default settings in run config, e.g.
             ``optimize={"target_file_size": "128MB", "strategy": "sort", "sort_by": ["ts"]}``.
+        gc: on a Nessie catalog, settings of the ``lakehouse_gc`` job (Nessie GC over every
+            reference, `phlo_lakehouse.dagster.gc`), e.g. ``{"cutoffs": ["P10D"]}``; None: no
+            such job.
         schedules: `MaintenanceSchedule` entries for these jobs.
         resource_key: key of the `LakehouseResource`.
         translator: maps tables to asset keys for the observations.
@@ -133,6 +140,14 @@ def lakehouse_maintenance_definitions(
         )
         for name, kinds in JOB_KINDS.items()
     }
+    if gc is not None:
+        jobs[f"{prefix}{GC_JOB}"] = build_gc_job(
+            f"{prefix}{GC_JOB}",
+            settings=gc,
+            resource_key=resource_key,
+            translator=translator,
+            tags={MAINTENANCE_TAG: "true"},
+        )
     return dg.Definitions(
         jobs=list(jobs.values()),
         schedules=[_build_schedule(s, jobs, prefix) for s in schedules],
@@ -213,7 +228,8 @@ def _build_schedule(
     job = jobs.get(f"{prefix}{schedule.job}")
     if job is None:
         raise InvalidInput(
-            f"schedule for unknown job {schedule.job!r}", hint=f"jobs: {', '.join(JOB_KINDS)}"
+            f"schedule for unknown job {schedule.job!r}",
+            hint=f"jobs: {', '.join(JOB_KINDS)} (and {GC_JOB} when gc= is given)",
         )
     if not is_valid_cron_string(schedule.cron):
         raise InvalidInput(
@@ -227,7 +243,8 @@ def _build_schedule(
     _check_timezone(schedule.timezone)
     run_config = None
     if schedule.run_config:
-        run_config = {"ops": {f"{job.name}__select_tables": {"config": dict(schedule.run_config)}}}
+        config_op = GC_OP if schedule.job == GC_JOB else "select_tables"
+        run_config = {"ops": {f"{job.name}__{config_op}": {"config": dict(schedule.run_config)}}}
     return dg.ScheduleDefinition(
         name=f"{job.name}_schedule",
         job=job,

@@ -159,6 +159,34 @@ def _rewrite_manifests(result: OperationResult) -> Outcome:
     return Outcome(line, figures, changed=result.committed)
 
 
+def _nessie_gc(result: OperationResult) -> Outcome:
+    f = result.figures
+    deferred = bool(result.details.get("deferred_file"))
+    figures = {
+        "files_deleted": _n(f, "deleted"),
+        "deleted_bytes": _n(f, "deleted_bytes"),
+        "files_deferred": _n(f, "deferred"),
+        "candidates": _n(f, "candidates"),
+        "candidate_bytes": _n(f, "candidate_bytes"),
+        "live_files": _n(f, "live_files"),
+        "files_listed": _n(f, "files_listed"),
+        "too_young": _n(f, "too_young"),
+        "became_live": _n(f, "became_live"),
+        "refs_walked": _n(f, "refs_walked"),
+        "commits_walked": _n(f, "commits_walked"),
+        "delete_failures": _n(f, "delete_failures"),
+    }
+    walked = f"{_files(figures['refs_walked'], 'reference')}, {figures['commits_walked']:,} commits"
+    if result.dry_run or deferred:
+        count, size = figures["candidates"], format_size(figures["candidate_bytes"])
+        verb = "would delete" if result.dry_run else "listed for review"
+        return Outcome(f"nessie_gc: {verb} {_files(count)}, {size} ({walked} walked)", figures)
+    count, size = figures["files_deleted"], format_size(figures["deleted_bytes"])
+    return Outcome(
+        f"nessie_gc: deleted {_files(count)}, {size} ({walked} walked)", figures, changed=count > 0
+    )
+
+
 def _generic(result: OperationResult) -> Outcome:
     figures = {k: int(v) for k, v in result.figures.items() if isinstance(v, int | float)}
     state = "committed" if result.committed else "no change"
@@ -171,6 +199,7 @@ DESCRIBERS: dict[str, Callable[[OperationResult], Outcome]] = {
     "expire": _expire,
     "vacuum": _vacuum,
     "rewrite_manifests": _rewrite_manifests,
+    "nessie_gc": _nessie_gc,
 }
 
 

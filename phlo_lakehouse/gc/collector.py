@@ -39,7 +39,7 @@ from phlo_lakehouse.gc.cutoff import CutoffRules, compile_ref_regex
 from phlo_lakehouse.gc.history import NessieHistory
 from phlo_lakehouse.gc.mark import READ_THREADS, LiveSetBuilder
 from phlo_lakehouse.gc.store import LiveSetStore
-from phlo_lakehouse.gc.sweep import delete_in_batches, list_bases
+from phlo_lakehouse.gc.sweep import delete_in_batches, list_bases, sweep_roots
 from phlo_lakehouse.units import parse_duration
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class GCSettings:
         cutoffs = (self.cutoffs,) if isinstance(self.cutoffs, str) else tuple(self.cutoffs or ())
         object.__setattr__(self, "cutoffs", cutoffs)
         compile_ref_regex(self.ref_regex)
-        CutoffRules.parse(cutoffs, reference_time=datetime.now(UTC))
+        CutoffRules.parse(cutoffs, reference_time=datetime.now(UTC), name="cutoffs")
         grace = parse_duration(self.older_than, name="older_than")
         if grace < MIN_OLDER_THAN and not self.force:
             raise InvalidInput(
@@ -185,9 +185,21 @@ class GCPlan:
         """Drop the scratch store."""
         self.store.close()
 
+    def per_table(self) -> list[dict[str, Any]]:
+        """Candidates (count, bytes) under each swept table location that has any, with the
+        table key last seen there: what Dagster reports on each table's asset."""
+        found = []
+        for location in sweep_roots(self.bases)[0]:
+            count, size = self.store.candidates_under(location)
+            if count:
+                table = self.store.table_at(location)
+                found.append({"table": table, "location": location, "files": count, "bytes": size})
+        return found
+
     def details(self) -> dict[str, Any]:
         """JSON-ready details for plans and results."""
         return {
+            "tables": self.per_table(),
             "created_at": self.created_at.isoformat(),
             "delete_before": self.delete_before.isoformat(),
             "cutoffs": self.rules.to_dict(),
@@ -383,25 +395,39 @@ class NessieGC:
         that file). Returns the figures; closes the plan's store.
 
         Returns:
-            ``{"figures": …, "failures": {uri: reason}, "deferred_file": path or None}``.
+            ``{"figures": …, "failures": {uri: reason}, "deferred_file": path or None,
+            "tables": [{"table", "location", "files", "bytes"}, …]}`` (``tables``: what was
+            deleted, or deferred, under each table location).
         """
         try:
             figures = dict(plan.figures)
             figures["became_live"] = self.recheck(plan)
             count, size = plan.store.candidate_totals()
             figures["candidates"], figures["candidate_bytes"] = count, size
+            tables = plan.per_table()
             if defer is not None:
                 from phlo_lakehouse.gc.deferred import write_deferred
 
                 path = write_deferred(defer, plan, self.lakehouse.settings)
                 figures["deferred"] = count
-                return {"figures": figures, "failures": {}, "deferred_file": str(path)}
+                return {
+                    "figures": figures, "failures": {}, "deferred_file": str(path),
+                    "tables": tables,
+                }  # fmt: skip
             outcome = delete_in_batches(plan.store, self.io, threads=self.settings.threads)
             figures.update(
                 deleted=outcome.deleted,
                 deleted_bytes=outcome.deleted_bytes,
                 delete_failures=len(outcome.failed),
             )
-            return {"figures": figures, "failures": outcome.failed, "deferred_file": None}
+            for entry in tables:
+                base = entry["location"].rstrip("/") + "/"
+                failed = [uri for uri in outcome.failed if uri.startswith(base)]
+                entry["files"] -= len(failed)
+                entry["bytes"] -= sum(plan.store.size_of(uri) for uri in failed)
+            return {
+                "figures": figures, "failures": outcome.failed, "deferred_file": None,
+                "tables": tables,
+            }  # fmt: skip
         finally:
             plan.close()

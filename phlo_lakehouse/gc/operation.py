@@ -141,6 +141,7 @@ class NessieGCOperation(CatalogOperation):
         failures = outcome["failures"]
         details = {
             **plan.details,
+            "tables": outcome["tables"],
             "deferred_file": outcome["deferred_file"],
             "delete_failures": dict(sorted(failures.items())[:SHOWN_FAILURES]),
         }

@@ -47,6 +47,7 @@ CREATE TABLE listed (uri TEXT NOT NULL, path TEXT NOT NULL, prefix TEXT NOT NULL
                      size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
 CREATE TABLE candidates (uri TEXT PRIMARY KEY, path TEXT NOT NULL, prefix TEXT NOT NULL,
                          size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
+CREATE INDEX candidates_path ON candidates (prefix, path);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE commits (hash TEXT PRIMARY KEY, to_root_live INTEGER NOT NULL) WITHOUT ROWID;
 """
@@ -214,6 +215,27 @@ class LiveSetStore:
         rows = self.db.execute("SELECT location, live FROM bases ORDER BY location")
         return [(location, bool(live)) for location, live in rows]
 
+    def table_at(self, location: str) -> str | None:
+        """The table key last seen with base ``location`` (live versions first)."""
+        row = self.db.execute(
+            "SELECT c.key FROM bases b JOIN contents c ON c.content_id = b.content_id "
+            "WHERE b.location = ? ORDER BY c.live DESC, c.rowid LIMIT 1",
+            (location,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def candidates_under(self, location: str) -> tuple[int, int]:
+        """(count, bytes) of the candidates below ``location``."""
+        path, prefix = split_location(location)
+        low = path.rstrip("/") + "/"
+        high = low[:-1] + chr(ord("/") + 1)
+        count, size = self.db.execute(
+            "SELECT COUNT(*), SUM(size) FROM candidates WHERE prefix = ? AND path >= ? "
+            "AND path < ?",
+            (prefix, low, high),
+        ).fetchone()
+        return int(count), int(size or 0)
+
     # -- listing and candidates ----------------------------------------------------------------
 
     def add_listed(self, files: Iterable[tuple[str, int, int]]) -> int:
@@ -299,6 +321,11 @@ class LiveSetStore:
         )
         while rows := cursor.fetchmany(batch):
             yield rows
+
+    def size_of(self, uri: str) -> int:
+        """The size of candidate ``uri`` (0 if it is none)."""
+        row = self.db.execute("SELECT size FROM candidates WHERE uri = ?", (uri,)).fetchone()
+        return int(row[0]) if row else 0
 
     def candidate_totals(self) -> tuple[int, int]:
         """(count, bytes) of the candidates."""
