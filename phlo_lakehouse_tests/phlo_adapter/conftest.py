@@ -62,10 +62,10 @@ class PhloProject:
             PHLO_OPERATIONS_JOURNAL_DIR=str(self.journal_dir),
             PHLO_TELEMETRY_PATH=str(self.telemetry_path),
             PLUGINS_ENABLED="true",
-            **self.extra_env,
         )
         for name in ("PHLO_DEFAULT_CAPABILITIES", "PHLO_REGULATED", "PHLO_AUTHORIZATION_BACKEND"):
             env.pop(name, None)
+        env.update(self.extra_env)
         if self.only_ours:
             env["PLUGINS_WHITELIST"] = '["lakehouse"]'
             env["PLUGINS_BLACKLIST"] = "[]"
