@@ -116,3 +116,29 @@ def commit_table_pointer(
     response = requests.post(f"{api}/trees/{ref}@{head}/history/commit", json=body, timeout=30)
     response.raise_for_status()
     return response.json()["targetBranch"]["hash"]
+
+
+def spark_rows(spark, lakehouse: IcebergLakehouse, ref: str, commit_hash: str, tables):
+    """Table key -> sorted ids read by Spark through Nessie's Iceberg REST endpoint at
+    ``ref@hash`` (a REST catalog registered in the running session for that commit)."""
+    from urllib.parse import quote
+
+    settings = lakehouse.settings
+    properties = dict(settings.properties)
+    name = f"gc_{commit_hash[:12]}"
+    conf = {
+        "": "org.apache.iceberg.spark.SparkCatalog",
+        ".type": "rest",
+        ".uri": f"{settings.uri}/iceberg/{quote(ref, safe='')}@{commit_hash}",
+        ".warehouse": settings.warehouse or "warehouse",
+        ".s3.access-key-id": properties["s3.access-key-id"],
+        ".s3.secret-access-key": properties["s3.secret-access-key"],
+        ".client.region": properties.get("s3.region", "us-east-1"),
+        ".cache-enabled": "false",
+    }
+    for suffix, value in conf.items():
+        spark.conf.set(f"spark.sql.catalog.{name}{suffix}", value)
+    return {
+        key: sorted(row.id for row in spark.sql(f"SELECT id FROM {name}.{key}").collect())
+        for key in tables
+    }
