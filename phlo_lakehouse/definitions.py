@@ -20,6 +20,7 @@ from phlo_lakehouse.dagster import (
     MetadataResource,
     lakehouse_maintenance_definitions,
 )
+from phlo_lakehouse.dagster.assets import table_asset_specs
 from phlo_lakehouse.dagster.checks import StatsThresholds, table_stats_checks
 from phlo_lakehouse.dagster.sensors import auto_maintenance_sensor
 from phlo_lakehouse.demo import DEMO_TABLE
@@ -43,7 +44,7 @@ def _build() -> dg.Definitions:
     return dg.Definitions.merge(
         maintenance,
         dg.Definitions(
-            assets=[DEMO_ASSET],
+            assets=[_demo_asset()],
             asset_checks=table_stats_checks(
                 tables=[DEMO_TABLE], thresholds=StatsThresholds(max_snapshots=20)
             ),
@@ -67,10 +68,18 @@ def _nessie_catalog() -> bool:
         return False  # the resource reports the bad configuration when a run uses it
 
 
-DEMO_ASSET = dg.AssetSpec(
-    dg.AssetKey(DEMO_TABLE.split(".")),
-    description="The demo Iceberg table `make run` seeds (events over four days).",
-    kinds={"iceberg"},
-)
+def _demo_asset() -> dg.AssetSpec:
+    from phlo_lakehouse.config import CatalogSettings
+    from phlo_lakehouse.errors import InvalidConfig
+
+    try:
+        settings = CatalogSettings.from_env()
+    except InvalidConfig:  # the resource reports the bad configuration when a run uses it
+        settings = CatalogSettings.embedded(".lakehouse")
+    (spec,) = table_asset_specs(tables=[DEMO_TABLE], group_name="demo", settings=settings)
+    return spec.replace_attributes(
+        description="The demo Iceberg table `make run` seeds (events over four days)."
+    )
+
 
 defs = _build()

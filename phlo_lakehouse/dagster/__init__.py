@@ -1,5 +1,6 @@
 """The Dagster adapter layer: resources, maintenance factories, checks, sensors and a Component."""
 
+from phlo_lakehouse.dagster.assets import table_asset_specs
 from phlo_lakehouse.dagster.checks import StatsThresholds, table_stats_checks
 from phlo_lakehouse.dagster.component import LakehouseMaintenanceComponent
 from phlo_lakehouse.dagster.factories import (
@@ -20,6 +21,7 @@ __all__ = [
     "StatsThresholds",
     "auto_maintenance_sensor",
     "table_stats_checks",
+    "table_asset_specs",
     "LakehouseTranslator",
     "MaintenanceSchedule",
     "MetadataResource",

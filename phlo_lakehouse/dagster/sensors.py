@@ -4,7 +4,8 @@ On each tick it reads the O(1) stats of the selected tables and requests a run o
 job for tables with many small files or delete files, and of the expire job for tables with too
 many snapshots. A table is not requested again within ``cooldown`` (tracked in the cursor), run
 keys include the table's snapshot id so the same state is never requested twice, and at most
-``max_runs_per_tick`` runs are requested per tick.
+``max_runs_per_tick`` runs are requested per tick. A tick that runs out of ``tick_budget`` (or
+of run requests) stops and records where: the next tick resumes with the following table.
 
 Example:
     >>> maintenance = lakehouse_maintenance_definitions(tables=["raw.*"])     # doctest: +SKIP
@@ -12,6 +13,7 @@ Example:
 """
 
 import json
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,6 +67,7 @@ def auto_maintenance_sensor(
     prefix: str = "",
     name: str = "lakehouse_auto_maintenance",
     default_status: str = "STOPPED",
+    tick_budget: str = "40s",
 ) -> dg.SensorDefinition:
     """A sensor requesting ``{prefix}lakehouse_optimize`` / ``{prefix}lakehouse_expire`` runs.
 
@@ -74,10 +77,14 @@ def auto_maintenance_sensor(
         triggers: thresholds.
         cooldown: minimum time between two requests for one table, e.g. "6h".
         max_runs_per_tick: cap on run requests per evaluation.
+        tick_budget: a tick stops evaluating tables after this long (Dagster cancels a tick
+            at 60 s) and the next tick resumes with the following table, so every table is
+            seen in turn however many there are.
     """
     for selector in tables:
         TableSelector.parse(selector)
     cooldown_seconds = parse_duration(cooldown, name="cooldown").total_seconds()
+    budget_seconds = parse_duration(tick_budget, name="tick_budget").total_seconds()
     if max_runs_per_tick < 1:
         raise InvalidInput("max_runs_per_tick must be ≥ 1", hint="e.g. 5")
     triggers = triggers or MaintenanceTriggers()
@@ -104,37 +111,69 @@ def auto_maintenance_sensor(
     )
     def _sensor(context: dg.SensorEvaluationContext):
         lakehouse: LakehouseResource = getattr(context.resources, resource_key)
-        last = json.loads(context.cursor) if context.cursor else {}
+        deadline = time.monotonic() + budget_seconds
         now = datetime.now(UTC).timestamp()
-        requests = []
-        for ident in lakehouse.resolve_tables(list(tables), ref):
-            table = str(ident)
-            if now - last.get(table, 0) < cooldown_seconds:
+        requested, position = _load_cursor(context.cursor, now, cooldown_seconds)
+        idents = _starting_after(lakehouse.resolve_tables(list(tables), ref), position)
+        requests: list[dg.RunRequest] = []
+        evaluated = 0
+        for ident in idents:
+            if len(requests) >= max_runs_per_tick or (evaluated and time.monotonic() > deadline):
+                break  # the next tick goes on from here (each tick sees at least one table)
+            evaluated += 1
+            position = table = str(ident)
+            if now - requested.get(table, 0) < cooldown_seconds:
                 continue
             stats = lakehouse.collect_stats(ident, ref)
-            for job, reason in _needs(stats, triggers):
-                if len(requests) >= max_runs_per_tick:
-                    break
-                requests.append(
-                    dg.RunRequest(
-                        job_name=f"{prefix}{job}",
-                        run_key=f"{job}:{table}@{stats.snapshot_id}",
-                        run_config={
-                            "ops": {
-                                f"{prefix}{job}__select_tables": {
-                                    "config": {"tables": [table], "ref": ref}
-                                }
-                            }
-                        },
-                        tags={"phlo/lakehouse-table": table, "phlo/lakehouse-reason": reason},
-                    )
-                )
-                last[table] = now
+            for job, reason in _needs(stats, triggers)[: max_runs_per_tick - len(requests)]:
+                requests.append(_run_request(prefix, job, table, ref, stats.snapshot_id, reason))
+                requested[table] = now
+        if evaluated == len(idents):
+            position = None  # every table was seen: the next tick starts from the first again
+        cursor = json.dumps({"requested": requested, "position": position}, sort_keys=True)
+        context.log.info(f"evaluated {evaluated} of {len(idents)} table(s)")
         if not requests:
-            return dg.SkipReason("no table past the maintenance thresholds (or all cooling down)")
-        return dg.SensorResult(run_requests=requests, cursor=json.dumps(last, sort_keys=True))
+            return dg.SensorResult(
+                skip_reason=f"evaluated {evaluated} of {len(idents)} table(s): none past the "
+                "maintenance thresholds (or all cooling down)",
+                cursor=cursor,
+            )
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return _sensor
+
+
+def _load_cursor(
+    cursor: str | None, now: float, cooldown_seconds: float
+) -> tuple[dict[str, float], str | None]:
+    """(table -> time of its last request, still cooling down; table to resume after)."""
+    state = json.loads(cursor) if cursor else {}
+    if "requested" not in state:  # the cursor of earlier versions: {table: time}
+        state = {"requested": state, "position": None}
+    requested = {t: at for t, at in state["requested"].items() if now - at < cooldown_seconds}
+    return requested, state.get("position")
+
+
+def _starting_after(idents: list, position: str | None) -> list:
+    """``idents`` in a round-robin from the one after ``position``."""
+    if position is None:
+        return idents
+    names = [str(i) for i in idents]
+    start = next((k for k, name in enumerate(names) if name > position), 0)
+    return idents[start:] + idents[:start]
+
+
+def _run_request(
+    prefix: str, job: str, table: str, ref: str | None, snapshot_id: int | None, reason: str
+) -> dg.RunRequest:
+    return dg.RunRequest(
+        job_name=f"{prefix}{job}",
+        run_key=f"{job}:{table}@{snapshot_id}",
+        run_config={
+            "ops": {f"{prefix}{job}__select_tables": {"config": {"tables": [table], "ref": ref}}}
+        },
+        tags={"phlo/lakehouse-table": table, "phlo/lakehouse-reason": reason},
+    )
 
 
 def _needs(stats, triggers: MaintenanceTriggers) -> list[tuple[str, str]]:  # noqa: ANN001

@@ -132,12 +132,28 @@ def test_sensor_respects_the_cooldown_and_the_cap(resource):
     with dg.build_sensor_context(resources={"lakehouse": resource}, cursor=first.cursor) as context:
         second = sensor.evaluate_tick(context)
     second_tables = {r.tags["phlo/lakehouse-table"] for r in second.run_requests}
-    assert second_tables == {"raw.a", "raw.b", "raw.c"} - set(cursor)
+    assert second_tables == {"raw.a", "raw.b", "raw.c"} - set(cursor["requested"])
     with dg.build_sensor_context(
         resources={"lakehouse": resource}, cursor=second.cursor
     ) as context:
         third = sensor.evaluate_tick(context)
     assert not third.run_requests  # every table is cooling down
+
+
+def test_a_tick_out_of_budget_stops_and_the_next_resumes_with_the_following_table(resource):
+    lh = resource.get_lakehouse()
+    for name in ("raw.a", "raw.b", "raw.c"):
+        seed_demo_table(lh, name, commits=6, rows_per_commit=10)
+    sensor = _sensor(triggers=MaintenanceTriggers(min_files=20), tick_budget="0s")
+    cursor, seen = None, []
+    for _ in range(4):
+        with dg.build_sensor_context(resources={"lakehouse": resource}, cursor=cursor) as context:
+            result = sensor.evaluate_tick(context)
+        seen.append([r.tags["phlo/lakehouse-table"] for r in result.run_requests])
+        cursor = result.cursor
+    # One table per tick (the budget is spent after the first), in turn; then all cool down.
+    assert seen == [["raw.a"], ["raw.b"], ["raw.c"], []]
+    assert json.loads(cursor)["position"] == "raw.a"
 
 
 def test_run_keys_name_the_table_state(resource):
