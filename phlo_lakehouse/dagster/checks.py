@@ -75,6 +75,7 @@ def table_stats_checks(
     ref: str | None = None,
     full: bool = True,
     name: str = CHECK_NAME,
+    automation_condition: dg.AutomationCondition | None = None,
 ) -> list[dg.AssetChecksDefinition]:
     """One stats check per table, on ``translator.get_asset_key(table)``.
 
@@ -87,6 +88,8 @@ def table_stats_checks(
         ref: ref to report on.
         full: read manifests (small-file ratio, partitions); False uses the O(1) summary only.
         name: the check name on each asset.
+        automation_condition: when Dagster's automation sensor runs the checks, e.g.
+            `phlo_lakehouse.dagster.automation.check_on_cron` (None: only when launched).
     """
     thresholds = thresholds or StatsThresholds()
     if thresholds.max_commit_age is not None:
@@ -97,7 +100,12 @@ def table_stats_checks(
     if not idents:
         return []
     specs = [
-        dg.AssetCheckSpec(name, asset=key, description="Lakehouse table statistics")
+        dg.AssetCheckSpec(
+            name,
+            asset=key,
+            description="Lakehouse table statistics",
+            automation_condition=automation_condition,
+        )
         for key in by_key
     ]
 

@@ -12,11 +12,16 @@ from typing import Any
 
 import dagster as dg
 
-from phlo_lakehouse.dagster.observations import describe, figure_metadata, operation_metadata
+from phlo_lakehouse.dagster.observations import (
+    Outcome,
+    describe,
+    figure_metadata,
+    operation_metadata,
+)
 from phlo_lakehouse.dagster.resources import PRINCIPAL_TAG, LakehouseResource
 from phlo_lakehouse.dagster.run_config import selection_schema
 from phlo_lakehouse.dagster.translator import LakehouseTranslator
-from phlo_lakehouse.operations.base import TableOperation
+from phlo_lakehouse.operations.base import OperationResult, TableOperation
 
 #: Run tag a dry run adds to itself, so the runs list tells previews from real runs.
 DRY_RUN_TAG = "phlo/dry-run"
@@ -121,40 +126,20 @@ def build_table_op(
         tags={"dagster/kind/iceberg": ""},
     )
     def _run(context: dg.OpExecutionContext, item: dict) -> dg.Output:
-        from phlo_lakehouse.metadata import MetadataCollector
-
         lakehouse: LakehouseResource = getattr(context.resources, resource_key)
-        table, ref, dry_run = item["table"], item["ref"], item["dry_run"]
+        table = item["table"]
         operation = build_operation(kind, item["settings"][kind], item.get("files"))
-        before = lakehouse.collect_stats(table, ref)
-        result = lakehouse.run(
+        report = maintain_table(
+            context,
+            lakehouse,
             operation,
             table,
-            ref,
-            dry_run=dry_run,
-            principal=context.run.tags.get(PRINCIPAL_TAG),
+            item["ref"],
+            translator=translator,
+            dry_run=item["dry_run"],
             engine=item.get("engine"),
         )
-        handle = lakehouse.get_table(table, ref)
-        after = MetadataCollector().collect(handle)
-        outcome = describe(result)
-        context.log.info(f"{table}: {outcome.headline}")
-        metadata = operation_metadata(
-            result,
-            outcome,
-            before,
-            after,
-            table_name=f"{lakehouse.get_lakehouse().settings.name}.{table}",
-            schema=handle.table.schema(),
-        )
-        if not dry_run:  # a preview is not the table's state: it stays on this step's output
-            context.log_event(
-                dg.AssetObservation(
-                    asset_key=translator.asset_key_for(table),
-                    description=outcome.headline,
-                    metadata=metadata,
-                )
-            )
+        result, outcome, metadata = report
         output = {**item, "results": [*item.get("results", []), result.to_dict()]}
         return dg.Output(
             output,
@@ -166,6 +151,54 @@ def build_table_op(
         )
 
     return _run
+
+
+def maintain_table(
+    context: Any,
+    lakehouse: LakehouseResource,
+    operation: TableOperation,
+    table: str,
+    ref: str | None,
+    *,
+    translator: LakehouseTranslator,
+    dry_run: bool = False,
+    engine: str | None = None,
+) -> tuple[OperationResult, Outcome, dict[str, dg.MetadataValue]]:
+    """Run ``operation`` on ``table`` through the executor and report it: a log line and, unless
+    a dry run, an `AssetObservation` on the table's asset. Returns the result, its `Outcome` and
+    the typed metadata (for the step's output)."""
+    from phlo_lakehouse.metadata import MetadataCollector
+
+    before = lakehouse.collect_stats(table, ref)
+    result = lakehouse.run(
+        operation,
+        table,
+        ref,
+        dry_run=dry_run,
+        principal=context.run.tags.get(PRINCIPAL_TAG),
+        engine=engine,
+    )
+    handle = lakehouse.get_table(table, ref)
+    after = MetadataCollector().collect(handle)
+    outcome = describe(result)
+    context.log.info(f"{table}: {outcome.headline}")
+    metadata = operation_metadata(
+        result,
+        outcome,
+        before,
+        after,
+        table_name=f"{lakehouse.get_lakehouse().settings.name}.{table}",
+        schema=handle.table.schema(),
+    )
+    if not dry_run:  # a preview is not the table's state: it stays on the step's output
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=translator.asset_key_for(table),
+                description=outcome.headline,
+                metadata=metadata,
+            )
+        )
+    return result, outcome, metadata
 
 
 def build_collect_op(name: str, *, io_manager_key: str) -> dg.OpDefinition:
