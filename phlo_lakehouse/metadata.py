@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +42,11 @@ _FAST_FIELDS = ("size_bytes", "file_count", "delete_file_count", "snapshot_count
 
 def target_file_size(table: Table) -> int:
     """The table's ``write.target-file-size-bytes``, else Iceberg's default of 512 MiB."""
-    raw = table.properties.get(TARGET_FILE_SIZE_PROPERTY)
+    return _target_file_size(table.properties)
+
+
+def _target_file_size(properties: Mapping[str, str]) -> int:
+    raw = properties.get(TARGET_FILE_SIZE_PROPERTY)
     try:
         return int(raw) if raw is not None else DEFAULT_TARGET_FILE_SIZE
     except ValueError:
@@ -84,6 +89,77 @@ class TableMetadata:
         return data
 
 
+def summary_stats(
+    *,
+    identifier: str,
+    ref: str,
+    snapshot_id: int | None,
+    summary: Mapping[str, str] | None,
+    snapshot_count: int,
+    timestamp_ms: int,
+    properties: Mapping[str, str],
+) -> TableMetadata:
+    """The fast-path statistics from a snapshot summary (``summary`` None: no snapshot yet).
+
+    Example:
+        >>> summary_stats(identifier="raw.a", ref="main", snapshot_id=1, snapshot_count=1,
+        ...     summary={"total-records": "10", "total-data-files": "2",
+        ...              "total-files-size": "2048", "total-delete-files": "0"},
+        ...     timestamp_ms=0, properties={}).average_file_size
+        1024.0
+    """
+    empty = summary is None
+    values = summary or {}
+
+    def total(key: str) -> int | None:
+        if empty:
+            return 0
+        value = values.get(key)
+        return int(value) if value is not None else None
+
+    files, deletes, size = (
+        total("total-data-files"),
+        total("total-delete-files"),
+        total("total-files-size"),
+    )
+    exact = {f for f in _FAST_FIELDS if f in ("snapshot_count", "last_modified")}
+    exact.update(
+        name
+        for name, value in (
+            ("file_count", files),
+            ("delete_file_count", deletes),
+            ("size_bytes", size),
+        )
+        if value is not None
+    )
+    rows = total("total-records")
+    if rows is not None and deletes == 0:
+        exact.add("row_count")
+    average = None
+    if files and size is not None and deletes == 0:
+        average = size / files
+        exact.add("average_file_size")
+    elif files == 0 and deletes == 0:
+        average = 0.0
+    return TableMetadata(
+        identifier=identifier,
+        ref=ref,
+        snapshot_id=snapshot_id,
+        row_count=rows,
+        file_count=files,
+        delete_file_count=deletes,
+        size_bytes=size,
+        snapshot_count=snapshot_count,
+        last_modified=datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC),
+        target_file_size=_target_file_size(properties),
+        mode="fast",
+        average_file_size=average,
+        position_delete_count=total("total-position-deletes"),
+        equality_delete_count=total("total-equality-deletes"),
+        exact=frozenset(exact),
+    )
+
+
 class MetadataCollector:
     """Collects `TableMetadata`, by the summary fast path or (``full=True``) over manifests.
 
@@ -108,60 +184,19 @@ class MetadataCollector:
     def _fast(self, handle: LakehouseTable) -> TableMetadata:
         table = handle.table
         snapshot = handle.snapshot
-        summary: dict[str, str] = {}
-        if snapshot is not None and snapshot.summary is not None:
-            summary = {k: v for k, v in snapshot.summary.additional_properties.items()}
-        empty = snapshot is None
-
-        def total(key: str) -> int | None:
-            if empty:
-                return 0
-            value = summary.get(key)
-            return int(value) if value is not None else None
-
-        files, deletes, size = (
-            total("total-data-files"),
-            total("total-delete-files"),
-            total("total-files-size"),
-        )
-        exact = {f for f in _FAST_FIELDS if f in ("snapshot_count", "last_modified")}
-        exact.update(
-            name
-            for name, value in (
-                ("file_count", files),
-                ("delete_file_count", deletes),
-                ("size_bytes", size),
-            )
-            if value is not None
-        )
-        rows = total("total-records")
-        if rows is not None and deletes == 0:
-            exact.add("row_count")
-        average = None
-        if files and size is not None and deletes == 0:
-            average = size / files
-            exact.add("average_file_size")
-        elif files == 0 and deletes == 0:
-            average = 0.0
-        timestamp_ms = (
-            snapshot.timestamp_ms if snapshot is not None else table.metadata.last_updated_ms
-        )
-        return TableMetadata(
+        summary: dict[str, str] | None = None
+        if snapshot is not None:
+            summary = dict(snapshot.summary.additional_properties) if snapshot.summary else {}
+        return summary_stats(
             identifier=str(handle.identifier),
             ref=handle.ref,
             snapshot_id=handle.snapshot_id,
-            row_count=rows,
-            file_count=files,
-            delete_file_count=deletes,
-            size_bytes=size,
+            summary=summary,
             snapshot_count=len(table.metadata.snapshots),
-            last_modified=datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC),
-            target_file_size=target_file_size(table),
-            mode="fast",
-            average_file_size=average,
-            position_delete_count=total("total-position-deletes"),
-            equality_delete_count=total("total-equality-deletes"),
-            exact=frozenset(exact),
+            timestamp_ms=snapshot.timestamp_ms
+            if snapshot is not None
+            else table.metadata.last_updated_ms,
+            properties=table.properties,
         )
 
     def _full(self, handle: LakehouseTable, fast: TableMetadata) -> TableMetadata:

@@ -25,6 +25,7 @@ from phlo_lakehouse.dagster.resources import LakehouseResource
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.identifiers import TableSelector
 from phlo_lakehouse.metadata import SMALL_FILE_FRACTION
+from phlo_lakehouse.summaries import collect_summaries
 from phlo_lakehouse.units import parse_duration
 
 # Dagster 1.13 warns that `owners` is beta whenever it copies a sensor to bind resources to its
@@ -117,6 +118,8 @@ def auto_maintenance_sensor(
         idents = _starting_after(lakehouse.resolve_tables(list(tables), ref), position)
         requests: list[dg.RunRequest] = []
         evaluated = 0
+        due = [i for i in idents if now - requested.get(str(i), 0) >= cooldown_seconds]
+        stats_of = collect_summaries(lakehouse.get_lakehouse(), due, ref)
         for ident in idents:
             if len(requests) >= max_runs_per_tick or (evaluated and time.monotonic() > deadline):
                 break  # the next tick goes on from here (each tick sees at least one table)
@@ -124,7 +127,7 @@ def auto_maintenance_sensor(
             position = table = str(ident)
             if now - requested.get(table, 0) < cooldown_seconds:
                 continue
-            stats = lakehouse.collect_stats(ident, ref)
+            stats = next(stats_of)  # the summaries of `due`, in the same order
             for job, reason in _needs(stats, triggers)[: max_runs_per_tick - len(requests)]:
                 requests.append(_run_request(prefix, job, table, ref, stats.snapshot_id, reason))
                 requested[table] = now
