@@ -20,7 +20,7 @@ import dagster as dg
 from phlo_lakehouse.dagster.resources import LakehouseResource
 from phlo_lakehouse.dagster.translator import LakehouseTranslator, literal_tables_by_key
 from phlo_lakehouse.errors import NotFound
-from phlo_lakehouse.units import parse_duration
+from phlo_lakehouse.units import format_size, parse_duration
 
 CHECK_NAME = "lakehouse_table_stats"
 
@@ -153,6 +153,7 @@ def _check_metadata(stats: Any, now: datetime, problems: list[str]) -> dict[str,
         "dagster/row_count": stats.row_count,
         "file_count": stats.file_count,
         "size_bytes": stats.size_bytes,
+        "size": format_size(stats.size_bytes) if stats.size_bytes is not None else None,
         "small_file_count": stats.small_file_count,
         "small_file_ratio": stats.small_file_ratio,
         "snapshot_count": stats.snapshot_count,
