@@ -139,8 +139,10 @@ class NessieHistory:
 
     def commit_log(self, ref: NessieReference) -> Iterator[LogEntry]:
         """The commits of ``ref`` from its head (as listed) back to the root, newest first, with
-        the Iceberg tables each one put. Pinned to ``ref.hash``: later commits are not seen."""
-        path = f"trees/{_ref_path(ref.name)}@{ref.hash}/history"
+        the Iceberg tables each one put. Read from the commit itself (a detached ``@hash``),
+        so a reference moved or deleted while the GC walks it changes nothing: commits are
+        immutable, and what it points at now is for the next check."""
+        path = f"trees/@{ref.hash}/history"
         for page in self._pages(path, {"fetch": "ALL"}, missing=ref.name):
             for entry in page.get("logEntries") or ():
                 meta = entry["commitMeta"]
