@@ -9,8 +9,8 @@ states live in Nessie's commit log, and other branches and tags may point at fil
 metadata no longer lists. Deleting files from one reference's point of view is therefore unsafe,
 so ``ExpireSnapshotsOperation(delete_files=True)`` and ``VacuumOperation`` refuse on Nessie;
 expiry with ``delete_files=False`` only rewrites metadata and is safe. Removing unreferenced files
-is Nessie GC's job (``nessie-gc``: mark live contents over every reference and its commit log
-within the cutoff, then sweep the rest).
+is Nessie GC's job: `phlo_lakehouse.gc.NessieGCOperation` (``phlo-lakehouse gc``) marks live
+contents over every reference and its commit log within the cutoff, then sweeps the rest.
 
 pynessie is imported only when a Nessie client is first used, so ``import phlo_lakehouse``
 stays light. pynessie 0.67 does not expose the merge flags ``isDryRun`` /

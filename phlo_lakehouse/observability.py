@@ -138,12 +138,9 @@ class OperationTracer:
         result = context.result
         assert result is not None
         status = "dry_run" if result.dry_run else ("success" if result.committed else "no_change")
-        if (
-            not result.dry_run
-            and result.operation == "vacuum"
-            and result.figures.get("orphan_files")
-        ):
-            status = "success"
+        deleted = _FILES_DELETED.get(result.operation)
+        if not result.dry_run and deleted and result.figures.get(deleted):
+            status = "success"  # deleting files is its change: no commit to count
         self.provider.record_operation(
             operation=result.operation,
             table=context.subject,
@@ -196,6 +193,11 @@ class MetricsPusher:
     def on_error(self, context: OperationContext, error: BaseException) -> None:
         """Push after a failed run."""
         self.provider.push(self.gateway, job=self.job)
+
+
+#: Operations whose change is deleting files, not a commit: the figure that counts what they
+#: deleted (a run that deleted any is a success, one that deleted none "no_change").
+_FILES_DELETED = {"vacuum": "orphan_files", "nessie_gc": "deleted", "nessie_gc_apply": "deleted"}
 
 
 def status_of(error: BaseException) -> str:

@@ -369,7 +369,8 @@ def _refuse_nessie(table: LakehouseTable) -> None:
         raise InvalidInput(
             f"vacuum of {table} is not safe on a Nessie catalog",
             hint="other Nessie branches/tags and older Nessie commits reference files this "
-            "table's current metadata does not; use Nessie GC to remove orphan files",
+            "table's current metadata does not; use Nessie GC (`phlo-lakehouse gc`, "
+            "phlo_lakehouse.gc.NessieGCOperation) to remove orphan files",
         )
 
 
