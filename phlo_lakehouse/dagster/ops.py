@@ -80,8 +80,10 @@ def build_select_op(
             operation = build_operation(kind, chosen[kind])
             if hasattr(engine, "validate"):  # options the engine cannot express
                 engine.validate(operation)
-        idents = lakehouse.resolve_tables(config["tables"], config["ref"])
-        context.log.info(f"selected {len(idents)} table(s): {', '.join(map(str, idents))}")
+        selectors = config["tables"] if config["tables"] is not None else list(tables)
+        idents = lakehouse.resolve_tables(selectors, config["ref"])
+        shown = ", ".join(map(str, idents[:20])) + (", …" if len(idents) > 20 else "")
+        context.log.info(f"selected {len(idents)} table(s): {shown}")
         for ident in idents:
             item = {
                 "table": str(ident),

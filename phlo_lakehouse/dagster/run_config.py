@@ -13,6 +13,7 @@ Example:
     ['dry_run', 'engine', 'ref', 'tables', 'vacuum']
 """
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -182,13 +183,7 @@ def selection_schema(
 ) -> dict[str, dg.Field]:
     """The config schema of a maintenance job's selection op."""
     return {
-        "tables": dg.Field(
-            [str],
-            default_value=list(tables),
-            is_required=False,
-            description="Table names or patterns resolved when the run starts, e.g. "
-            "['raw.*', 'mart.sales'].",
-        ),
+        "tables": _tables_field(tuple(tables)),
         "ref": dg.Field(
             dg.Noneable(str),
             default_value=ref,
@@ -211,6 +206,31 @@ def selection_schema(
         ),
         **{kind: settings_schema(kind, settings[kind]) for kind in kinds},
     }
+
+
+#: Up to this many table names are pre-filled in the launchpad; a longer list stays the job's
+#: default without being spelled out (``tables: null``), which also keeps Dagster from
+#: validating thousands of defaults in every job's config schema.
+PREFILLED_TABLES = 100
+
+
+@functools.lru_cache(maxsize=16)
+def _tables_field(tables: tuple[str, ...]) -> dg.Field:
+    if len(tables) > PREFILLED_TABLES:
+        return dg.Field(
+            dg.Noneable([str]),
+            default_value=None,
+            is_required=False,
+            description=f"Table names or patterns resolved when the run starts; null: the "
+            f"job's {len(tables):,} tables ({', '.join(tables[:3])}, …).",
+        )
+    return dg.Field(
+        dg.Noneable([str]),
+        default_value=list(tables),
+        is_required=False,
+        description="Table names or patterns resolved when the run starts, e.g. "
+        "['raw.*', 'mart.sales']; null: the job's tables.",
+    )
 
 
 def _copy(value: Any) -> Any:

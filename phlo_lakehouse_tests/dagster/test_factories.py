@@ -172,3 +172,26 @@ def test_sensor_bad_input():
         _sensor(max_runs_per_tick=0)
     with pytest.raises(InvalidInput):
         auto_maintenance_sensor(maintenance=dg.Definitions())
+
+
+def test_a_long_table_list_stays_the_jobs_default_without_being_spelled_out(resource, instance):
+    from phlo_lakehouse.dagster.run_config import PREFILLED_TABLES
+
+    names = [f"raw.t{i:04d}" for i in range(PREFILLED_TABLES + 1)]
+    seed_demo_table(resource.get_lakehouse(), names[-1], commits=1, rows_per_commit=5)
+    defs = dg.Definitions.merge(
+        lakehouse_maintenance_definitions(tables=["raw.t0100", *names[:-1]]),
+        dg.Definitions(resources={"lakehouse": resource}),
+    )
+    job = defs.resolve_job_def("lakehouse_rewrite_manifests")
+    field = job.graph.node_named("lakehouse_rewrite_manifests__select_tables").definition
+    tables = field.config_schema.config_type.fields["tables"]
+    assert tables.default_value is None and "101 tables" in tables.description
+    # Run config still selects; left null, the job's own list is used (its missing tables fail).
+    result = job.execute_in_process(
+        instance=instance,
+        run_config={"ops": {f"{job.name}__select_tables": {"config": {"tables": ["raw.t0100"]}}}},
+    )
+    assert result.output_for_node(f"{job.name}__summary")["tables"] == ["raw.t0100"]
+    failed = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not failed.success  # the job's default list names tables that do not exist
