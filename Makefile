@@ -29,7 +29,7 @@ test: install
 
 ## Unit tests only (no services).
 test-fast: install
-	$(PYTHON) -m pytest -q -m "not postgres and not moto and not nessie and not spark and not hive and not pushgateway"
+	$(PYTHON) -m pytest -q -m "not postgres and not moto and not nessie and not iceberg_rest and not spark and not hive and not pushgateway"
 
 ## The Dagster UI on the embedded default.
 dev: install

@@ -2,7 +2,6 @@
 the real ``phlo`` executable, Phlo's RBAC files (.phlo/authorization/roles.yaml, policies.yaml)
 and Phlo's env identities; our own SQL policies still apply on top."""
 
-
 import pytest
 
 from phlo_lakehouse_tests.phlo_adapter.conftest import data_file_count, require_phlo

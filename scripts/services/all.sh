@@ -21,7 +21,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$SCRIPT_DIR/lib.sh"
 
 SVC_NAME=all
-ALL_SERVICES=(postgres moto nessie pushgateway hive spark_connect)
+ALL_SERVICES=(postgres moto nessie iceberg_rest pushgateway hive spark_connect)
 ENV_FILE="$PHLO_SERVICES_DIR/env.sh"
 
 # Sets NAMES to the requested services in dependency order (all when none
@@ -95,6 +95,10 @@ write_env() {
       export_line PHLO_TEST_ICEBERG_REST_URI "$nessie_url/iceberg"
       export_line PHLO_TEST_NESSIE_WAREHOUSE warehouse
       export_line PHLO_TEST_WAREHOUSE_LOCATION s3://warehouse/
+    fi
+    if is_up iceberg_rest; then
+      any=1
+      "$SCRIPT_DIR/iceberg_rest.sh" env
     fi
     if is_up pushgateway; then
       any=1
