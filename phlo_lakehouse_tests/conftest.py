@@ -110,3 +110,12 @@ def gc_nessie(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             yield server
     except RuntimeError as e:
         missing_service(f"the GC tests' own Nessie server did not start: {e}")
+
+
+@pytest.fixture
+def nessie_branch(nessie_lakehouse: IcebergLakehouse, unique_name: str) -> Iterator[str]:
+    """A branch ``b_<unique>`` made from main on the real Nessie server, deleted afterwards."""
+    name = f"b_{unique_name}"
+    nessie_lakehouse.nessie.create_branch(name, from_ref="main")
+    yield name
+    nessie_lakehouse.nessie.delete(name)

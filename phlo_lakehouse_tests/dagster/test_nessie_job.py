@@ -1,6 +1,6 @@
 """The same maintenance jobs run against the real Nessie catalog on a non-main ref.
 
-A branch ``maint_<unique>`` is created from main and a fragmented table is seeded on it only;
+A branch ``b_<unique>`` is created from main and a fragmented table is seeded on it only;
 ``lakehouse_optimize`` and ``lakehouse_expire`` run with ``ref`` = that branch in run config
 (expire with ``delete_files: false``: on Nessie other commits/refs may still need the files, and
 the expire op refuses to delete them). Compaction commits on the branch; main never sees the
@@ -11,7 +11,6 @@ fails with that error and changes nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -25,14 +24,6 @@ from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES
 pytestmark = [pytest.mark.nessie, pytest.mark.moto]
 
 COMMITS, ROWS = 8, 40
-
-
-@pytest.fixture
-def branch(nessie_lakehouse: IcebergLakehouse, unique_name: str) -> Iterator[str]:
-    name = f"maint_{unique_name}"
-    nessie_lakehouse.nessie.create_branch(name, from_ref="main")
-    yield name
-    nessie_lakehouse.nessie.delete(name)
 
 
 def _resource(lakehouse: IcebergLakehouse, s3_endpoint: str) -> LakehouseResource:
@@ -66,7 +57,10 @@ def _failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:
     }
 
 
-def test_maintenance_jobs_on_a_nessie_branch(nessie_lakehouse, s3_endpoint, unique_name, branch):
+def test_maintenance_jobs_on_a_nessie_branch(
+    nessie_lakehouse, s3_endpoint, unique_name, nessie_branch
+):
+    branch = nessie_branch
     table = f"{unique_name}.events"
     # Written on the branch only (a lakehouse whose default ref is the branch).
     on_branch = IcebergLakehouse(nessie_lakehouse.settings.with_ref(branch))

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,45 @@ class PhloProject:
         if not self.telemetry_path.exists():
             return []
         return [json.loads(line) for line in self.telemetry_path.read_text().splitlines() if line]
+
+
+def with_faketime(command: list[str], offset: str | None) -> list[str]:
+    """``command`` run with its clock moved by ``offset`` (e.g. "+8d") through libfaketime."""
+    if offset is None:
+        return command
+    tool = shutil.which("faketime")
+    if tool is None:
+        missing_service("faketime is not installed (Debian package faketime)")
+    return [str(tool), "-f", offset, *command]
+
+
+def environment(*, drop: tuple[str, ...] = (), **values: str) -> dict[str, str]:
+    """os.environ without the variables starting with ``drop``, plus ``values`` (Phlo's
+    logging kept out of the working directory)."""
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+        if drop
+        else dict(os.environ)
+    )
+    env.update(PHLO_LOG_FILE_TEMPLATE="", **values)
+    return env
+
+
+def run_python(
+    code: str, *args: str, cwd: Path, env: dict[str, str] | None = None, faketime: str | None = None
+) -> Any:
+    """Run ``code`` in a fresh interpreter (Phlo's registries are process-global) and return the
+    JSON its last line printed; fails the test when it exits non-zero."""
+    done = subprocess.run(
+        with_faketime([sys.executable, "-c", code, *args], faketime),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _json(done: subprocess.CompletedProcess) -> dict[str, Any]:

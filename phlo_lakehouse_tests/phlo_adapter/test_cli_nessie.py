@@ -2,7 +2,6 @@
 (S3 warehouse on moto) on a non-main branch, configured the way a Phlo project is: Phlo's own
 NESSIE_*/MINIO_* variables."""
 
-from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -24,15 +23,8 @@ COMMITS, ROWS = 8, 40
 
 
 @pytest.fixture
-def branch(nessie_lakehouse: IcebergLakehouse, unique_name: str) -> Iterator[str]:
-    name = f"phlo_{unique_name}"
-    nessie_lakehouse.nessie.create_branch(name, from_ref="main")
-    yield name
-    nessie_lakehouse.nessie.delete(name)
-
-
-@pytest.fixture
-def nessie_project(tmp_path, nessie_lakehouse, s3_endpoint, branch, unique_name):
+def nessie_project(tmp_path, nessie_lakehouse, s3_endpoint, nessie_branch, unique_name):
+    branch = nessie_branch
     table = f"{unique_name}.events"
     seed_demo_table(
         IcebergLakehouse(nessie_lakehouse.settings.with_ref(branch)),
@@ -54,7 +46,7 @@ def nessie_project(tmp_path, nessie_lakehouse, s3_endpoint, branch, unique_name)
             "ICEBERG_WAREHOUSE_PATH": nessie_lakehouse.settings.warehouse or "warehouse",
         },
     )
-    return project, table
+    return project, table, branch
 
 
 def _phlo_variables_only(project: PhloProject) -> dict[str, str]:
@@ -66,8 +58,8 @@ def _phlo_variables_only(project: PhloProject) -> dict[str, str]:
     }
 
 
-def test_compact_on_a_nessie_branch_through_phlo(nessie_project, nessie_lakehouse, branch):
-    project, table = nessie_project
+def test_compact_on_a_nessie_branch_through_phlo(nessie_project, nessie_lakehouse):
+    project, table, branch = nessie_project
     phlo_only = _phlo_variables_only(project)
     rows = sorted_rows(nessie_lakehouse, table, branch)
     files = data_file_count(nessie_lakehouse, table, branch)
@@ -88,8 +80,8 @@ def test_compact_on_a_nessie_branch_through_phlo(nessie_project, nessie_lakehous
     assert project.journal(f"compact:{table}:{branch}")["state"] == "succeeded"
 
 
-def test_a_nessie_branch_that_moved_blocks_the_apply(nessie_project, nessie_lakehouse, branch):
-    project, table = nessie_project
+def test_a_nessie_branch_that_moved_blocks_the_apply(nessie_project, nessie_lakehouse):
+    project, table, branch = nessie_project
     phlo_only = _phlo_variables_only(project)
     done, _, plan_file = project.plan("compact", table, branch, **phlo_only)
     assert done.returncode == 0, done.stderr
@@ -105,9 +97,9 @@ def test_a_nessie_branch_that_moved_blocks_the_apply(nessie_project, nessie_lake
 
 
 def test_snapshot_expiry_on_a_nessie_branch_keeps_files_for_nessie_gc(
-    nessie_project, nessie_lakehouse, branch
+    nessie_project, nessie_lakehouse
 ):
-    project, table = nessie_project
+    project, table, branch = nessie_project
     phlo_only = _phlo_variables_only(project)
     before = nessie_lakehouse.get_table(table, branch).table.metadata_location
     done, plan, plan_file = project.plan(

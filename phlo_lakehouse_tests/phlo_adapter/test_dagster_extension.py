@@ -3,16 +3,13 @@
 plugin, and our ``phlo.plugins.dagster`` extension merged in."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from phlo_lakehouse import CatalogSettings, IcebergLakehouse
 from phlo_lakehouse.demo import seed_demo_table
-from phlo_lakehouse_tests.phlo_adapter.conftest import require_phlo
+from phlo_lakehouse_tests.phlo_adapter.conftest import environment, require_phlo, run_python
 
 require_phlo()
 
@@ -99,13 +96,8 @@ def phlo_project(tmp_path):
     (root / "workflows" / "ingestion" / "events.py").write_text(WORKFLOW)
     lakehouse = IcebergLakehouse(CatalogSettings.embedded(tmp_path / "lakehouse"))
     seed_demo_table(lakehouse, "raw.events", commits=6, rows_per_commit=30)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PLUGINS_", "PHLO_LAKEHOUSE_", "NESSIE_", "MINIO_"))
-    }
-    env.update(
-        PHLO_LOG_FILE_TEMPLATE="",
+    env = environment(
+        drop=("PLUGINS_", "PHLO_LAKEHOUSE_", "NESSIE_", "MINIO_"),
         PHLO_LAKEHOUSE_HOME=str(tmp_path / "lakehouse"),
         PHLO_TELEMETRY_PATH=str(tmp_path / "telemetry.jsonl"),
         DAGSTER_HOME=str(tmp_path / "dagster_home"),
@@ -115,16 +107,7 @@ def phlo_project(tmp_path):
 
 
 def _python(code, root, env):
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        env=env,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_python(code, cwd=root, env=env)
 
 
 def test_phlos_generated_definitions_hold_our_jobs_schedules_and_checks(phlo_project):

@@ -2,15 +2,18 @@
 phlo-dagster's ``MaintenanceExecutor`` protocol, refusals as results, sinks that fail."""
 
 import json
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from phlo_lakehouse import CatalogSettings, IcebergLakehouse
 from phlo_lakehouse.demo import seed_demo_table
-from phlo_lakehouse_tests.phlo_adapter.conftest import data_file_count, require_phlo, sorted_rows
+from phlo_lakehouse_tests.phlo_adapter.conftest import (
+    data_file_count,
+    require_phlo,
+    run_python,
+    sorted_rows,
+)
 
 require_phlo()
 
@@ -176,20 +179,7 @@ def test_expire_snapshots_table_honours_retention_and_retain_last(env, tmp_path)
         print(json.dumps(out, default=str))
         """
     )
-    import shutil
-
-    tool = shutil.which("faketime")
-    if tool is None:
-        pytest.fail("faketime (Debian package) is needed: scripts/system_deps.sh installs it")
-    done = subprocess.run(
-        [tool, "-f", "+10d", sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_python(code, cwd=tmp_path, faketime="+10d")
     assert out["status"] == "succeeded"
     assert out["affected"]["deleted_snapshots"] == 5
     assert out["retain_last"] == {"requested": 3, "enforced": True}

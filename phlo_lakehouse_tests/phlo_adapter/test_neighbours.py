@@ -7,13 +7,11 @@ each installed plugin's own ``get_<family>s()`` output, read separately.
 """
 
 import json
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from phlo_lakehouse_tests.phlo_adapter.conftest import require_phlo
+from phlo_lakehouse_tests.phlo_adapter.conftest import environment, require_phlo, run_python
 
 require_phlo()
 
@@ -54,24 +52,12 @@ _PROBE = textwrap.dedent(
 
 
 def _discover(tmp_path, requests, **env):
-    import os
-
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PLUGINS_", "PHLO_DEFAULT_CAPABILITIES"))
-    }
-    environment.update(PHLO_LOG_FILE_TEMPLATE="", **env)
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(requests)],
-        capture_output=True,
-        text=True,
+    return run_python(
+        _PROBE,
+        json.dumps(requests),
         cwd=tmp_path,
-        env=environment,
-        timeout=300,
+        env=environment(drop=("PLUGINS_", "PHLO_DEFAULT_CAPABILITIES"), **env),
     )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -175,23 +161,11 @@ def test_phlo_dagsters_own_loaders_find_ours_and_trinos(installed, tmp_path):
                           type(_load_optimize_maintenance_executor()).__module__]))
         """
     )
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGINS_")}
-    env.update(
-        PHLO_LOG_FILE_TEMPLATE="",
+    env = environment(
+        drop=("PLUGINS_",),
         PHLO_DEFAULT_CAPABILITIES=json.dumps({"maintenance_executor": "snapshot_expiry"}),
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [
+    assert run_python(code, cwd=tmp_path, env=env) == [
         "phlo_lakehouse.phlo_adapter.executors",  # expiry: the unnamed executor, as configured
         "phlo_trino.resource",  # Trino OPTIMIZE: still phlo-trino's, by name
     ]

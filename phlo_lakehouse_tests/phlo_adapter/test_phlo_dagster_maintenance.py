@@ -9,10 +9,6 @@ The job runs eight days in the future (libfaketime), past phlo-iceberg's 168-hou
 """
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import textwrap
 from urllib.parse import urlparse
 
@@ -21,7 +17,12 @@ import pytest
 from phlo_lakehouse import CatalogSettings, IcebergLakehouse
 from phlo_lakehouse.demo import seed_demo_table
 from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES, require_env
-from phlo_lakehouse_tests.phlo_adapter.conftest import require_phlo, sorted_rows
+from phlo_lakehouse_tests.phlo_adapter.conftest import (
+    environment,
+    require_phlo,
+    run_python,
+    sorted_rows,
+)
 
 require_phlo()
 
@@ -78,13 +79,8 @@ def test_phlo_dagsters_expire_job_runs_through_our_executor(rest_table, tmp_path
     rows = sorted_rows(lakehouse, table)
     assert len(lakehouse.get_table(table).table.snapshots()) == COMMITS
     base = catalog_uri.rsplit("/", 1)[0]  # phlo-iceberg appends the ref itself
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PLUGINS_", "PHLO_LAKEHOUSE_", "NESSIE_", "MINIO_", "PHLO_ICEBERG_"))
-    }
-    env.update(
-        PHLO_LOG_FILE_TEMPLATE="",
+    env = environment(
+        drop=("PLUGINS_", "PHLO_LAKEHOUSE_", "NESSIE_", "MINIO_", "PHLO_ICEBERG_"),
         PHLO_TELEMETRY_PATH=str(tmp_path / "events.jsonl"),
         PHLO_DEFAULT_CAPABILITIES=json.dumps({"maintenance_executor": "snapshot_expiry"}),
         # phlo-iceberg's catalog and storage …
@@ -101,17 +97,7 @@ def test_phlo_dagsters_expire_job_runs_through_our_executor(rest_table, tmp_path
         PHLO_LAKEHOUSE_S3_REGION="us-east-1",
     )
     assert urlparse(base).path == "/iceberg"
-    tool = shutil.which("faketime") or pytest.fail("faketime (Debian package) is needed")
-    done = subprocess.run(
-        [tool, "-f", "+8d", sys.executable, "-c", RUN, table, table.split(".")[0]],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    ran = json.loads(done.stdout.strip().splitlines()[-1])
+    ran = run_python(RUN, table, table.split(".")[0], cwd=tmp_path, env=env, faketime="+8d")
     assert ran["planned"] == COMMITS - 2
     assert ran["success"]
     assert ran["summary"]["errors"] == [] and ran["summary"]["tables_processed"] == 1

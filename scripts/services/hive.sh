@@ -97,21 +97,6 @@ logger.datanucleus.level = error
 EOF
 }
 
-# Compile the launcher when its class is missing or older than the source.
-compile_launcher() {
-  local java="$1" jars="$2" javac classes="$HIVE_HOME_DIR/classes"
-  if [[ -f "$classes/LoopbackMetastore.class" && "$classes/LoopbackMetastore.class" -nt "$LAUNCHER_SRC" ]]; then
-    return 0
-  fi
-  javac="$(dirname "$(readlink -f "$java")")/javac"
-  [[ -x "$javac" ]] || javac="$(command -v javac || true)"
-  [[ -n "$javac" ]] || svc_die "javac not found next to $java or on PATH (install a JDK)"
-  mkdir -p "$classes"
-  svc_log "compiling $LAUNCHER_SRC"
-  "$javac" -encoding UTF-8 -nowarn -d "$classes" -cp "$jars/*" "$LAUNCHER_SRC" >>"$(log_file "$SVC_NAME")" 2>&1 ||
-    start_failed "$SVC_NAME" "javac could not compile $LAUNCHER_SRC"
-}
-
 start() {
   local lf pid java jars
   ensure_state_dir
@@ -129,7 +114,7 @@ start() {
 
   rm -rf "$HIVE_HOME_DIR/metastore_db" "$HIVE_WAREHOUSE"
   write_config
-  compile_launcher "$java" "$jars"
+  compile_java_launcher "$SVC_NAME" "$java" "$jars/*" "$LAUNCHER_SRC"
   local -a jvm_opts
   read -r -a jvm_opts <<<"${HIVE_JAVA_OPTS:--Xms64m -Xmx768m}"
   svc_log "starting the Hive metastore ($java) on $HIVE_URI"

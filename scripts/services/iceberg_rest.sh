@@ -103,20 +103,6 @@ class_path() {
   (IFS=:; printf '%s\n' "${jars[*]}")
 }
 
-compile_launcher() {
-  local java="$1" cp="$2" javac classes="$REST_HOME_DIR/classes"
-  if [[ -f "$classes/LoopbackRestCatalog.class" && "$classes/LoopbackRestCatalog.class" -nt "$LAUNCHER_SRC" ]]; then
-    return 0
-  fi
-  javac="$(dirname "$(readlink -f "$java")")/javac"
-  [[ -x "$javac" ]] || javac="$(command -v javac || true)"
-  [[ -n "$javac" ]] || svc_die "javac not found next to $java or on PATH (install a JDK)"
-  mkdir -p "$classes"
-  svc_log "compiling $LAUNCHER_SRC"
-  "$javac" -encoding UTF-8 -nowarn -d "$classes" -cp "$cp" "$LAUNCHER_SRC" >>"$(log_file "$SVC_NAME")" 2>&1 ||
-    start_failed "$SVC_NAME" "javac could not compile $LAUNCHER_SRC"
-}
-
 start() {
   local pid java cp
   ensure_state_dir
@@ -129,7 +115,7 @@ start() {
   : >"$(log_file "$SVC_NAME")"
   java="$(find_java)" || svc_die "no java found; set ICEBERG_REST_JAVA or JAVA_HOME (Java 11+)"
   cp="$(class_path)"
-  compile_launcher "$java" "$cp"
+  compile_java_launcher "$SVC_NAME" "$java" "$cp" "$LAUNCHER_SRC"
   rm -rf "$REST_HOME_DIR/db"
   mkdir -p "$REST_HOME_DIR/db"
   svc_log "starting the Iceberg REST catalog ($java) on $REST_URI"

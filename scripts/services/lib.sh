@@ -192,3 +192,22 @@ usage_exit() {
   echo "usage: $0 start|stop|status|restart" >&2
   exit 2
 }
+
+# compile_java_launcher NAME JAVA CLASSPATH SOURCE: compile one of our small Java launchers into
+# $PHLO_SERVICES_DIR/NAME/classes (with the javac next to JAVA, else on PATH), unless its class
+# file is newer than SOURCE. A compile error fails the start of NAME.
+compile_java_launcher() {
+  local name="$1" java="$2" cp="$3" src="$4" javac classes class
+  classes="$PHLO_SERVICES_DIR/$name/classes"
+  class="$classes/$(basename "$src" .java).class"
+  if [[ -f "$class" && "$class" -nt "$src" ]]; then
+    return 0
+  fi
+  javac="$(dirname "$(readlink -f "$java")")/javac"
+  [[ -x "$javac" ]] || javac="$(command -v javac || true)"
+  [[ -n "$javac" ]] || svc_die "javac not found next to $java or on PATH (install a JDK)"
+  mkdir -p "$classes"
+  svc_log "compiling $src"
+  "$javac" -encoding UTF-8 -nowarn -d "$classes" -cp "$cp" "$src" >>"$(log_file "$name")" 2>&1 ||
+    start_failed "$name" "javac could not compile $src"
+}
