@@ -48,16 +48,6 @@ JDK17_OPENS=(
   --add-opens=java.base/sun.util.calendar=ALL-UNNAMED
 )
 
-find_java() {
-  if [[ -n "${HIVE_JAVA:-}" ]]; then
-    printf '%s\n' "$HIVE_JAVA"
-  elif [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
-    printf '%s\n' "$JAVA_HOME/bin/java"
-  else
-    command -v java || return 1
-  fi
-}
-
 jars_dir() {
   if [[ -n "${PYSPARK_JARS_DIR:-}" ]]; then
     printf '%s\n' "$PYSPARK_JARS_DIR"
@@ -108,7 +98,7 @@ start() {
   fi
   require_port_free "$SVC_NAME" "$HIVE_PORT"
   : >"$lf"
-  java="$(find_java)" || svc_die "no java found; set HIVE_JAVA or JAVA_HOME (Java 8-17)"
+  java="$(java_binary "${HIVE_JAVA:-}")" || svc_die "no java found; set HIVE_JAVA or JAVA_HOME (Java 8-17)"
   jars="$(jars_dir)" || svc_die "pyspark not importable from $PHLO_VENV_BIN/python (pip install -e '.[dev]')"
   [[ -f "$jars/hive-metastore-2.3.9.jar" ]] || svc_die "no hive-metastore-2.3.9.jar in $jars"
 

@@ -64,16 +64,6 @@ ARTIFACTS=(
   "org.xerial:sqlite-jdbc:${SQLITE_JDBC_VERSION:-3.50.3.0}"
 )
 
-find_java() {
-  if [[ -n "${ICEBERG_REST_JAVA:-}" ]]; then
-    printf '%s\n' "$ICEBERG_REST_JAVA"
-  elif [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
-    printf '%s\n' "$JAVA_HOME/bin/java"
-  else
-    command -v java || return 1
-  fi
-}
-
 # jar_path GROUP:ARTIFACT:VERSION[:CLASSIFIER] -> the jar in the local Maven repository.
 jar_path() {
   local group artifact version classifier
@@ -113,7 +103,7 @@ start() {
   fi
   require_port_free "$SVC_NAME" "$REST_PORT"
   : >"$(log_file "$SVC_NAME")"
-  java="$(find_java)" || svc_die "no java found; set ICEBERG_REST_JAVA or JAVA_HOME (Java 11+)"
+  java="$(java_binary "${ICEBERG_REST_JAVA:-}")" || svc_die "no java found; set ICEBERG_REST_JAVA or JAVA_HOME (Java 11+)"
   cp="$(class_path)"
   compile_java_launcher "$SVC_NAME" "$java" "$cp" "$LAUNCHER_SRC"
   rm -rf "$REST_HOME_DIR/db"

@@ -211,3 +211,15 @@ compile_java_launcher() {
   "$javac" -encoding UTF-8 -nowarn -d "$classes" -cp "$cp" "$src" >>"$(log_file "$name")" 2>&1 ||
     start_failed "$name" "javac could not compile $src"
 }
+
+# java_binary OVERRIDE: the java a service runs: $OVERRIDE (a path) when given, else
+# $JAVA_HOME/bin/java, else java on PATH; fails when there is none.
+java_binary() {
+  if [[ -n "${1:-}" ]]; then
+    printf '%s\n' "$1"
+  elif [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
+    printf '%s\n' "$JAVA_HOME/bin/java"
+  else
+    command -v java || return 1
+  fi
+}

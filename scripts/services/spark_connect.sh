@@ -79,16 +79,6 @@ fetch_jars() {
   } | awk 'NF && !seen[$0]++'
 }
 
-find_java() {
-  if [[ -n "${SPARK_CONNECT_JAVA:-}" ]]; then
-    printf '%s\n' "$SPARK_CONNECT_JAVA"
-  elif [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
-    printf '%s\n' "$JAVA_HOME/bin/java"
-  else
-    command -v java || return 1
-  fi
-}
-
 pyspark_home() {
   "$PHLO_VENV_BIN/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))'
 }
@@ -194,7 +184,7 @@ start() {
   fi
   require_port_free "$SVC_NAME" "$SC_PORT"
   : >"$lf"
-  java="$(find_java)" || svc_die "no java found; set SPARK_CONNECT_JAVA or JAVA_HOME (Java 8-17)"
+  java="$(java_binary "${SPARK_CONNECT_JAVA:-}")" || svc_die "no java found; set SPARK_CONNECT_JAVA or JAVA_HOME (Java 8-17)"
   spark_home="$(pyspark_home)" ||
     svc_die "pyspark not importable from $PHLO_VENV_BIN/python (pip install -e '.[dev]')"
   local -a jars=()
