@@ -203,11 +203,11 @@ def run_changes(
             planned = plans[index].figures if plans else {}
             bar.advance(count(planned), size(planned))
     show_results(state, name, results)
-    _fail_on_undeleted(results)
+    fail_on_undeleted(results)
     return results
 
 
-def _fail_on_undeleted(results: Sequence[OperationResult]) -> None:
+def fail_on_undeleted(results: Sequence[OperationResult]) -> None:
     """Exit 1 (after the results were printed) when files could not be deleted."""
     from phlo_lakehouse.errors import DeletionIncomplete
 

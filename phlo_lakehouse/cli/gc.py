@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from phlo_lakehouse.cli.apply import APPLY, PREVIEW, Confirmation, ask, confirmed
+from phlo_lakehouse.cli.apply import (
+    APPLY,
+    PREVIEW,
+    Confirmation,
+    ask,
+    confirmed,
+    fail_on_undeleted,
+)
 from phlo_lakehouse.cli.command import LakehouseGroup, current_state
 from phlo_lakehouse.cli.output import emit_json, indent, render_pairs
 from phlo_lakehouse.cli.params import DURATION, PREFIX_MISMATCH_OPTION, BadValue, format_duration
@@ -97,6 +104,13 @@ class RefRegexParam(click.ParamType):
     help="Write the candidates to FILE for review instead of deleting them.",
 )
 @PREFIX_MISMATCH_OPTION
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where the run's scratch store goes (default: the system temp directory); it needs "
+    "about 200 bytes per live or listed file.",
+)
 @confirmed
 @click.pass_context
 def gc(
@@ -107,6 +121,7 @@ def gc(
     force: bool,
     defer: str | None,
     prefix_mismatch: str,
+    work_dir: str | None,
     confirmation: Confirmation,
 ) -> None:
     """Nessie GC: delete files no live commit of any branch or tag needs.
@@ -145,6 +160,7 @@ def gc(
             force=force,
             defer=defer,
             prefix_mismatch=prefix_mismatch,
+            work_dir=work_dir,
         )
 
     if defer is not None:
@@ -155,8 +171,14 @@ def gc(
 
 @gc.command("apply-deferred")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where the scratch store goes (default: the system temp directory).",
+)
 @confirmed
-def apply_deferred(file: str, confirmation: Confirmation) -> None:
+def apply_deferred(file: str, work_dir: str | None, confirmation: Confirmation) -> None:
     """Delete the candidates a `gc --defer FILE` run listed (after review).
 
     Lines removed from FILE keep their files. The live set is built again first, with the
@@ -170,7 +192,12 @@ def apply_deferred(file: str, confirmation: Confirmation) -> None:
     _require_nessie(state)
     path = Path(file)
     ApplyDeferredGCOperation(path)  # reads the file's header: a bad file fails first
-    _run(state, lambda: ApplyDeferredGCOperation(path), confirmation, f"gc apply-deferred {file}")
+    _run(
+        state,
+        lambda: ApplyDeferredGCOperation(path, work_dir=work_dir),
+        confirmation,
+        f"gc apply-deferred {file}",
+    )
 
 
 def _require_nessie(state: CliState) -> None:
@@ -215,5 +242,4 @@ def _show(state: CliState, result: OperationResult) -> None:
             click.echo(f"candidates written to {result.details['deferred_file']}")
         for uri, reason in list(failures.items())[:SHOWN]:
             click.echo(f"not deleted: {uri}: {reason}", err=True)
-    if failures:
-        raise click.exceptions.Exit(1)
+    fail_on_undeleted([result])
