@@ -114,3 +114,8 @@ class CommitStateUnknown(LakehouseError):
 
 class DeletionIncomplete(OperationFailed):
     """Error when an operation finished but some files it had to delete could not be deleted."""
+
+
+class AuditUnavailable(LakehouseError):
+    """Error when access control is on and the audit store cannot be written: the operation
+    does not run (it fails closed, before anything is changed)."""

@@ -187,12 +187,24 @@ class MetricsPusher:
         """Nothing to do before planning."""
 
     def after(self, context: OperationContext) -> None:
-        """Push after a successful run."""
-        self.provider.push(self.gateway, job=self.job)
+        """Push after a successful run (a failed push is a warning, never an error)."""
+        self._push(context)
 
     def on_error(self, context: OperationContext, error: BaseException) -> None:
         """Push after a failed run."""
-        self.provider.push(self.gateway, job=self.job)
+        self._push(context)
+
+    def _push(self, context: OperationContext) -> None:
+        from phlo_lakehouse.sinks import SINK_FAILURES_METRIC, sink_failed, sink_failures
+
+        for sink in sink_failures(context):
+            self.provider.increment(SINK_FAILURES_METRIC, sink=sink)
+        try:
+            self.provider.push(self.gateway, job=self.job)
+        except Exception as error:  # noqa: BLE001 - a sink never fails the operation
+            sink_failed(context, "pushgateway", error)
+            # Counted now, pushed by the next push that gets through.
+            self.provider.increment(SINK_FAILURES_METRIC, sink="pushgateway")
 
 
 #: Operations whose change is deleting files, not a commit: the figure that counts what they

@@ -89,6 +89,9 @@ class AuditLogger(ABC):
     def verify(self) -> VerifyReport:
         """Recompute the chain."""
 
+    def check_available(self) -> None:  # noqa: B027 - optional: stores that can fail override it
+        """Raise `AuditUnavailable` when records cannot be written now (default: never)."""
+
 
 class SqlAuditLogger(AuditLogger):
     """The hash-chained audit log in SQL (``phlo_audit_log`` + ``phlo_audit_head``).
@@ -110,6 +113,24 @@ class SqlAuditLogger(AuditLogger):
         self.log, self.head = tables["audit"], tables["head"]
         self.secret = secret.encode() if secret else None
         self._sa = sa
+
+    def check_available(self) -> None:
+        """Open a transaction on the audit tables (what a record needs): an unreachable or
+        refusing store raises `AuditUnavailable` before the operation changes anything."""
+        import sqlalchemy as sa
+
+        from phlo_lakehouse.errors import AuditUnavailable
+
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("SELECT COUNT(*) FROM phlo_audit_head"))
+        except sa.exc.SQLAlchemyError as error:
+            raise AuditUnavailable(
+                f"the audit store is unreachable, so nothing was changed: "
+                f"{type(error.orig or error).__name__}: {str(error.orig or error).strip()[:160]}",
+                hint="access control is on: operations run only when they can be audited; "
+                "check the access database (PHLO_LAKEHOUSE_ACCESS_DB / access_db_url)",
+            ) from error
 
     def log_access(
         self,

@@ -48,6 +48,10 @@ class AccessControlHook:
         return context.resource
 
     def before_plan(self, context: OperationContext) -> None:
+        if self.audit is not None and not context.dry_run and context.operation.mutates:
+            # Fail closed: an operation that could not be audited does not run — checked before
+            # anything is planned, so nothing is changed (after the commit it would be too late).
+            self.audit.check_available()
         permission = Permission.parse(context.operation.permission)
         context.extras["permission"] = permission.value
         if self.provider is None:
@@ -71,11 +75,23 @@ class AccessControlHook:
         digest = (
             hashlib.sha256(context.plan.to_json().encode()).hexdigest() if context.plan else None
         )
-        self._log(context, outcome, digest, result.figures)
+        self._log_after_the_fact(context, outcome, digest, result.figures)
 
     def on_error(self, context: OperationContext, error: BaseException) -> None:
         outcome = "denied" if isinstance(error, AccessDenied) else f"failed: {type(error).__name__}"
-        self._log(context, outcome, None, {"error": str(error)[:300]})
+        self._log_after_the_fact(context, outcome, None, {"error": str(error)[:300]})
+
+    def _log_after_the_fact(
+        self, context: OperationContext, outcome: str, digest: str | None, details: object
+    ) -> None:
+        """The audit record of a run that already happened: a failure to write it cannot undo
+        the run, so it is a warning and a counted sink failure (`phlo_lakehouse.sinks`)."""
+        try:
+            self._log(context, outcome, digest, details)
+        except Exception as error:  # noqa: BLE001 - never fail (or mask) what already ran
+            from phlo_lakehouse.sinks import sink_failed
+
+            sink_failed(context, "audit", error)
 
     def _log(
         self, context: OperationContext, outcome: str, digest: str | None, details: object

@@ -142,6 +142,8 @@ def build_table_op(
             engine=item.get("engine"),
         )
         result, outcome, metadata = report
+        for warning in result.details.get("sink_failures", []):  # the step still succeeds
+            context.log.warning(warning)
         output = {**item, "results": [*item.get("results", []), result.to_dict()]}
         return dg.Output(
             output,

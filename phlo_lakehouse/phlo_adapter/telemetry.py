@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import AccessDenied, Conflict, RetentionFloorViolation
@@ -104,12 +103,9 @@ class PhloTelemetryHook:
         try:
             self._emit_events(context, **fields)
         except Exception as error:  # a telemetry sink never fails the operation
-            message = (
-                f"Phlo telemetry for {context.operation.name} of {context.subject} was not "
-                f"written: {type(error).__name__}: {error}"
-            )
-            logger.warning(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            from phlo_lakehouse.sinks import sink_failed
+
+            sink_failed(context, "phlo_telemetry", error)
 
     def _emit_events(
         self,
