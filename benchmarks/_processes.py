@@ -81,3 +81,68 @@ def cli_figures(stdout: str) -> dict[str, Any]:
 
 def floor_command(table_dir: str, out_dir: str, target: int) -> list[str]:
     return [sys.executable, str(HERE / "_floor.py"), table_dir, out_dir, "--target", str(target)]
+
+
+#: iceberg-zamboni, in a virtualenv of its own (it is no dependency of ours), built on first use.
+ZAMBONI_VERSION = "0.7.0"
+ZAMBONI_VENV = HERE / ".work" / "zamboni-venv"
+
+
+def zamboni_executable() -> str:
+    """``zamboni`` from `ZAMBONI_VENV`, installing ``iceberg-zamboni`` there first if needed."""
+    exe = ZAMBONI_VENV / "bin" / "zamboni"
+    if not exe.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(ZAMBONI_VENV)], check=True)
+        pip = str(ZAMBONI_VENV / "bin" / "pip")
+        subprocess.run([pip, "install", "-q", f"iceberg-zamboni=={ZAMBONI_VERSION}"], check=True)
+    return str(exe)
+
+
+def zamboni_vacuum_command(home: Path, table: str) -> list[str]:
+    """zamboni's orphan removal on ``table`` of the embedded lakehouse at ``home``; zamboni's
+    local SQL catalog is named ``local`` (see `register_for_zamboni`)."""
+    return [
+        zamboni_executable(),
+        "remove-orphans",
+        table,
+        "--local-warehouse",
+        str(home),
+        "--older-than-days",
+        "3",
+        "--yes",
+    ]
+
+
+def register_for_zamboni(catalog_db: Path, table: str) -> None:
+    """Point zamboni's catalog name (``local``) at the same metadata as ours, in the same
+    SQLite catalog (SQL catalogs keep their tables per catalog name)."""
+    import sqlite3
+
+    namespace, name = table.rsplit(".", 1)
+    with sqlite3.connect(catalog_db, timeout=60) as db:
+        row = db.execute(
+            "SELECT metadata_location, previous_metadata_location FROM iceberg_tables "
+            "WHERE catalog_name != 'local' AND table_namespace = ? AND table_name = ?",
+            (namespace, name),
+        ).fetchone()
+        db.execute(
+            "DELETE FROM iceberg_tables WHERE catalog_name = 'local' AND table_namespace = ? "
+            "AND table_name = ?",
+            (namespace, name),
+        )
+        db.execute(
+            "INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, "
+            "metadata_location, previous_metadata_location) VALUES ('local', ?, ?, ?, ?)",
+            (namespace, name, *row),
+        )
+        exists = db.execute(
+            "SELECT 1 FROM iceberg_namespace_properties WHERE catalog_name = 'local' "
+            "AND namespace = ?",
+            (namespace,),
+        ).fetchone()
+        if not exists:
+            db.execute(
+                "INSERT INTO iceberg_namespace_properties (catalog_name, namespace, "
+                "property_key, property_value) VALUES ('local', ?, 'exists', 'true')",
+                (namespace,),
+            )

@@ -457,7 +457,15 @@ def _write_snapshot_manifests(
     return out
 
 
-def _build_expire(table: Any, spec: TableSpec, workers: int) -> dict[str, float]:
+def _build_expire(
+    table: Any,
+    spec: TableSpec,
+    workers: int,
+    write_files: Any = None,
+    map_unordered: Any = None,
+) -> dict[str, float]:
+    """The expire table; ``write_files(table, n, rows)`` (data files) and ``map_unordered(fn,
+    tasks)`` (manifest writing) default to the local process pool (object stores pass their own)."""
     from pyiceberg.table.snapshots import Operation, Snapshot, Summary
     from pyiceberg.table.update import AddSnapshotUpdate, AssertRefSnapshotId, SetSnapshotRefUpdate
 
@@ -465,9 +473,12 @@ def _build_expire(table: Any, spec: TableSpec, workers: int) -> dict[str, float]
 
     n = spec.size
     started = time.perf_counter()
-    files = _write_data_files(table, n, EXPIRE_ROWS_PER_FILE, 1, workers)
+    if write_files is None:
+        files = _write_data_files(table, n, EXPIRE_ROWS_PER_FILE, 1, workers)
+        os.makedirs(os.path.join(local_path(table.location()), "metadata"), exist_ok=True)
+    else:
+        files = write_files(table, n, EXPIRE_ROWS_PER_FILE)
     written = time.perf_counter()
-    os.makedirs(os.path.join(local_path(table.location()), "metadata"), exist_ok=True)
     ids = _snapshot_ids(n)
     tasks = []
     for s in range(0, n, CHUNK):
@@ -476,8 +487,12 @@ def _build_expire(table: Any, spec: TableSpec, workers: int) -> dict[str, float]
         pad = [] if s > 0 else [None]
         tasks.append((s, e, pad + ids[lo:e], pad + files[lo:e]))
     lists: dict[int, str] = {}
-    with _pool(table, workers) as pool:
-        for done in pool.imap_unordered(_write_snapshot_manifests, tasks):
+    if map_unordered is None:
+        with _pool(table, workers) as pool:
+            for done in pool.imap_unordered(_write_snapshot_manifests, tasks):
+                lists.update({k: loc for loc, k in done})
+    else:
+        for done in map_unordered(_write_snapshot_manifests, tasks):
             lists.update({k: loc for loc, k in done})
     manifested = time.perf_counter()
 

@@ -31,7 +31,11 @@ same paths, same catalog row - before every engine runs):
 3. vacuum of ``5,000 x scale`` planted orphans (10 days old) beside ~1,100 live files
    (``VacuumOperation(older_than="3d")``) against Spark's ``remove_orphan_files(older_than =>
    <now - 3 d>)``: API goal >= 8x faster, CLI (``vacuum TABLE --older-than 3d --yes``) >= 5x;
-   both print the CLI's files per second (files deleted by expire, listed by vacuum).
+   both print the CLI's files per second (files deleted by expire, listed by vacuum). Vacuum
+   is also measured against iceberg-zamboni's CLI (``zamboni remove-orphans TABLE
+   --local-warehouse … --older-than-days 3 --yes``, a fresh process too, installed in its own
+   virtualenv under ``benchmarks/.work`` on first use; ``--skip-zamboni`` omits it): our CLI
+   >= 1.5x faster.
 4. each at 2x the size too, with the scaling ratio time(2x) / time(1x): goal <= 2.25 (linear);
    the ratios to Spark at 2x are printed for information (the goals above are at the base
    sizes, and Spark's time there is mostly fixed cost: it barely grows with the size).
@@ -50,7 +54,7 @@ on CPU seconds (our process, or the Spark JVM from /proc), which other load dist
 Every run is checked afterwards (rows kept, one snapshot left, every orphan gone).
 
 Usage:
-    .venv/bin/python benchmarks/maintenance.py [--scale S] [--quick] [--skip-spark]
+    .venv/bin/python benchmarks/maintenance.py [--scale S] [--quick] [--skip-spark] [--skip-zamboni]
         [--repeat N] [--workers N] [--rebuild] [--profile] [--only optimize,expire,vacuum]
 
 ``--quick`` is a smoke run (scale 0.1, one round, unless ``--scale``/``--repeat`` are given).
@@ -82,7 +86,7 @@ import _tables as T  # noqa: E402
 
 KINDS = ("optimize", "expire", "vacuum")
 #: Engines measured as whole fresh processes (start-up included) by `_processes.measured`.
-PROCESS_ENGINES = ("cli", "floorproc")
+PROCESS_ENGINES = ("cli", "floorproc", "zamboni")
 OPTIMIZE_FILES = 1_200
 EXPIRE_SNAPSHOTS = 2_000
 VACUUM_ORPHANS = 5_000
@@ -91,6 +95,7 @@ QUICK_SCALE = 0.1
 TARGET = 128 * 1024 * 1024
 GOAL_FLOOR = 1.15
 GOAL_CLI_LEAD = 5.0
+GOAL_ZAMBONI = 1.5
 GOAL_EXPIRE = 2.0
 GOAL_VACUUM = 8.0
 GOAL_SCALING = 2.25
@@ -461,6 +466,11 @@ class Bench:
             command = P.cli_command(spec.kind, T.LIVE, spec.identifier, TARGET)
             run = P.measured(command)
             return {**run, **P.cli_figures(run.pop("stdout"))}
+        if engine == "zamboni":
+            P.register_for_zamboni(T.LIVE / "catalog.db", spec.identifier)
+            run = P.measured(P.zamboni_vacuum_command(T.LIVE, spec.identifier))
+            run.pop("stdout")
+            return run
         table_dir = T.local_path(self.markers[spec.name]["location"])
         out_dir = str(T.WORK / "floor_out")
         shutil.rmtree(out_dir, ignore_errors=True)
@@ -486,7 +496,8 @@ class Bench:
             label = f"{spec.name} {engine}: 1 snapshot left ({len(table.snapshots())})"
         else:
             left = _orphans_left(table)
-            ok = left == 0 and int(result.get("orphan_files", -1)) == spec.size
+            deleted_all = engine == "zamboni" or int(result.get("orphan_files", -1)) == spec.size
+            ok = left == 0 and deleted_all
             deleted = result.get("orphan_files")
             label = f"{spec.name} {engine}: {deleted} orphans deleted, {left} left"
         self.checks.append((label, ok))
@@ -613,7 +624,8 @@ def measure_all(bench: Bench) -> None:
         one, two = sizes[kind]
         print(f"\n{kind} ({one.size} and {two.size}):", flush=True)
         for spec in (one, two):
-            bench.run(spec, "ours", "cli", *others)
+            rivals = ("zamboni",) if kind == "vacuum" and not bench.args.skip_zamboni else ()
+            bench.run(spec, "ours", "cli", *rivals, *others)
 
 
 # -- the report -----------------------------------------------------------------------------------
@@ -757,6 +769,17 @@ def report(bench: Bench) -> tuple[bool, bool]:
                 False,
                 mine="cli",
             )
+        if kind == "vacuum":
+            for spec, gated in zip(sizes[kind], (True, False), strict=True):
+                versus(
+                    spec,
+                    "zamboni",
+                    f"vacuum {spec.size} orphans: zamboni CLI / our CLI",
+                    f">= {GOAL_ZAMBONI}" if gated else "info",
+                    (lambda v: v >= GOAL_ZAMBONI) if gated else None,
+                    False,
+                    mine="cli",
+                )
         for spec in sizes[kind]:
             found = bench.measures.get((spec.name, "cli"))
             if found and found.seconds:
@@ -848,6 +871,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=None, help="size factor (default 1)")
     parser.add_argument("--quick", action="store_true", help=f"smoke run (scale {QUICK_SCALE})")
     parser.add_argument("--skip-spark", action="store_true", help="omit the Spark baselines")
+    parser.add_argument(
+        "--skip-zamboni",
+        action="store_true",
+        help="omit iceberg-zamboni's vacuum (installed on first use in benchmarks/.work)",
+    )
     parser.add_argument(
         "--repeat",
         type=int,

@@ -1,0 +1,246 @@
+"""Benchmark: expire and vacuum on an object store (moto's S3 API), through the CLI, files/s.
+
+The tables live in an S3 warehouse on a running moto server (``scripts/services/all.sh start
+moto``; endpoint from ``--endpoint`` or ``PHLO_TEST_S3_ENDPOINT``) with a SQLite catalog under
+``benchmarks/.work/object_store``; each run builds them under a new prefix:
+
+- ``expire``: ``2,000 x scale`` snapshots of a table whose single tiny data file every commit
+  replaces (the same shape as ``maintenance.py``'s, see ``_tables.py``), expired down to one
+  with ``phlo-lakehouse expire TABLE --older-than 0s --retain-last 1 --yes``: every data file,
+  manifest and manifest list of the expired snapshots is deleted (S3 ``DeleteObjects`` batches).
+- ``vacuum``: 12 appends (~100 live files) and ``5,000 x scale`` planted orphans (90 % under
+  ``data/``, 10 % under ``metadata/``), removed with ``phlo-lakehouse vacuum TABLE --older-than 1s
+  --force --yes`` (S3 keeps no settable modification time, so the orphans are young: hence
+  ``--force``). Re-planted before each of ``--repeat`` rounds.
+
+Each command runs as a fresh process (start-up included). Printed: seconds, CPU seconds, files
+deleted and listed, and files per second. Checks: one snapshot left; every orphan gone, no live
+file touched.
+
+Usage:
+    .venv/bin/python benchmarks/object_store.py [--scale S] [--quick] [--repeat N] [--endpoint URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _processes as P  # noqa: E402
+import _tables as T  # noqa: E402
+
+WORK = Path(__file__).resolve().parent / ".work" / "object_store"
+SNAPSHOTS = 2_000
+ORPHANS = 5_000
+THREADS = 16
+KEYS = {"s3.access-key-id": "testing", "s3.secret-access-key": "testing", "s3.region": "us-east-1"}
+
+
+def _settings(endpoint: str, bucket: str, prefix: str) -> Any:
+    from phlo_lakehouse import CatalogSettings
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    return CatalogSettings(
+        type="sql",
+        uri=f"sqlite:///{WORK}/catalog.db",
+        warehouse=f"s3://{bucket}/{prefix}",
+        properties={**KEYS, "s3.endpoint": endpoint, "s3.path-style-access": "true"},
+    )
+
+
+def _cli_env(settings: Any) -> dict[str, str]:
+    props = settings.properties
+    return {
+        **os.environ,
+        "PHLO_LAKEHOUSE_CATALOG_TYPE": "sql",
+        "PHLO_LAKEHOUSE_CATALOG_URI": settings.uri,
+        "PHLO_LAKEHOUSE_WAREHOUSE": settings.warehouse,
+        "PHLO_LAKEHOUSE_S3_ENDPOINT": props["s3.endpoint"],
+        "PHLO_LAKEHOUSE_S3_ACCESS_KEY_ID": props["s3.access-key-id"],
+        "PHLO_LAKEHOUSE_S3_SECRET_ACCESS_KEY": props["s3.secret-access-key"],
+        "PHLO_LAKEHOUSE_S3_REGION": props["s3.region"],
+    }
+
+
+def _client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+
+def _s3_data_files(table: Any, n: int, rows: int) -> list[Any]:
+    """``n`` tiny data files written through the table's FileIO, 16 at a time; their DataFiles."""
+    import pyarrow.parquet as pq
+    from pyiceberg.io.pyarrow import parquet_file_to_data_file
+
+    T._WORKER.update(
+        metadata=table.metadata, arrow_schema=table.metadata.schema().as_arrow(), io=table.io
+    )
+
+    def write(i: int) -> Any:
+        path = f"{table.location()}/data/{i:06d}-bench.parquet"
+        with table.io.new_output(path).create(overwrite=True) as out:
+            pq.write_table(T._rows(i, rows, 0), out, compression="zstd")
+        data_file = parquet_file_to_data_file(table.io, table.metadata, path)
+        data_file.spec_id = table.metadata.default_spec_id
+        return data_file
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return list(pool.map(write, range(n)))
+
+
+def _thread_map(fn: Any, tasks: list[Any]) -> Any:
+    with ThreadPoolExecutor(THREADS) as pool:
+        yield from pool.map(fn, tasks)
+
+
+def build_expire(lakehouse: Any, name: str, snapshots: int) -> None:
+    from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
+
+    schema, _ = T._schema()
+    table = lakehouse.catalog().create_table(
+        name, schema=schema, partition_spec=UNPARTITIONED_PARTITION_SPEC
+    )
+    spec = T.TableSpec("expire", snapshots)
+    T._build_expire(table, spec, 1, write_files=_s3_data_files, map_unordered=_thread_map)
+
+
+def build_vacuum(lakehouse: Any, name: str) -> None:
+    import pyarrow as pa
+
+    schema, partition_spec = T._schema()
+    table = lakehouse.catalog().create_table(name, schema=schema, partition_spec=partition_spec)
+    T._WORKER["arrow_schema"] = table.metadata.schema().as_arrow()
+    for commit in range(T.VACUUM_COMMITS):
+        batch = [T._rows(commit * 8 + p, T.VACUUM_ROWS_PER_FILE, p) for p in range(T.PARTITIONS)]
+        table.append(pa.concat_tables(batch))
+
+
+def plant_orphans(client: Any, location: str, count: int) -> set[str]:
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    payload = os.urandom(T.ORPHAN_BYTES)
+    keys = [
+        f"{prefix}/metadata/orphan-{i:06d}-m0.avro"
+        if i % 10 == 9
+        else f"{prefix}/data/part={i % T.PARTITIONS}/orphan-{i:06d}.parquet"
+        for i in range(count)
+    ]
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=payload), keys))
+    return {f"s3://{bucket}/{k}" for k in keys}
+
+
+def listed(client: Any, location: str) -> set[str]:
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    out = set()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        out |= {f"s3://{bucket}/{o['Key']}" for o in page.get("Contents", [])}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=None)
+    parser.add_argument("--quick", action="store_true", help="scale 0.1, one round")
+    parser.add_argument("--repeat", type=int, default=None, help="vacuum rounds (default 3)")
+    parser.add_argument("--endpoint", default=os.environ.get("PHLO_TEST_S3_ENDPOINT"))
+    parser.add_argument("--bucket", default=os.environ.get("PHLO_TEST_S3_BUCKET", "warehouse"))
+    args = parser.parse_args(argv)
+    if not args.endpoint:
+        parser.error(
+            "no S3 endpoint: start moto (scripts/services/all.sh start moto) or pass "
+            "--endpoint http://127.0.0.1:PORT"
+        )
+    scale = args.scale or (0.1 if args.quick else 1.0)
+    repeat = args.repeat or (1 if args.quick else 3)
+    from phlo_lakehouse import IcebergLakehouse
+
+    client = _client(args.endpoint)
+    try:
+        client.create_bucket(Bucket=args.bucket)
+    except client.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    (WORK / "catalog.db").unlink(missing_ok=True)
+    settings = _settings(args.endpoint, args.bucket, f"object-store-bench-{uuid.uuid4().hex[:8]}")
+    lakehouse = IcebergLakehouse(settings)
+    lakehouse.catalog().create_namespace_if_not_exists(T.NAMESPACE)
+    env = _cli_env(settings)
+    snapshots, orphans = max(10, round(SNAPSHOTS * scale)), max(10, round(ORPHANS * scale))
+    print(
+        f"object-store benchmark on {args.endpoint}: {snapshots} snapshots, {orphans} orphans, "
+        f"load average {os.getloadavg()[0]:.1f} at start",
+        flush=True,
+    )
+    rows: list[tuple[str, dict[str, Any], int]] = []
+    checks: list[tuple[str, bool]] = []
+
+    started = time.perf_counter()
+    build_expire(lakehouse, f"{T.NAMESPACE}.expire", snapshots)
+    print(f"expire table built in {time.perf_counter() - started:.1f} s", flush=True)
+    command = P.cli_command("expire", Path("unused"), f"{T.NAMESPACE}.expire", 0)
+    command = [command[0], *command[3:]]  # the catalog comes from the environment
+    run = P.measured(command, env)
+    figures = P.cli_figures(run.pop("stdout"))
+    deleted = sum(
+        int(figures.get(k, 0))
+        for k in ("data_files_to_delete", "manifests_to_delete", "manifest_lists_to_delete")
+    )
+    rows.append((f"expire {snapshots} -> 1 snapshots (CLI)", run, deleted))
+    left = len(lakehouse.get_table(f"{T.NAMESPACE}.expire").table.snapshots())
+    checks.append((f"expire: 1 snapshot left ({left})", left == 1))
+
+    started = time.perf_counter()
+    build_vacuum(lakehouse, f"{T.NAMESPACE}.vacuum")
+    location = lakehouse.get_table(f"{T.NAMESPACE}.vacuum").table.location()
+    live = listed(client, location)
+    print(f"vacuum table built in {time.perf_counter() - started:.1f} s", flush=True)
+    exe = P.cli_command("vacuum", Path("unused"), "", 0)[0]
+    command = [exe, "vacuum", f"{T.NAMESPACE}.vacuum", "--older-than", "1s", "--force", "--yes"]
+    command.append("--json")
+    vacuum_runs = []
+    for _ in range(repeat):
+        planted = plant_orphans(client, location, orphans)
+        time.sleep(1.5)  # older than --older-than 1s
+        run = P.measured(command, env)
+        figures = P.cli_figures(run.pop("stdout"))
+        vacuum_runs.append((run, int(figures.get("files_listed", 0))))
+        after = listed(client, location)
+        ok = after == live and not after & planted and figures.get("orphan_files") == orphans
+        checks.append((f"vacuum: {figures.get('orphan_files')} orphans deleted, live kept", ok))
+    median = statistics.median(r["seconds"] for r, _ in vacuum_runs)
+    best = min(vacuum_runs, key=lambda r: abs(r[0]["seconds"] - median))
+    rows.append((f"vacuum {orphans} orphans (CLI, listed files)", best[0], best[1]))
+
+    print(f"\n{'measurement':<44} {'seconds':>8} {'cpu s':>7} {'files':>7} {'files/s':>9}")
+    for label, run, files in rows:
+        print(
+            f"{label:<44} {run['seconds']:8.2f} {run['cpu_s']:7.2f} {files:7d} "
+            f"{files / run['seconds']:9.0f}"
+        )
+    print(f"(vacuum: median of {repeat} rounds; fresh process per run, start-up included)")
+    failed = [label for label, ok in checks if not ok]
+    print(
+        f"checks: {len(checks) - len(failed)}/{len(checks)} passed"
+        + "".join(f"\nFAIL  {label}" for label in failed)
+    )
+    print(f"load average {os.getloadavg()[0]:.1f} at end")
+    return 0 if not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
