@@ -44,6 +44,11 @@ def test_gc_deletes_exactly_the_unreachable_old_files(history, s3, gc_nessie):
     users = history.locations["users"][0]
     assert any(uri.startswith(users + "/data/") for uri in after), "alive on branches: kept"
     assert any(uri.endswith(".metadata.json") for uri in deleted), "superseded metadata swept"
+    # Each live metadata file and manifest was read once, however many commits share it.
+    locations = {loc for _, tables in states.values() for loc in tables.values()}
+    manifests = {f for f in live if f.endswith(".avro") and "/snap-" not in f}
+    assert result.figures["metadata_files"] == result.figures["live_contents"] == len(locations)
+    assert result.figures["manifests_read"] == len(manifests)
     # Every reference head and every commit inside a cutoff reads the same rows.
     for commit_hash, (ref, tables) in states.items():
         assert read_rows(lakehouse, ref, commit_hash, list(tables)) == rows_before[commit_hash]
