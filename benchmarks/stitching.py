@@ -233,7 +233,7 @@ def _cp(marker: dict[str, Any]) -> dict[str, Any]:
 def _check(spec: T.TableSpec, marker: dict[str, Any], result: dict[str, Any]) -> bool:
     import pyarrow.parquet as pq
 
-    from phlo_lakehouse.operations.files import live_files
+    from phlo_lakehouse.operations.live_files import live_files
 
     handle = T.lakehouse().get_table(spec.identifier)
     files = live_files(handle.table, handle.snapshot).data

@@ -35,7 +35,7 @@ from phlo_lakehouse.identifiers import (
     parse_table_identifier,
     validate_ref_name,
 )
-from phlo_lakehouse.lakehouse import IcebergLakehouse, LakehouseResource
+from phlo_lakehouse.lakehouse import IcebergLakehouse, Lakehouse
 from phlo_lakehouse.metadata import MetadataCollector, TableMetadata
 from phlo_lakehouse.table import LakehouseTable
 from phlo_lakehouse.units import format_size, parse_duration, parse_size
@@ -53,7 +53,7 @@ __all__ = [
     "InvalidRefName",
     "InvalidSize",
     "LakehouseError",
-    "LakehouseResource",
+    "Lakehouse",
     "LakehouseTable",
     "MetadataCollector",
     "NamespaceNotFound",
@@ -72,3 +72,11 @@ __all__ = [
     "parse_table_identifier",
     "validate_ref_name",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "LakehouseResource":  # renamed; the Dagster resource keeps this name
+        from phlo_lakehouse import lakehouse
+
+        return getattr(lakehouse, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,16 +13,26 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from phlo_lakehouse.errors import CatalogUnavailable, InvalidConfig
+from phlo_lakehouse.errors import (
+    CatalogUnavailable,
+    InvalidConfig,
+    LakehouseError,
+    NamespaceNotFound,
+    TableNotFound,
+)
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
 
     from phlo_lakehouse.config import CatalogSettings
+    from phlo_lakehouse.identifiers import TableIdentifier
 
 
 #: Set on a Nessie catalog so that commit checks can read the reference's commit log (the
@@ -123,3 +133,48 @@ def _classify_connect_error(settings: CatalogSettings, error: Exception) -> Exce
         f"cannot open the {settings.describe()}: {text}",
         hint="check the catalog settings (type, uri, warehouse, properties)",
     )
+
+
+def load_table(catalog: Catalog, ident: TableIdentifier, nessie_ref: str | None = None) -> Table:
+    """``catalog.load_table`` with our errors (``nessie_ref``: the Nessie reference, named in
+    them).
+
+    Raises:
+        NamespaceNotFound, TableNotFound: nothing by that name (on that reference).
+    """
+    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+    try:
+        return catalog.load_table(ident.as_tuple())
+    except (NoSuchTableError, NoSuchNamespaceError) as e:
+        where = f" on ref {nessie_ref!r}" if nessie_ref is not None else ""
+        if not catalog.namespace_exists(ident.namespace):
+            raise NamespaceNotFound(
+                f"namespace {'.'.join(ident.namespace)} does not exist{where}",
+                hint="check the spelling or create the namespace first",
+            ) from e
+        raise TableNotFound(
+            f"table {ident} does not exist{where}",
+            hint="list tables with `phlo-lakehouse tables list`",
+        ) from e
+
+
+@contextmanager
+def catalog_errors(settings: CatalogSettings) -> Iterator[None]:
+    """Turn connection failures inside catalog calls into `CatalogUnavailable`."""
+    try:
+        yield
+    except LakehouseError:
+        raise
+    except (OSError, ConnectionError) as e:
+        raise CatalogUnavailable(
+            f"cannot reach the {settings.describe()}: {type(e).__name__}",
+            hint="check that the service is running and the uri/port are right",
+        ) from e
+    except Exception as e:
+        if type(e).__name__ in ("OperationalError", "InterfaceError"):
+            raise CatalogUnavailable(
+                f"cannot reach the {settings.describe()}: {type(e).__name__}",
+                hint="check that the database is running and the uri is right",
+            ) from e
+        raise

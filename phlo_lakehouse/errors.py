@@ -8,6 +8,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 
 class LakehouseError(Exception):
     """Error when a lakehouse action cannot proceed; carries a one-line message and a hint."""
@@ -48,8 +50,16 @@ class InvalidSize(InvalidInput):
     """Error when a size such as "128MB" cannot be parsed or is not positive."""
 
 
+class ConfirmationRequired(InvalidInput):
+    """Error when a command that changes something runs non-interactively without ``--yes``."""
+
+
 class InvalidConfig(InvalidInput):
     """Error when catalog or resource configuration is missing or inconsistent."""
+
+
+class UnsupportedUpstreamVersion(InvalidConfig):
+    """Error when PyIceberg or pynessie is not the exact version whose internals we rely on."""
 
 
 class NotFound(LakehouseError):
@@ -70,12 +80,20 @@ class RefNotFound(NotFound):
     """Error when a branch or tag does not exist (Nessie reference or Iceberg table ref)."""
 
 
+class ColumnNotFound(NotFound):
+    """Error when a schema change names a column the table does not have."""
+
+
 class SnapshotNotFound(NotFound):
     """Error when a snapshot id or timestamp matches no snapshot of the table."""
 
 
 class CatalogUnavailable(LakehouseError):
     """Error when the catalog service cannot be reached or refuses the connection."""
+
+
+class SparkUnavailable(CatalogUnavailable):
+    """Error when the Spark engine (a Spark Connect server or local Spark) cannot be reached."""
 
 
 class AccessDenied(LakehouseError):
@@ -87,6 +105,10 @@ class Conflict(LakehouseError):
 
     #: True when re-planning on a refreshed target may succeed (the executor then retries).
     retryable: bool = True
+
+
+class StaleReplace(Conflict):
+    """Error when a file to replace is no longer live or a concurrent delete applies to it."""
 
 
 class MergeConflict(Conflict):
@@ -119,3 +141,40 @@ class DeletionIncomplete(OperationFailed):
 class AuditUnavailable(LakehouseError):
     """Error when access control is on and the audit store cannot be written: the operation
     does not run (it fails closed, before anything is changed)."""
+
+
+class AuditFailed(OperationFailed):
+    """Error when an audit of a write-audit-publish run fails; ``main`` is unchanged.
+
+    Attributes:
+        result: the run's `WapResult` (which audits failed, whether the branch was kept).
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, result: Any) -> None:
+        super().__init__(message, hint)
+        self.result = result
+
+
+class _ValidationReport(Protocol):
+    source: str
+    target: str
+
+    def differences(self) -> list[str]: ...
+
+
+class ValidationFailed(OperationFailed):
+    """Error when a migrated table differs from its source; the source is left as it was.
+
+    Attributes:
+        report: the `ValidationReport` with every check.
+    """
+
+    def __init__(self, report: _ValidationReport, hint: str | None = None) -> None:
+        super().__init__(
+            f"validation of {report.target} against {report.source} failed: "
+            + "; ".join(report.differences()),
+            hint=hint
+            or "nothing was published and the source is unchanged; inspect the "
+            "differences, fix the source and re-run",
+        )
+        self.report = report

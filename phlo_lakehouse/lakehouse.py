@@ -1,4 +1,4 @@
-"""`LakehouseResource`, the abstract table-access interface, and `IcebergLakehouse`, its Iceberg
+"""`Lakehouse`, the abstract table-access interface, and `IcebergLakehouse`, its Iceberg
 implementation over any catalog `CatalogSettings` can describe.
 
 Construction never connects: the catalog is opened on first use, so Dagster definitions and
@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from phlo_lakehouse.catalogs import build_catalog
+from phlo_lakehouse.catalogs import build_catalog, catalog_errors, load_table
 from phlo_lakehouse.config import CatalogSettings
 from phlo_lakehouse.errors import (
-    CatalogUnavailable,
     InvalidConfig,
-    LakehouseError,
     NamespaceNotFound,
     RefNotFound,
     TableNotFound,
@@ -41,20 +38,23 @@ from phlo_lakehouse.table import MAIN, LakehouseTable
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
-    from pyiceberg.table import Table
 
-    from phlo_lakehouse.engines.base import Engine
     from phlo_lakehouse.metadata import TableMetadata
     from phlo_lakehouse.nessie import NessieReferences
-    from phlo_lakehouse.operations.base import CatalogOperation, OperationResult, TableOperation
+    from phlo_lakehouse.operations.base import (
+        CatalogOperation,
+        Engine,
+        OperationResult,
+        TableOperation,
+    )
     from phlo_lakehouse.operations.executor import ExecutionHook, OperationExecutor
 
 
-class LakehouseResource(ABC):
+class Lakehouse(ABC):
     """Table access every lakehouse implementation offers.
 
     Example:
-        >>> issubclass(IcebergLakehouse, LakehouseResource)
+        >>> issubclass(IcebergLakehouse, Lakehouse)
         True
     """
 
@@ -234,7 +234,7 @@ class LakehouseResource(ABC):
         )
 
 
-class IcebergLakehouse(LakehouseResource):
+class IcebergLakehouse(Lakehouse):
     """Iceberg tables in one catalog (SQL, REST, Nessie, Glue or Hive).
 
     Args:
@@ -319,10 +319,10 @@ class IcebergLakehouse(LakehouseResource):
         """
         ident = parse_table_identifier(name)
         ref_name = validate_ref_name(ref or self.settings.default_ref)
-        with self._catalog_errors():
+        with catalog_errors(self.settings):
             ref_name = self.resolve_ref(ref_name)
             catalog = self.catalog(ref_name)
-            table = self._load(catalog, ident, ref_name)
+            table = load_table(catalog, ident, ref_name if self.is_nessie else None)
         handle = LakehouseTable(ident, ref_name, table, nessie=self.is_nessie)
         if not handle.nessie and ref_name != MAIN and ref_name not in table.metadata.refs:
             known = ", ".join(sorted(table.metadata.refs)) or "none"
@@ -334,7 +334,7 @@ class IcebergLakehouse(LakehouseResource):
 
     def list_namespaces(self, ref: str | None = None) -> list[tuple[str, ...]]:
         """Every namespace, nested levels included."""
-        with self._catalog_errors():
+        with catalog_errors(self.settings):
             catalog = self.catalog(self.resolve_ref(ref))
             found: list[tuple[str, ...]] = []
             pending = [tuple(ns) for ns in catalog.list_namespaces()]
@@ -355,7 +355,7 @@ class IcebergLakehouse(LakehouseResource):
         namespaces = (
             [parse_namespace(namespace)] if namespace is not None else self.list_namespaces(ref)
         )
-        with self._catalog_errors():
+        with catalog_errors(self.settings):
             catalog = self.catalog(self.resolve_ref(ref))
             tables: list[TableIdentifier] = []
             for ns in namespaces:
@@ -371,39 +371,16 @@ class IcebergLakehouse(LakehouseResource):
                 tables.extend(TableIdentifier(tuple(t[:-1]), t[-1]) for t in listed)
         return sorted(tables)
 
-    def _load(self, catalog: Catalog, ident: TableIdentifier, ref: str) -> Table:
-        from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
-        try:
-            return catalog.load_table(ident.as_tuple())
-        except (NoSuchTableError, NoSuchNamespaceError) as e:
-            where = f" on ref {ref!r}" if self.is_nessie else ""
-            if not catalog.namespace_exists(ident.namespace):
-                raise NamespaceNotFound(
-                    f"namespace {'.'.join(ident.namespace)} does not exist{where}",
-                    hint="check the spelling or create the namespace first",
-                ) from e
-            raise TableNotFound(
-                f"table {ident} does not exist{where}",
-                hint="list tables with `phlo-lakehouse tables list`",
-            ) from e
+def __getattr__(name: str) -> object:
+    if name == "LakehouseResource":  # renamed: it was easy to confuse with the Dagster resource
+        import warnings
 
-    @contextmanager
-    def _catalog_errors(self) -> Iterator[None]:
-        """Turn connection failures inside catalog calls into `CatalogUnavailable`."""
-        try:
-            yield
-        except LakehouseError:
-            raise
-        except (OSError, ConnectionError) as e:
-            raise CatalogUnavailable(
-                f"cannot reach the {self.settings.describe()}: {type(e).__name__}",
-                hint="check that the service is running and the uri/port are right",
-            ) from e
-        except Exception as e:
-            if type(e).__name__ in ("OperationalError", "InterfaceError"):
-                raise CatalogUnavailable(
-                    f"cannot reach the {self.settings.describe()}: {type(e).__name__}",
-                    hint="check that the database is running and the uri is right",
-                ) from e
-            raise
+        warnings.warn(
+            "phlo_lakehouse.lakehouse.LakehouseResource is now Lakehouse "
+            "(the Dagster resource keeps the name phlo_lakehouse.dagster.LakehouseResource)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Lakehouse
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

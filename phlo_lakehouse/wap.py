@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from phlo_lakehouse.errors import Conflict, InvalidInput, LakehouseError, OperationFailed
+from phlo_lakehouse.errors import AuditFailed, Conflict, InvalidInput, LakehouseError
 from phlo_lakehouse.identifiers import TableIdentifier, parse_table_identifier, validate_ref_name
 
 if TYPE_CHECKING:
@@ -80,14 +80,6 @@ class WapResult:
     def failed_audits(self) -> tuple[str, ...]:
         """Names of the audits that failed."""
         return tuple(a.name for a in self.audits if not a.passed)
-
-
-class AuditFailed(OperationFailed):
-    """Error when an audit of a write-audit-publish run fails; ``main`` is unchanged."""
-
-    def __init__(self, message: str, hint: str | None = None, *, result: WapResult) -> None:
-        super().__init__(message, hint)
-        self.result = result
 
 
 class WriteAuditPublish:

@@ -14,7 +14,8 @@ import dagster as dg
 from phlo_lakehouse import CatalogSettings, IcebergLakehouse, format_size
 from phlo_lakehouse.definitions import MAIN_JOB, defs
 from phlo_lakehouse.demo import DEMO_TABLE, plant_orphans, seed_demo_table
-from phlo_lakehouse.operations.files import list_storage, reachable_files
+from phlo_lakehouse.operations.reachable import reachable_files
+from phlo_lakehouse.storage.listing import list_storage
 
 
 def describe(lakehouse: IcebergLakehouse) -> dict[str, object]:

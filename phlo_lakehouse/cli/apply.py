@@ -28,7 +28,7 @@ import click
 
 from phlo_lakehouse.cli.command import CliState
 from phlo_lakehouse.cli.output import Progress, emit_json, indent, render_pairs
-from phlo_lakehouse.errors import InvalidInput
+from phlo_lakehouse.errors import ConfirmationRequired, InvalidInput
 
 if TYPE_CHECKING:
     from phlo_lakehouse.operations.base import OperationResult, TableOperation
@@ -37,10 +37,6 @@ if TYPE_CHECKING:
 PREVIEW = "preview"
 APPLY = "apply"
 CONFIRM = "confirm"
-
-
-class ConfirmationRequired(InvalidInput):
-    """Error when a command that changes something runs non-interactively without ``--yes``."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,13 @@ from phlo_lakehouse.dagster.factories import (
     lakehouse_maintenance_definitions,
 )
 from phlo_lakehouse.dagster.migration import MigrationSourceResource, migration_definitions
-from phlo_lakehouse.dagster.resources import LakehouseResource, MetadataResource
+from phlo_lakehouse.dagster.resources import (
+    LakehouseResource,
+    MetadataResource,
+    SchemaResource,
+    SnapshotResource,
+)
+from phlo_lakehouse.dagster.schema_checks import schema_compatibility_checks
 from phlo_lakehouse.dagster.sensors import MaintenanceTriggers, auto_maintenance_sensor
 from phlo_lakehouse.dagster.translator import LakehouseTranslator
 
@@ -28,4 +34,7 @@ __all__ = [
     "MigrationSourceResource",
     "migration_definitions",
     "lakehouse_maintenance_definitions",
+    "SchemaResource",
+    "SnapshotResource",
+    "schema_compatibility_checks",
 ]

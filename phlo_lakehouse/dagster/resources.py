@@ -1,5 +1,7 @@
 """Dagster resources: `LakehouseResource` (the catalog and the execution path) and the resources
-that depend on it (`MetadataResource`).
+that depend on it: `MetadataResource` (statistics), `SnapshotResource` (`SnapshotManager`'s
+reads and ref changes, run through the `LakehouseResource`'s executor path) and
+`SchemaResource` (`SchemaManager`'s evolution, diffs, compatibility checks and exports).
 
 Usable from any asset or op. Nothing connects until a method is called.
 
@@ -13,7 +15,8 @@ Example:
 """
 
 import os
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr, field_validator
@@ -24,7 +27,12 @@ from phlo_lakehouse.identifiers import TableIdentifier, validate_ref_name
 from phlo_lakehouse.lakehouse import IcebergLakehouse
 from phlo_lakehouse.metadata import TableMetadata
 from phlo_lakehouse.operations.base import CatalogOperation, OperationResult, TableOperation
+from phlo_lakehouse.schema import CompatibilityReport, SchemaDiff, SchemaManager
+from phlo_lakehouse.snapshots import SnapshotInfo, SnapshotManager
 from phlo_lakehouse.table import LakehouseTable
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 PRINCIPAL_TAG = "phlo/principal"
 
@@ -282,3 +290,100 @@ class MetadataResource(dg.ConfigurableResource):
     def collect_many(self, names: list[str], ref: str | None = None) -> dict[str, TableMetadata]:
         """Statistics of each of ``names`` (keyed by name)."""
         return {name: self.collect(name, ref) for name in names}
+
+
+Table = str | TableIdentifier
+
+
+class SnapshotResource(dg.ConfigurableResource):
+    """Snapshots, refs and time travel (`SnapshotManager`) over a `LakehouseResource`.
+
+    Example:
+        >>> SnapshotResource(lakehouse=LakehouseResource()).manager()   # doctest: +SKIP
+    """
+
+    lakehouse: LakehouseResource = Field(description="The lakehouse whose tables are managed.")
+
+    def manager(self) -> SnapshotManager:
+        """The `SnapshotManager`, running operations through the lakehouse resource."""
+        return SnapshotManager(self.lakehouse.get_lakehouse(), run=self.lakehouse.run)
+
+    def list_snapshots(self, table: Table, ref: str | None = None) -> list[SnapshotInfo]:
+        """See `SnapshotManager.list_snapshots`."""
+        return self.manager().list_snapshots(table, ref)
+
+    def get_snapshot(self, table: Table, snapshot_id: int, ref: str | None = None) -> SnapshotInfo:
+        """See `SnapshotManager.get_snapshot`."""
+        return self.manager().get_snapshot(table, snapshot_id, ref)
+
+    def read(self, table: Table, **kwargs: Any) -> "pa.Table":
+        """Time-travel read (snapshot_id=, as_of= or tag=); see `SnapshotManager.read`."""
+        return self.manager().read(table, **kwargs)
+
+    def expire_snapshots(self, table: Table, **kwargs: Any) -> OperationResult:
+        """See `SnapshotManager.expire_snapshots`."""
+        return self.manager().expire_snapshots(table, **kwargs)
+
+    def rollback_to_snapshot(self, table: Table, snapshot_id: int, **kw: Any) -> OperationResult:
+        """See `SnapshotManager.rollback_to_snapshot`."""
+        return self.manager().rollback_to_snapshot(table, snapshot_id, **kw)
+
+    def rollback_to_timestamp(
+        self, table: Table, timestamp: datetime | int | str, **kw: Any
+    ) -> OperationResult:
+        """See `SnapshotManager.rollback_to_timestamp`."""
+        return self.manager().rollback_to_timestamp(table, timestamp, **kw)
+
+    def set_current_snapshot(self, table: Table, snapshot_id: int, **kw: Any) -> OperationResult:
+        """See `SnapshotManager.set_current_snapshot`."""
+        return self.manager().set_current_snapshot(table, snapshot_id, **kw)
+
+    def create_tag(self, table: Table, name: str, **kw: Any) -> OperationResult:
+        """See `SnapshotManager.create_tag`."""
+        return self.manager().create_tag(table, name, **kw)
+
+    def create_branch(self, table: Table, name: str, **kw: Any) -> OperationResult:
+        """See `SnapshotManager.create_branch`."""
+        return self.manager().create_branch(table, name, **kw)
+
+    def remove_ref(self, table: Table, name: str, **kw: Any) -> OperationResult:
+        """See `SnapshotManager.remove_ref`."""
+        return self.manager().remove_ref(table, name, **kw)
+
+    def fast_forward(self, table: Table, branch: str, to: str, **kw: Any) -> OperationResult:
+        """See `SnapshotManager.fast_forward`."""
+        return self.manager().fast_forward(table, branch, to, **kw)
+
+    def cherry_pick(self, table: Table, snapshot_id: int, **kw: Any) -> OperationResult:
+        """See `SnapshotManager.cherry_pick`."""
+        return self.manager().cherry_pick(table, snapshot_id, **kw)
+
+
+class SchemaResource(dg.ConfigurableResource):
+    """Schema evolution, diffs, compatibility and export (`SchemaManager`).
+
+    Example:
+        >>> SchemaResource(lakehouse=LakehouseResource()).manager()     # doctest: +SKIP
+    """
+
+    lakehouse: LakehouseResource = Field(description="The lakehouse whose tables are managed.")
+
+    def manager(self) -> SchemaManager:
+        """The `SchemaManager`, running operations through the lakehouse resource."""
+        return SchemaManager(self.lakehouse.get_lakehouse(), run=self.lakehouse.run)
+
+    def evolve_schema(self, table: Table, **changes: Any) -> OperationResult:
+        """See `SchemaManager.evolve_schema`."""
+        return self.manager().evolve_schema(table, **changes)
+
+    def diff_schemas(self, table: Table, *args: Any, **kwargs: Any) -> SchemaDiff:
+        """See `SchemaManager.diff_schemas`."""
+        return self.manager().diff_schemas(table, *args, **kwargs)
+
+    def validate_evolution(self, table: Table, *args: Any, **kwargs: Any) -> CompatibilityReport:
+        """See `SchemaManager.validate_evolution`."""
+        return self.manager().validate_evolution(table, *args, **kwargs)
+
+    def export_schema(self, table: Table, format: str = "markdown", **kwargs: Any) -> str:
+        """See `SchemaManager.export_schema`."""
+        return self.manager().export_schema(table, format, **kwargs)

@@ -22,7 +22,7 @@ import dagster as dg
 
 from phlo_lakehouse.engines import ENGINE_KINDS
 from phlo_lakehouse.operations.optimize import STRATEGIES
-from phlo_lakehouse.operations.vacuum import PREFIX_MISMATCH_MODES
+from phlo_lakehouse.operations.orphans import PREFIX_MISMATCH_MODES
 
 
 def _enum(name: str, values: Sequence[str]) -> dg.Enum:

@@ -7,7 +7,8 @@ access checks, audit and metrics stay in the single executor whichever engine ex
 
 from phlo_lakehouse.engines.auto import ENGINE_KINDS, AutoEngine, build_engine
 from phlo_lakehouse.engines.base import Engine, LocalEngine
-from phlo_lakehouse.engines.spark import SparkEngine, SparkUnavailable
+from phlo_lakehouse.engines.spark import SparkEngine
+from phlo_lakehouse.errors import SparkUnavailable
 
 __all__ = [
     "ENGINE_KINDS",

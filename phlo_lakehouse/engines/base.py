@@ -1,4 +1,5 @@
-"""The engine interface and the local engine.
+"""The local engine (the `Engine` protocol itself is the executor's, in
+`phlo_lakehouse.operations.base`).
 
 Example:
     >>> LocalEngine().name
@@ -7,25 +8,13 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
+
+from phlo_lakehouse.operations.base import Engine
 
 if TYPE_CHECKING:
     from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
     from phlo_lakehouse.table import LakehouseTable
-
-
-@runtime_checkable
-class Engine(Protocol):
-    """Carries out an operation's plan on a table."""
-
-    name: str
-
-    def execute(
-        self, operation: TableOperation, table: LakehouseTable, plan: OperationPlan
-    ) -> OperationResult:
-        """Execute ``plan``; raise `Conflict` when the table moved in a way the plan cannot
-        absorb."""
-        ...
 
 
 class LocalEngine:
@@ -37,3 +26,6 @@ class LocalEngine:
         self, operation: TableOperation, table: LakehouseTable, plan: OperationPlan
     ) -> OperationResult:
         return operation.execute(table, plan)
+
+
+__all__ = ["Engine", "LocalEngine"]

@@ -42,17 +42,24 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from phlo_lakehouse.engines.sql import (
+    LOCAL_HINT,
+    _option_text,
+    quote_identifier,
+    spark_filter,
+    sql_map,
+    sql_string,
+    sql_timestamp,
+)
 from phlo_lakehouse.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from pyiceberg.table.metadata import TableMetadata
-
-    from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
+    from phlo_lakehouse.operations.base import OperationPlan, TableOperation
     from phlo_lakehouse.table import LakehouseTable
 
 PROCEDURES = {
@@ -75,7 +82,6 @@ _OPTIONS = {
 #: remove_orphan_files refuses cutoffs younger than this; the margin covers clock skew.
 ORPHAN_MIN_AGE = timedelta(hours=24)
 _ORPHAN_MARGIN = timedelta(minutes=5)
-_LOCAL_HINT = "run it on the local engine (engine='local')"
 
 
 @dataclass(frozen=True)
@@ -110,44 +116,44 @@ def check_mappable(operation: TableOperation) -> None:
     kind = operation.name
     if kind not in PROCEDURES:
         raise InvalidInput(
-            f"the Spark engine has no procedure for the {kind} operation", hint=_LOCAL_HINT
+            f"the Spark engine has no procedure for the {kind} operation", hint=LOCAL_HINT
         )
     unknown = sorted({k for k in vars(operation) if not k.startswith("_")} - _OPTIONS[kind])
     if unknown:
         raise InvalidInput(
             f"{kind} option(s) {', '.join(unknown)} have no Spark procedure mapping",
-            hint=f"map them in phlo_lakehouse.engines.mapping, or {_LOCAL_HINT}",
+            hint=f"map them in phlo_lakehouse.engines.mapping, or {LOCAL_HINT}",
         )
     if kind == "optimize" and operation.only_files is not None:
         raise InvalidInput(
             "optimize files= (a subset of data files) cannot be expressed in Spark's "
             "rewrite_data_files, which selects and groups files itself",
             hint="drop files= (with partial_progress Spark commits file groups on its own), "
-            f"or {_LOCAL_HINT}",
+            f"or {LOCAL_HINT}",
         )
     if kind == "optimize" and operation.stitch == "always":
         raise InvalidInput(
             "optimize stitch='always' cannot be expressed: Spark's rewrite_data_files always "
             "decodes and re-encodes rows",
-            hint=f"use stitch='auto' or 'never', or {_LOCAL_HINT}",
+            hint=f"use stitch='auto' or 'never', or {LOCAL_HINT}",
         )
     if kind == "expire" and not operation.delete_files:
         raise InvalidInput(
             "expire delete_files=False cannot be expressed: Spark's expire_snapshots always "
             "deletes the files only expired snapshots reference",
-            hint=f"on Nessie let Nessie GC delete files, i.e. {_LOCAL_HINT}",
+            hint=f"on Nessie let Nessie GC delete files, i.e. {LOCAL_HINT}",
         )
     if kind == "expire" and operation.now is not None:
         raise InvalidInput(
             "expire now= cannot be expressed: Spark's expire_snapshots measures snapshot and ref "
             "ages from its own clock",
-            hint=f"omit now=, or {_LOCAL_HINT}",
+            hint=f"omit now=, or {LOCAL_HINT}",
         )
     if kind == "vacuum" and operation.older_than < ORPHAN_MIN_AGE:
         raise InvalidInput(
             f"vacuum older_than={operation.older_than} cannot be expressed: Spark's "
             "remove_orphan_files refuses cutoffs less than 24 hours old (force=True is ours)",
-            hint=f"use older_than of 24h or more, or {_LOCAL_HINT}",
+            hint=f"use older_than of 24h or more, or {LOCAL_HINT}",
         )
 
 
@@ -170,7 +176,7 @@ def procedure_call(
     if kind in ("optimize", "rewrite_manifests") and not table.nessie and table.ref != "main":
         raise InvalidInput(
             f"Spark's {PROCEDURES[kind]} only rewrites a table's main branch, not {table.ref!r}",
-            hint=f"{_LOCAL_HINT} for table branches",
+            hint=f"{LOCAL_HINT} for table branches",
         )
     # Every check runs before the "nothing to do" answer: an option Spark cannot express fails
     # whatever the table's state, not only once there is work.
@@ -203,7 +209,7 @@ def procedure_call(
         raise InvalidInput(
             f"{table} has data manifests of {len(specs)} partition specs; Spark's "
             "rewrite_manifests rewrites one spec per call",
-            hint=_LOCAL_HINT,
+            hint=LOCAL_HINT,
         )
     return (
         ProcedureCall("rewrite_manifests", name) if plan.figures["manifests_to_rewrite"] else None
@@ -232,7 +238,7 @@ def orphan_files_call(
             f"the vacuum cutoff {cutoff.isoformat()} is less than 24 hours before now: Spark's "
             "remove_orphan_files refuses it",
             hint=f"use older_than of 24h or more (and now= no later than the present), or "
-            f"{_LOCAL_HINT}",
+            f"{LOCAL_HINT}",
         )
     arguments = {
         "table": sql_string(".".join(map(quote_identifier, table.identifier.as_tuple()))),
@@ -315,7 +321,7 @@ def _check_manifest_target(operation: Any, table: LakehouseTable) -> None:
             f"rewrite_manifests target_manifest_size={operation.target} cannot be expressed: "
             f"Spark's rewrite_manifests uses the table property {MANIFEST_TARGET_PROPERTY} "
             f"({configured})",
-            hint=f"set the table property instead, omit target_manifest_size, or {_LOCAL_HINT}",
+            hint=f"set the table property instead, omit target_manifest_size, or {LOCAL_HINT}",
         )
 
 
@@ -335,324 +341,4 @@ def _data_manifest_specs(table: LakehouseTable) -> set[int]:
 # -- SQL literals ---------------------------------------------------------------------------------
 
 
-def quote_identifier(name: str) -> str:
-    """A Spark SQL identifier in backticks.
-
-    Example:
-        >>> quote_identifier("my`table")
-        '`my``table`'
-    """
-    return "`" + name.replace("`", "``") + "`"
-
-
-def sql_string(value: str) -> str:
-    r"""A Spark SQL string literal (backslash escapes, as Spark's parser reads them).
-
-    Example:
-        >>> print(sql_string("it's a \\ path"))
-        'it\'s a \\ path'
-    """
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def sql_timestamp(moment: datetime) -> str:
-    """A Spark ``TIMESTAMP`` literal in UTC (independent of the session time zone).
-
-    Example:
-        >>> sql_timestamp(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
-        "TIMESTAMP '2026-01-02 03:04:05.000000Z'"
-    """
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return f"TIMESTAMP '{moment.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S.%f')}Z'"
-
-
-def sql_map(entries: Mapping[str, str]) -> str:
-    """A ``map('k', 'v', ...)`` literal of strings.
-
-    Example:
-        >>> sql_map({"rewrite-all": "true"})
-        "map('rewrite-all', 'true')"
-    """
-    return "map(" + ", ".join(f"{sql_string(k)}, {sql_string(v)}" for k, v in entries.items()) + ")"
-
-
-def _option_text(value: object) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-
-def spark_filter(expression: Any) -> str:
-    """A PyIceberg boolean expression (as `pyiceberg.expressions.parser.parse` returns it) in
-    Spark SQL, for ``rewrite_data_files(where => ...)``.
-
-    Raises:
-        InvalidInput: an expression kind Spark's ``where`` cannot take.
-
-    Example:
-        >>> from pyiceberg.expressions.parser import parse
-        >>> spark_filter(parse("kind in ('a', 'b') and not amount < 3"))
-        "(`kind` IN ('a', 'b') AND NOT (`amount` < 3))"
-    """
-    from pyiceberg.expressions import (
-        AlwaysFalse,
-        AlwaysTrue,
-        And,
-        BoundPredicate,
-        Not,
-        Or,
-        UnboundPredicate,
-    )
-
-    if isinstance(expression, AlwaysTrue):
-        return "true"
-    if isinstance(expression, AlwaysFalse):
-        return "false"
-    if isinstance(expression, And):
-        return f"({spark_filter(expression.left)} AND {spark_filter(expression.right)})"
-    if isinstance(expression, Or):
-        return f"({spark_filter(expression.left)} OR {spark_filter(expression.right)})"
-    if isinstance(expression, Not):
-        return f"NOT ({spark_filter(expression.child)})"
-    if isinstance(expression, UnboundPredicate | BoundPredicate):
-        return _predicate(expression)
-    raise InvalidInput(
-        f"partition_filter part {expression!r} has no Spark SQL form", hint=_LOCAL_HINT
-    )
-
-
-_COMPARISONS = {
-    "EqualTo": "=",
-    "NotEqualTo": "!=",
-    "LessThan": "<",
-    "LessThanOrEqual": "<=",
-    "GreaterThan": ">",
-    "GreaterThanOrEqual": ">=",
-}
-
-
-def _predicate(predicate: Any) -> str:
-    kind = type(predicate).__name__
-    column = ".".join(quote_identifier(p) for p in predicate.term.name.split("."))
-    if kind in _COMPARISONS:
-        return f"{column} {_COMPARISONS[kind]} {_literal(predicate.literal.value)}"
-    if kind in ("In", "NotIn"):
-        values = ", ".join(sorted(_literal(lit.value) for lit in predicate.literals))
-        return f"{column} {'IN' if kind == 'In' else 'NOT IN'} ({values})"
-    simple = {
-        "IsNull": f"{column} IS NULL",
-        "NotNull": f"{column} IS NOT NULL",
-        "IsNaN": f"isnan({column})",
-        "NotNaN": f"NOT isnan({column})",
-    }
-    if kind in simple:
-        return simple[kind]
-    if kind in ("StartsWith", "NotStartsWith"):
-        test = f"startswith({column}, {_literal(predicate.literal.value)})"
-        return test if kind == "StartsWith" else f"NOT {test}"
-    raise InvalidInput(f"partition_filter predicate {kind} has no Spark SQL form", hint=_LOCAL_HINT)
-
-
-def _literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return sql_string(value)
-    if isinstance(value, int | float) or type(value).__name__ == "Decimal":
-        return str(value)
-    raise InvalidInput(
-        f"partition_filter literal {value!r} has no Spark SQL form", hint=_LOCAL_HINT
-    )
-
-
 # -- results ------------------------------------------------------------------------------------
-
-
-def unchanged(
-    operation: TableOperation,
-    table: LakehouseTable,
-    plan: OperationPlan,
-    details: Mapping[str, Any],
-) -> OperationResult:
-    """The result of a plan with nothing to do (no procedure was called)."""
-    from phlo_lakehouse.operations.base import OperationResult
-
-    return OperationResult(
-        operation=operation.name,
-        table=plan.table,
-        ref=plan.ref,
-        dry_run=False,
-        committed=False,
-        snapshot_id_before=plan.snapshot_id,
-        snapshot_id_after=plan.snapshot_id,
-        figures=dict(plan.figures),
-        plan=plan,
-        details={**plan.details, **details},
-    )
-
-
-def result_from_rows(
-    operation: TableOperation,
-    before: TableMetadata,
-    plan: OperationPlan,
-    rows: Sequence[Mapping[str, Any]],
-    after: LakehouseTable,
-    details: Mapping[str, Any],
-) -> OperationResult:
-    """The operation's result from the procedure's output ``rows``, the table metadata
-    ``before`` the call and the table ``after`` it."""
-    from phlo_lakehouse.operations.base import OperationResult
-
-    mapper = {
-        "optimize": _optimize_figures,
-        "expire": _expire_figures,
-        "vacuum": _vacuum_figures,
-        "rewrite_manifests": _manifest_figures,
-    }[operation.name]
-    figures, extra, committed = mapper(plan, rows, before, after)
-    from_plan = sorted(k for k in plan.figures if k not in figures)
-    figures = {k: figures.get(k, plan.figures[k]) for k in plan.figures}
-    return OperationResult(
-        operation=operation.name,
-        table=plan.table,
-        ref=plan.ref,
-        dry_run=False,
-        committed=committed,
-        snapshot_id_before=plan.snapshot_id,
-        snapshot_id_after=after.snapshot_id,
-        figures=figures,
-        plan=plan,
-        details={
-            **plan.details,
-            **extra,
-            **details,
-            "procedure_output": [dict(r) for r in rows],
-            "figures_from_plan": from_plan,
-        },
-    )
-
-
-_Mapped = tuple[dict[str, Any], dict[str, Any], bool]
-
-
-def _optimize_figures(
-    plan: OperationPlan, rows: Sequence[Mapping[str, Any]], before: TableMetadata,
-    after: LakehouseTable,
-) -> _Mapped:  # fmt: skip
-    row = rows[0] if rows else {}
-    commits = _new_snapshots(after, plan.snapshot_id)
-    summaries = [s.summary.additional_properties if s.summary else {} for s in commits]
-    rewritten = int(row.get("rewritten_data_files_count") or 0)
-    figures = {
-        "files_to_rewrite": rewritten,
-        "bytes_to_rewrite": int(row.get("rewritten_bytes_count") or 0),
-        "rows_to_rewrite": _total(summaries, "deleted-records"),
-        "expected_output_files": int(row.get("added_data_files_count") or 0),
-    }
-    extra = {
-        "rows_written": _total(summaries, "added-records"),
-        "bytes_written": _total(summaries, "added-files-size"),
-        "delete_files_removed": int(row.get("removed_delete_files_count") or 0),
-        "failed_data_files": int(row.get("failed_data_files_count") or 0),
-        "commits": len(commits),
-    }
-    return figures, extra, after.snapshot_id != plan.snapshot_id and rewritten > 0
-
-
-def _expire_figures(
-    plan: OperationPlan, rows: Sequence[Mapping[str, Any]], before: TableMetadata,
-    after: LakehouseTable,
-) -> _Mapped:  # fmt: skip
-    row = rows[0] if rows else {}
-    ids_before = {s.snapshot_id for s in before.snapshots}
-    ids_after = {s.snapshot_id for s in after.table.metadata.snapshots}
-    refs_gone = sorted(set(before.refs) - set(after.table.metadata.refs))
-    expired = sorted(ids_before - ids_after)
-    figures = {
-        "snapshots_to_expire": len(expired),
-        "refs_to_remove": len(refs_gone),
-        "snapshots_retained": len(ids_after),
-        "data_files_to_delete": int(row.get("deleted_data_files_count") or 0),
-        "delete_files_to_delete": int(row.get("deleted_position_delete_files_count") or 0)
-        + int(row.get("deleted_equality_delete_files_count") or 0),
-        "manifests_to_delete": int(row.get("deleted_manifest_files_count") or 0),
-        "manifest_lists_to_delete": int(row.get("deleted_manifest_lists_count") or 0),
-        "statistics_files_to_delete": int(row.get("deleted_statistics_files_count") or 0),
-    }
-    extra = {"expired_snapshot_ids": expired, "removed_refs": refs_gone}
-    return figures, extra, bool(expired or refs_gone)
-
-
-def _vacuum_figures(
-    plan: OperationPlan, rows: Sequence[Mapping[str, Any]], before: TableMetadata,
-    after: LakehouseTable,
-) -> _Mapped:  # fmt: skip
-    from phlo_lakehouse.operations.files import normalize_location
-
-    planned = {normalize_location(p): p for p in plan.details.get("orphan_files", [])}
-    sizes: Mapping[str, int] = plan.details.get("orphan_file_sizes", {})
-    deleted = [str(r["orphan_file_location"]) for r in rows]
-    ours = sorted(planned.get(normalize_location(p), p) for p in deleted)
-    unplanned = sorted(p for p in deleted if normalize_location(p) not in planned)
-    figures = {"orphan_files": len(ours), "orphan_bytes": sum(int(sizes.get(p, 0)) for p in ours)}
-    extra: dict[str, Any] = {
-        "orphan_files": ours,
-        "orphan_file_sizes": {p: int(sizes.get(p, 0)) for p in ours},
-    }
-    if unplanned:  # orphaned and aged past the cutoff between the plan and the call
-        extra["not_in_plan"] = unplanned
-    return figures, extra, False
-
-
-def _manifest_figures(
-    plan: OperationPlan, rows: Sequence[Mapping[str, Any]], before: TableMetadata,
-    after: LakehouseTable,
-) -> _Mapped:  # fmt: skip
-    row = rows[0] if rows else {}
-    commits = _new_snapshots(after, plan.snapshot_id)
-    rewritten = int(row.get("rewritten_manifests_count") or 0)
-    figures: dict[str, Any] = {
-        "manifests_to_rewrite": rewritten,
-        "expected_manifests": int(row.get("added_manifests_count") or 0),
-    }
-    extra: dict[str, Any] = {"commits": len(commits)}
-    if commits:
-        from pyiceberg.manifest import ManifestContent
-
-        # Spark's summary counts no entries ("entries-processed" stays 0): the manifests it
-        # wrote say how many entries they hold.
-        head = commits[-1]
-        manifests = head.manifests(after.table.io)
-        written = [m for m in manifests if m.added_snapshot_id == head.snapshot_id]
-        figures["entries_to_rewrite"] = sum(_entry_count(m) for m in written)
-        figures["delete_manifests_kept"] = sum(
-            1 for m in manifests if m.content != ManifestContent.DATA
-        )
-        extra["manifests_written"] = sorted(m.manifest_path for m in written)
-    return figures, extra, after.snapshot_id != plan.snapshot_id and rewritten > 0
-
-
-def _new_snapshots(after: LakehouseTable, since: int | None) -> list[Any]:
-    """Snapshots on the ref after ``since`` up to its head, oldest first (as far as the metadata
-    keeps them: Nessie's catalog keeps only the head)."""
-    chain: list[Any] = []
-    snapshot = after.snapshot
-    while snapshot is not None and snapshot.snapshot_id != since:
-        chain.append(snapshot)
-        parent = snapshot.parent_snapshot_id
-        if parent is None or parent == since:
-            break
-        snapshot = after.table.snapshot_by_id(parent)
-    return list(reversed(chain))
-
-
-def _entry_count(manifest: Any) -> int:
-    counts = (
-        manifest.added_files_count,
-        manifest.existing_files_count,
-        manifest.deleted_files_count,
-    )
-    return sum(n or 0 for n in counts)
-
-
-def _total(summaries: Iterable[Mapping[str, str]], key: str) -> int:
-    return sum(int(s.get(key, 0) or 0) for s in summaries)

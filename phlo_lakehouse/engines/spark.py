@@ -22,25 +22,27 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
-import socket
-import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
 
+from phlo_lakehouse.engines.spark_catalog import catalog_conf, spark_catalog_name
+from phlo_lakehouse.engines.spark_session import (
+    ICEBERG_EXTENSIONS,
+    START_HINT,
+    conf_get,
+    connect_session,
+    first_line,
+    parse_connect_url,
+    start_local_session,
+)
 from phlo_lakehouse.errors import (
-    CatalogUnavailable,
     CommitStateUnknown,
     Conflict,
     InvalidConfig,
     OperationFailed,
+    SparkUnavailable,
 )
 
 if TYPE_CHECKING:
@@ -48,127 +50,12 @@ if TYPE_CHECKING:
     from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
     from phlo_lakehouse.table import LakehouseTable
 
-ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
-SPARK_CATALOG = "org.apache.iceberg.spark.SparkCatalog"
-S3_FILE_IO = "org.apache.iceberg.aws.s3.S3FileIO"
-GLUE_CATALOG = "org.apache.iceberg.aws.glue.GlueCatalog"
 DEFAULT_CONNECT_TIMEOUT = 10.0
-#: Starts of a local session tried before giving up.
-LOCAL_START_ATTEMPTS = 2
-_CONNECT_URL = re.compile(
-    r"^sc://(?P<host>\[[^\]]+\]|[^:/;]+)(?::(?P<port>\d+))?/?(?P<params>;.*)?$"
-)
-_DEFAULT_CONNECT_PORT = 15002
-#: PyIceberg catalog properties whose Iceberg Java name differs (others pass unchanged).
-_JAVA_PROPERTY_NAMES = {"s3.region": "client.region", "glue.region": "client.region"}
 #: Iceberg Java errors that mean "the table moved under the commit": the executor re-plans.
 _CONFLICT_ERRORS = ("CommitFailedException", "ValidationException")
 #: Iceberg's answer when a commit's outcome is unknown: never a conflict (re-planning could
 #: rewrite data a landed commit already replaced); settled by re-reading the table.
 _UNKNOWN_ERRORS = ("CommitStateUnknownException",)
-_START_HINT = (
-    "start it with `bash scripts/services/spark_connect.sh start` or fix the sc://host:port URL"
-)
-
-
-class SparkUnavailable(CatalogUnavailable):
-    """Error when the Spark engine (a Spark Connect server or local Spark) cannot be reached."""
-
-
-def spark_catalog_name(settings: CatalogSettings, ref: str | None = None) -> str:
-    """The name of the Spark catalog that stands for ``settings`` (on ``ref`` for Nessie).
-
-    A SQL (JDBC) catalog keeps its tables under its name, so Spark must use ``settings.name``.
-    A Nessie catalog serves one reference per REST endpoint, so each ref other than the
-    settings' default gets a catalog of its own.
-
-    Example:
-        >>> from phlo_lakehouse.config import CatalogSettings
-        >>> s = CatalogSettings(type="nessie", uri="http://n:19120")
-        >>> spark_catalog_name(s), spark_catalog_name(s, "dev/x")
-        ('lakehouse', 'lakehouse__dev_x_d14efe')
-    """
-    ref = ref or settings.default_ref
-    if settings.type != "nessie" or ref == settings.default_ref:
-        return settings.name
-    digest = hashlib.sha1(ref.encode()).hexdigest()[:6]
-    return f"{settings.name}__{re.sub(r'[^A-Za-z0-9_]', '_', ref)}_{digest}"
-
-
-def catalog_conf(
-    settings: CatalogSettings, ref: str | None = None, *, name: str | None = None
-) -> dict[str, str]:
-    """The ``spark.sql.catalog.<name>.*`` settings of an Iceberg catalog matching ``settings``.
-
-    sql → Iceberg JDBC catalog (SQLite file or PostgreSQL; Spark never creates the catalog
-    tables: PyIceberg does, see `phlo_lakehouse.testing.spark`); nessie → Nessie's Iceberg REST
-    endpoint for ``ref``; rest → REST; glue → GlueCatalog; hive → Hive metastore. S3 settings
-    (``s3.*``) select Iceberg's S3FileIO (needs the ``iceberg-aws-bundle`` jar). Table caching is
-    off, so Spark sees commits other engines make between two calls. No I/O.
-
-    Raises:
-        InvalidConfig: a SQL catalog Spark cannot share (in-memory SQLite, unknown dialect).
-
-    Example:
-        >>> from phlo_lakehouse.config import CatalogSettings
-        >>> conf = catalog_conf(CatalogSettings.embedded("/tmp/lh"))
-        >>> conf["spark.sql.catalog.lakehouse.uri"]
-        'jdbc:sqlite:/tmp/lh/catalog.db'
-    """
-    ref = ref or settings.default_ref
-    props: dict[str, str] = {}
-    for key, value in settings.properties.items():
-        props[_JAVA_PROPERTY_NAMES.get(key, key)] = str(value)
-    if any(key.startswith("s3.") for key in props):
-        props.setdefault("io-impl", S3_FILE_IO)
-    if settings.type == "sql":
-        props.update(_jdbc_properties(settings))
-    elif settings.type == "nessie":
-        props.update(type="rest", uri=f"{settings.uri}/iceberg/{ref}")
-    elif settings.type == "rest":
-        props.update(type="rest", uri=settings.uri or "")
-    elif settings.type == "glue":
-        props["catalog-impl"] = GLUE_CATALOG
-        props.setdefault("io-impl", S3_FILE_IO)
-    else:
-        props.update(type="hive", uri=settings.uri or "")
-    if settings.warehouse:
-        props["warehouse"] = settings.warehouse
-    props["cache-enabled"] = "false"
-    prefix = f"spark.sql.catalog.{name or spark_catalog_name(settings, ref)}"
-    return {prefix: SPARK_CATALOG, **{f"{prefix}.{k}": v for k, v in sorted(props.items())}}
-
-
-def _jdbc_properties(settings: CatalogSettings) -> dict[str, str]:
-    url = urlparse(settings.uri or "")
-    dialect = url.scheme.split("+", 1)[0]
-    if dialect == "sqlite":
-        path = (settings.uri or "").split("sqlite:///", 1)[-1]
-        if path in ("", ":memory:") or not (settings.uri or "").startswith("sqlite:///"):
-            raise InvalidConfig(
-                "an in-memory SQLite catalog cannot be shared with Spark",
-                hint="use a SQLite file, e.g. CatalogSettings.embedded(tmp_dir)",
-            )
-        return {
-            "type": "jdbc",
-            "uri": f"jdbc:sqlite:{Path(path).absolute()}",
-            "jdbc.init-catalog-tables": "false",
-        }
-    if dialect in ("postgresql", "postgres"):
-        props = {
-            "type": "jdbc",
-            "uri": f"jdbc:postgresql://{url.hostname or 'localhost'}:{url.port or 5432}{url.path}",
-            "jdbc.init-catalog-tables": "false",
-        }
-        if url.username:
-            props["jdbc.user"] = unquote(url.username)
-        if url.password:
-            props["jdbc.password"] = unquote(url.password)
-        return props
-    raise InvalidConfig(
-        f"no Spark JDBC mapping for the {settings.describe()}",
-        hint="the Spark engine shares SQLite-file and PostgreSQL catalogs",
-    )
 
 
 class SparkEngine:
@@ -216,7 +103,7 @@ class SparkEngine:
                 hint="remote is a Spark Connect URL; session an existing SparkSession",
             )
         if remote is not None:
-            _parse_connect_url(remote)
+            parse_connect_url(remote)
         if connect_timeout <= 0:
             raise InvalidConfig(
                 f"connect_timeout={connect_timeout!r} must be positive", hint="e.g. 10 (seconds)"
@@ -257,9 +144,13 @@ class SparkEngine:
         """
         with self._lock:
             if self._session is None:
-                self._session, self._owns_session = (
-                    (self._connect(), True) if self.remote else self._start_local()
-                )
+                if self.remote:
+                    session = connect_session(self.remote, self.connect_timeout)
+                    self._session, self._owns_session = session, True
+                else:
+                    self._session, self._owns_session = start_local_session(
+                        self.master, self.jars, self.spark_conf
+                    )
             return self._session
 
     def check(self) -> None:
@@ -272,7 +163,7 @@ class SparkEngine:
         spark = self.session()
         if self._checked:
             return
-        extensions = _conf_get(spark, "spark.sql.extensions") or ""
+        extensions = conf_get(spark, "spark.sql.extensions") or ""
         if ICEBERG_EXTENSIONS not in extensions:
             raise InvalidConfig(
                 f"the Spark session at {self.target} has no Iceberg SQL extensions",
@@ -292,99 +183,6 @@ class SparkEngine:
             self._checked = False
             self._configured.clear()
 
-    def _connect(self) -> Any:
-        assert self.remote is not None
-        host, port = _parse_connect_url(self.remote)
-        # A closed port fails in milliseconds here; the Spark Connect client would retry with
-        # backoff for minutes before reporting it.
-        try:
-            with socket.create_connection((host, port), timeout=self.connect_timeout):
-                pass
-        except OSError as e:
-            raise SparkUnavailable(
-                f"cannot reach Spark Connect at {self.remote}: {e.strerror or e}", hint=_START_HINT
-            ) from e
-        try:
-            import grpc
-            from pyspark.sql.connect.client import ChannelBuilder
-            from pyspark.sql.connect.session import SparkSession as RemoteSparkSession
-        except ImportError as e:
-            raise SparkUnavailable(
-                f"the Spark Connect client cannot be imported: {e}",
-                hint="pip install 'pyspark[connect]==3.5.*' (pandas, grpcio-status)",
-            ) from e
-        channel = ChannelBuilder(self.remote).toChannel()
-        try:
-            grpc.channel_ready_future(channel).result(timeout=self.connect_timeout)
-        except grpc.FutureTimeoutError as e:
-            raise SparkUnavailable(
-                f"{self.remote} accepts connections but does not speak Spark Connect (no gRPC "
-                f"answer within {self.connect_timeout:g}s)",
-                hint=_START_HINT,
-            ) from e
-        finally:
-            channel.close()
-        return RemoteSparkSession.builder.remote(self.remote).create()
-
-    def _start_local(self) -> tuple[Any, bool]:
-        """A local session, and whether this engine started it (a JVM holds one SparkContext:
-        a session already running in this process is reused, its jars and static settings
-        stay, and it is not this engine's to stop)."""
-        missing = [jar for jar in self.jars if not Path(jar).is_file()]
-        if missing:
-            raise SparkUnavailable(
-                f"Spark jars not found: {', '.join(missing)}",
-                hint="fetch them with `bash scripts/spark_jars.sh`",
-            )
-        conf = {
-            "spark.ui.enabled": "false",
-            "spark.ui.showConsoleProgress": "false",
-            "spark.driver.host": "127.0.0.1",
-            "spark.driver.bindAddress": "127.0.0.1",
-            "spark.sql.shuffle.partitions": "2",
-            "spark.sql.session.timeZone": "UTC",
-            "spark.sql.extensions": ICEBERG_EXTENSIONS,
-            **(
-                {
-                    "spark.driver.extraClassPath": os.pathsep.join(self.jars),
-                    "spark.executor.extraClassPath": os.pathsep.join(self.jars),
-                }
-                if self.jars
-                else {}
-            ),
-            **self.spark_conf,
-        }
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        try:
-            from pyspark.sql import SparkSession
-        except ImportError as e:
-            raise SparkUnavailable(
-                f"pyspark cannot be imported: {e}", hint="pip install 'pyspark==3.5.*'"
-            ) from e
-        existing = SparkSession.getActiveSession()
-        builder = SparkSession.builder.master(self.master).appName("phlo-lakehouse")
-        for key, value in conf.items():
-            builder = builder.config(key, value)
-        session = None
-        for attempt in range(LOCAL_START_ATTEMPTS):
-            try:
-                session = builder.getOrCreate()
-                break
-            except Exception as e:  # noqa: BLE001 - Py4J/JVM start-up errors have many types
-                # A JVM that exits before handing over its gateway port is sometimes transient
-                # (a fork racing other threads of the process); a second start is cheap.
-                if attempt + 1 == LOCAL_START_ATTEMPTS:
-                    raise SparkUnavailable(
-                        f"local Spark ({self.master}) could not start: {_first_line(e)}",
-                        hint="check Java (8/11/17) and the jars (bash scripts/spark_jars.sh)",
-                    ) from e
-                time.sleep(1.0)
-        assert session is not None
-        if existing is None:
-            session.sparkContext.setLogLevel("WARN")
-        return session, existing is None
-
     # -- catalog --------------------------------------------------------------------------------
 
     def catalog_for(self, table: LakehouseTable) -> str:
@@ -397,7 +195,7 @@ class SparkEngine:
         spark = self.session()
         if self.settings is None:
             name = self.catalog or table.table.catalog.name
-            if _conf_get(spark, f"spark.sql.catalog.{name}") is None:
+            if conf_get(spark, f"spark.sql.catalog.{name}") is None:
                 raise InvalidConfig(
                     f"the Spark session at {self.target} has no catalog named {name!r}",
                     hint="pass settings= so the engine configures it, or configure "
@@ -410,7 +208,7 @@ class SparkEngine:
             if name in self._configured:
                 return name
             wanted = catalog_conf(self.settings, ref, name=name)
-            current = {key: _conf_get(spark, key) for key in wanted}
+            current = {key: conf_get(spark, key) for key in wanted}
             differing = sorted(k for k, v in wanted.items() if current[k] not in (None, v))
             if differing:
                 raise InvalidConfig(
@@ -450,7 +248,8 @@ class SparkEngine:
             Conflict: the commit conflicted (the executor re-plans).
             OperationFailed: the procedure failed otherwise.
         """
-        from phlo_lakehouse.engines.mapping import procedure_call, result_from_rows, unchanged
+        from phlo_lakehouse.engines.mapping import procedure_call
+        from phlo_lakehouse.engines.results import result_from_rows, unchanged
 
         call = procedure_call(operation, table, plan, now=datetime.now(UTC))
         if call is None:  # the plan has nothing to do, as the local engine would find
@@ -497,22 +296,22 @@ class SparkEngine:
             text = str(e)
             if any(name in text for name in _UNKNOWN_ERRORS):
                 raise CommitStateUnknown(
-                    f"{what} on Spark: the commit's outcome is unknown: {_first_line(e)}",
+                    f"{what} on Spark: the commit's outcome is unknown: {first_line(e)}",
                     hint="nothing was deleted; check the table's latest snapshot before "
                     "re-running (files of a commit that did not land are left for vacuum)",
                 ) from e
             if any(name in text for name in _CONFLICT_ERRORS):
                 raise Conflict(
-                    f"{what} on Spark conflicted: {_first_line(e)}",
+                    f"{what} on Spark conflicted: {first_line(e)}",
                     hint="the table changed concurrently; the executor re-plans and retries",
                 ) from e
             if _looks_unreachable(e):
                 raise SparkUnavailable(
-                    f"Spark at {self.target} stopped answering: {_first_line(e)}",
-                    hint=_START_HINT if self.remote else "check the Spark driver",
+                    f"Spark at {self.target} stopped answering: {first_line(e)}",
+                    hint=START_HINT if self.remote else "check the Spark driver",
                 ) from e
             raise OperationFailed(
-                f"{what} failed on Spark: {_first_line(e)}",
+                f"{what} failed on Spark: {first_line(e)}",
                 hint="the Spark procedure either committed nothing or committed its own "
                 "partial progress; the result of a re-run shows the table's state",
             ) from e
@@ -522,32 +321,6 @@ class SparkEngine:
         if procedure:
             details["spark"].update(procedure=procedure, sql=sql)
         return details
-
-
-def _parse_connect_url(url: str) -> tuple[str, int]:
-    match = _CONNECT_URL.match(url or "")
-    if not match:
-        raise InvalidConfig(
-            f"{url!r} is not a Spark Connect URL",
-            hint="write sc://host:port, e.g. sc://127.0.0.1:15002",
-        )
-    host = match.group("host").strip("[]")
-    return host, int(match.group("port") or _DEFAULT_CONNECT_PORT)
-
-
-def _conf_get(spark: Any, key: str) -> str | None:
-    try:
-        return spark.conf.get(key, None)
-    except Exception:  # noqa: BLE001 - an unknown key raises on some Spark versions
-        return None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    # Spark errors start with an error class ("[INTERNAL_ERROR] ..."), Py4J with the Java
-    # exception name; the first non-empty line carries the message either way.
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(error).__name__)
-    return line[:300]
 
 
 def _moved_on(before: Any, after: Any, branch: str) -> bool:

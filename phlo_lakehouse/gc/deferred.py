@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.gc.cutoff import CutoffRules, compile_ref_regex
 from phlo_lakehouse.gc.store import LiveSetStore
-from phlo_lakehouse.operations.files import normalize_location
+from phlo_lakehouse.storage.listing import normalize_location
 
 if TYPE_CHECKING:
     from phlo_lakehouse.config import CatalogSettings

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from phlo_lakehouse.errors import InvalidConfig, OperationFailed
-from phlo_lakehouse.operations.files import normalize_location
+from phlo_lakehouse.storage.listing import normalize_location
 
 #: A listed file: (URI, size in bytes, modification time in ns since the epoch).
 Listed = tuple[str, int, int]

@@ -33,9 +33,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from phlo_lakehouse._upstream.avro_manifests import manifest_content_paths, manifest_list_paths
 from phlo_lakehouse.errors import OperationFailed
 from phlo_lakehouse.gc.cutoff import NONE, CutoffPolicy, CutoffRules
-from phlo_lakehouse.operations.manifest_paths import manifest_content_paths, manifest_list_paths
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from phlo_lakehouse.operations.files import normalize_location
+from phlo_lakehouse.storage.listing import normalize_location
 
 #: SQLite page cache per store, in KiB: the store's memory, whatever the number of files.
 CACHE_KIB = 16 * 1024

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from phlo_lakehouse.gc.listing import LIST_THREADS, list_location
-from phlo_lakehouse.operations.files import normalize_location
+from phlo_lakehouse.storage.listing import normalize_location
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO

@@ -10,16 +10,13 @@ Example:
     >>> print(migration.run(["sales.*"], dry_run=True).summary())  # doctest: +SKIP
 """
 
+from phlo_lakehouse.errors import ValidationFailed
 from phlo_lakehouse.migration.base import CatalogMigration, MigrateTableOperation
 from phlo_lakehouse.migration.glue import GlueMigration
 from phlo_lakehouse.migration.hive import HiveMigration
 from phlo_lakehouse.migration.iceberg import IcebergCatalogMigration
 from phlo_lakehouse.migration.results import MigrationSummary, TableMigrationResult
-from phlo_lakehouse.migration.validation import (
-    ValidationCheck,
-    ValidationFailed,
-    ValidationReport,
-)
+from phlo_lakehouse.migration.validation import ValidationCheck, ValidationReport
 
 __all__ = [
     "CatalogMigration",

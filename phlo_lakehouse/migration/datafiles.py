@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.migration.hive_schema import partition_value
-from phlo_lakehouse.operations.files import list_storage
+from phlo_lakehouse.storage.listing import list_storage
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -90,7 +90,7 @@ def list_source_files(
 
 
 def _relative(path: str, root: str) -> str:
-    from phlo_lakehouse.operations.files import normalize_location
+    from phlo_lakehouse.storage.listing import normalize_location
 
     file_path = normalize_location(path)[2]
     root_path = normalize_location(root)[2]

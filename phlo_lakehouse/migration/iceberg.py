@@ -179,7 +179,7 @@ class IcebergCatalogMigration(CatalogMigration):
             if self.validate:
                 report = self._compare(ident, registered)
                 if not report.passed:
-                    from phlo_lakehouse.migration.validation import ValidationFailed
+                    from phlo_lakehouse.errors import ValidationFailed
 
                     catalog.drop_table(target.as_tuple())
                     raise ValidationFailed(report)

@@ -30,13 +30,9 @@ NAME_MAPPING_PROPERTY = "schema.name-mapping.default"
 def default_location(catalog: Catalog, ident: TableIdentifier) -> str | None:
     """Where ``catalog`` would put a new table ``ident`` (None: the catalog decides, as REST
     catalogs do). The namespace must exist."""
-    from pyiceberg.catalog import MetastoreCatalog
+    from phlo_lakehouse._upstream.pyiceberg import metastore_table_location
 
-    if not isinstance(catalog, MetastoreCatalog):
-        return None
-    return catalog._resolve_table_location(  # noqa: SLF001 - what create_table itself calls
-        None, ".".join(ident.namespace), ident.name
-    )
+    return metastore_table_location(catalog, ".".join(ident.namespace), ident.name)
 
 
 def create_staged_table(
@@ -77,7 +73,7 @@ def create_staged_table(
 def drop_staging(catalog: Catalog, ident: TableIdentifier) -> None:
     """Drop a staging table and delete its metadata files (never a data file: they are the
     source's)."""
-    from phlo_lakehouse.operations.files import reachable_files
+    from phlo_lakehouse.operations.reachable import reachable_files
     from phlo_lakehouse.storage.deletion import delete_files
 
     table = load_iceberg_table(catalog, ident)

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from phlo_lakehouse.errors import OperationFailed
-from phlo_lakehouse.operations.files import normalize_location
+from phlo_lakehouse.storage.listing import normalize_location
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -90,20 +89,6 @@ class ValidationReport:
             "passed": self.passed,
             "checks": [c.to_dict() for c in self.checks],
         }
-
-
-class ValidationFailed(OperationFailed):
-    """Error when a migrated table differs from its source; the source is left as it was."""
-
-    def __init__(self, report: ValidationReport, hint: str | None = None) -> None:
-        super().__init__(
-            f"validation of {report.target} against {report.source} failed: "
-            + "; ".join(report.differences()),
-            hint=hint
-            or "nothing was published and the source is unchanged; inspect the "
-            "differences, fix the source and re-run",
-        )
-        self.report = report
 
 
 class TableView(ABC):

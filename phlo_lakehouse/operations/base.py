@@ -20,7 +20,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -332,6 +332,20 @@ class CatalogOperation(ABC):
     def settings(self) -> dict[str, Any]:
         """The operation's arguments, JSON-ready (for audit records and metrics labels)."""
         return {}
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Carries out an operation's plan on a table."""
+
+    name: str
+
+    def execute(
+        self, operation: TableOperation, table: LakehouseTable, plan: OperationPlan
+    ) -> OperationResult:
+        """Execute ``plan``; raise `Conflict` when the table moved in a way the plan cannot
+        absorb."""
+        ...
 
 
 #: Either kind of operation the executor runs.

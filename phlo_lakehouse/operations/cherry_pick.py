@@ -14,7 +14,7 @@ from phlo_lakehouse.operations.snapshot_ops import (
     restore_retention,
     snapshot_id_argument,
 )
-from phlo_lakehouse.snapshots import require_snapshot, table_at
+from phlo_lakehouse.operations.snapshot_state import require_snapshot, table_at
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -63,7 +63,7 @@ class CherryPickOperation(SnapshotOperation):
         """The source snapshot's added files, checked against the branch's live files."""
         from pyiceberg.table.snapshots import ancestors_of
 
-        from phlo_lakehouse.operations.files import live_files
+        from phlo_lakehouse.operations.live_files import live_files
 
         source_table, location = self._source_table(table)
         files = added_data_files(source_table, self.snapshot_id)

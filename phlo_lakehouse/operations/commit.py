@@ -5,14 +5,13 @@ not safe to re-run; our operations therefore build their own updates and commit 
 explicit optimistic-concurrency requirements. A `CommitFailedException` (the table moved) becomes
 `Conflict`, which the operations answer by re-validating on a refreshed table.
 
-This module relies on PyIceberg internals (``Table._do_commit``): the version is pinned exactly in
-``pyproject.toml`` and ``phlo_lakehouse_tests/operations/test_commit_contract.py`` checks the hooks.
+The PyIceberg internals it needs (``Table._do_commit``) are reached through the boundary,
+`phlo_lakehouse._upstream.pyiceberg`, which checks the pinned version when imported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from typing import TYPE_CHECKING
 
 from phlo_lakehouse.errors import Conflict
@@ -20,23 +19,6 @@ from phlo_lakehouse.errors import Conflict
 if TYPE_CHECKING:
     from pyiceberg.table import Table, Transaction
     from pyiceberg.table.update import TableRequirement, TableUpdate
-
-#: The PyIceberg version whose internals this module was written and tested against.
-PYICEBERG_VERSION = "0.12.0"
-
-
-def check_pyiceberg_version() -> None:
-    """Refuse to run against a PyIceberg whose internals we have not verified."""
-    import pyiceberg
-
-    if pyiceberg.__version__ != PYICEBERG_VERSION:
-        from phlo_lakehouse.errors import InvalidConfig
-
-        raise InvalidConfig(
-            f"phlo_lakehouse's commit path needs pyiceberg=={PYICEBERG_VERSION}, "
-            f"found {pyiceberg.__version__}",
-            hint=f'install "pyiceberg=={PYICEBERG_VERSION}" (it is pinned in pyproject.toml)',
-        )
 
 
 def commit_updates(
@@ -62,17 +44,17 @@ def commit_updates(
     from pyiceberg.exceptions import CommitFailedException
     from pyiceberg.table.update import AssertTableUUID
 
+    from phlo_lakehouse._upstream.pyiceberg import do_commit
     from phlo_lakehouse.operations.commit_effects import landed
     from phlo_lakehouse.outcome import commit_resolving, status_check_policy
     from phlo_lakehouse.retry import count_commit_attempt
 
-    check_pyiceberg_version()
     reqs = (*requirements, AssertTableUUID(uuid=table.metadata.table_uuid))
     base_location = table.metadata_location
     label = what or f"commit to {'.'.join(table.name())}"
 
     def send() -> Table:
-        table._do_commit(updates=tuple(updates), requirements=reqs)  # noqa: SLF001 - see module doc
+        do_commit(table, updates, reqs)
         return table
 
     def committed() -> Table:
@@ -106,9 +88,9 @@ def commit_transaction(transaction: Transaction, *, what: str | None = None) -> 
         ...     update.add_column("country", StringType())
         >>> commit_transaction(tx)                                      # doctest: +SKIP
     """
-    table = transaction._table  # noqa: SLF001 - see module doc
-    updates = tuple(transaction._updates)  # noqa: SLF001
-    requirements = tuple(transaction._requirements)  # noqa: SLF001
+    from phlo_lakehouse._upstream.pyiceberg import staged_changes
+
+    table, updates, requirements = staged_changes(transaction)
     if not updates:
         return table
     return commit_updates(table, updates, requirements, what=what)
@@ -178,63 +160,3 @@ def _assert_refs_unchanged(refs: dict[str, int]) -> TableRequirement:
                 )
 
     return AssertRefsUnchanged(refs=refs)
-
-
-def remove_snapshots_update(snapshot_ids: Sequence[int]) -> TableUpdate:
-    """A ``RemoveSnapshotsUpdate`` that catalogs applying updates locally apply in linear time.
-
-    PyIceberg 0.12 checks each removed id against every snapshot and each snapshot against the
-    list of removed ids: quadratic, seconds for a few thousand snapshots. This subclass carries
-    the same fields (REST catalogs receive the same request) and is applied by an equivalent
-    handler with sets.
-    """
-    return _remove_snapshots_class()(snapshot_ids=list(snapshot_ids))
-
-
-@cache
-def _remove_snapshots_class() -> type:
-    import itertools
-
-    from pyiceberg.table.update import (
-        RemoveSnapshotRefUpdate,
-        RemoveSnapshotsUpdate,
-        RemoveStatisticsUpdate,
-        _apply_table_update,
-    )
-
-    class _RemoveSnapshots(RemoveSnapshotsUpdate):
-        pass
-
-    @_apply_table_update.register(_RemoveSnapshots)
-    def _apply(update, base_metadata, context):  # noqa: ANN001, ANN202 - PyIceberg's signature
-        removed = set(update.snapshot_ids)
-        missing = removed - {s.snapshot_id for s in base_metadata.snapshots}
-        if missing:
-            raise ValueError(f"Snapshot with snapshot id {min(missing)} does not exist")
-        snapshots = [
-            s.model_copy(update={"parent_snapshot_id": None})
-            if s.parent_snapshot_id in removed
-            else s
-            for s in base_metadata.snapshots
-            if s.snapshot_id not in removed
-        ]
-        snapshot_log = [e for e in base_metadata.snapshot_log if e.snapshot_id not in removed]
-        side_updates = itertools.chain(
-            (
-                RemoveSnapshotRefUpdate(ref_name=name)
-                for name, ref in base_metadata.refs.items()
-                if ref.snapshot_id in removed
-            ),
-            (
-                RemoveStatisticsUpdate(snapshot_id=stats.snapshot_id)
-                for stats in base_metadata.statistics
-                if stats.snapshot_id in removed
-            ),
-        )
-        metadata = base_metadata
-        for side_update in side_updates:
-            metadata = _apply_table_update(side_update, metadata, context)
-        context.add_update(update)
-        return metadata.model_copy(update={"snapshots": snapshots, "snapshot_log": snapshot_log})
-
-    return _RemoveSnapshots

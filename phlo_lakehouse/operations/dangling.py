@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
-from phlo_lakehouse.operations.files import LiveFile, LiveFiles, live_files
 from phlo_lakehouse.operations.format_support import refuse_format_v3
+from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles, live_files
 from phlo_lakehouse.operations.replace import ReplaceFiles
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from phlo_lakehouse.operations.files import LiveFile, LiveFiles, applicable_deletes
+from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles, applicable_deletes
 
 
 def deletes_by_data_file(live: LiveFiles) -> dict[str, list[LiveFile]]:

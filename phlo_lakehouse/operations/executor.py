@@ -36,7 +36,7 @@ from phlo_lakehouse.operations.base import (
 )
 
 if TYPE_CHECKING:
-    from phlo_lakehouse.engines.base import Engine
+    from phlo_lakehouse.operations.base import Engine
     from phlo_lakehouse.table import LakehouseTable
 
 PRINCIPAL_ENV = "PHLO_LAKEHOUSE_PRINCIPAL"

@@ -18,22 +18,27 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from phlo_lakehouse._upstream.pyiceberg import remove_snapshots_update
 from phlo_lakehouse.errors import Conflict, InvalidInput, OperationFailed
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.commit import (
     commit_updates,
     refs_dropped_by_last_commit,
     refs_unchanged_requirements,
-    remove_snapshots_update,
 )
-from phlo_lakehouse.operations.files import ManifestTree, reachable_files
 from phlo_lakehouse.operations.format_support import refuse_format_v3
 from phlo_lakehouse.operations.gc_pause import gc_paused
+from phlo_lakehouse.operations.reachable import ManifestTree, reachable_files
+from phlo_lakehouse.operations.snapshot_retention import (
+    Retention,
+    retained_refs,
+    retained_snapshot_ids,
+)
 from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import int_property, parse_duration
 
@@ -57,20 +62,10 @@ FILE_FIGURES: Mapping[str, str] = {
     "manifest_lists": "manifest_lists_to_delete",
     "statistics_files": "statistics_files_to_delete",
 }
-_MAIN = "main"
 _NOT_DELETED = (
     "not computed: delete_files=False, so unreferenced files stay in storage "
     "(Nessie GC or vacuum removes them)"
 )
-
-
-@dataclass(frozen=True)
-class _Retention:
-    """The defaults that apply to refs without their own settings (all in milliseconds)."""
-
-    max_snapshot_age_ms: int
-    min_snapshots_to_keep: int
-    max_ref_age_ms: int | None
 
 
 class ExpireSnapshotsOperation(TableOperation):
@@ -158,8 +153,8 @@ class ExpireSnapshotsOperation(TableOperation):
         now = self.now or datetime.now(UTC)
         retention = self._retention(metadata.properties)
         cutoff_ms = _millis(now) - retention.max_snapshot_age_ms
-        kept_refs, removed_refs = _retained_refs(metadata, _millis(now), retention)
-        retained = _retained_snapshot_ids(metadata, kept_refs, _millis(now), cutoff_ms, retention)
+        kept_refs, removed_refs = retained_refs(metadata, _millis(now), retention)
+        retained = retained_snapshot_ids(metadata, kept_refs, _millis(now), cutoff_ms, retention)
         expired = sorted(s.snapshot_id for s in metadata.snapshots if s.snapshot_id not in retained)
 
         files: dict[str, list[str]] = {kind: [] for kind in FILE_FIGURES}
@@ -278,7 +273,7 @@ class ExpireSnapshotsOperation(TableOperation):
             details["files_to_delete"] = deleted
         return self._result(plan, table, committed=True, figures=figures, details=details | extra)
 
-    def _retention(self, properties: Mapping[str, str]) -> _Retention:
+    def _retention(self, properties: Mapping[str, str]) -> Retention:
         """Explicit arguments, else the table's ``history.expire.*`` properties, else Iceberg's
         defaults."""
         if self.older_than is not None:
@@ -293,7 +288,7 @@ class ExpireSnapshotsOperation(TableOperation):
                 properties, MIN_SNAPSHOTS_TO_KEEP_PROPERTY, DEFAULT_MIN_SNAPSHOTS_TO_KEEP, 1
             )
         max_ref_age = _int_property(properties, MAX_REF_AGE_PROPERTY, None, 1)
-        return _Retention(max_age_ms, min_keep, max_ref_age)
+        return Retention(max_age_ms, min_keep, max_ref_age)
 
     def _result(
         self,
@@ -316,81 +311,6 @@ class ExpireSnapshotsOperation(TableOperation):
             plan=plan,
             details=dict(details if details is not None else plan.details),
         )
-
-
-def _retained_refs(
-    metadata: TableMetadata, now_ms: int, retention: _Retention
-) -> tuple[dict[str, Any], list[str]]:
-    """Refs to keep and the sorted names of refs whose ``max-ref-age-ms`` has passed."""
-    kept: dict[str, Any] = {}
-    removed: list[str] = []
-    for name, ref in metadata.refs.items():
-        snapshot = metadata.snapshot_by_id(ref.snapshot_id)
-        max_age = ref.max_ref_age_ms if ref.max_ref_age_ms is not None else retention.max_ref_age_ms
-        # A dangling ref is kept: PyIceberg refuses to remove a ref whose snapshot is unknown.
-        if name == _MAIN or snapshot is None or max_age is None:
-            kept[name] = ref
-        elif now_ms - snapshot.timestamp_ms > max_age:
-            removed.append(name)
-        else:
-            kept[name] = ref
-    return kept, sorted(removed)
-
-
-def _retained_snapshot_ids(
-    metadata: TableMetadata,
-    refs: Mapping[str, Any],
-    now_ms: int,
-    cutoff_ms: int,
-    retention: _Retention,
-) -> set[int]:
-    """Snapshot ids Iceberg's ``RemoveSnapshots`` keeps given the refs that stay."""
-    from pyiceberg.table.refs import SnapshotRefType
-
-    by_id = {s.snapshot_id: s for s in metadata.snapshots}
-    retained: set[int] = set()
-    referenced: set[int] = set()
-    for ref in refs.values():
-        head = by_id.get(ref.snapshot_id)
-        if head is None:
-            continue
-        retained.add(head.snapshot_id)
-        if ref.snapshot_ref_type != SnapshotRefType.BRANCH:
-            referenced.add(head.snapshot_id)
-            continue
-        min_keep = (
-            ref.min_snapshots_to_keep
-            if ref.min_snapshots_to_keep is not None
-            else retention.min_snapshots_to_keep
-        )
-        branch_cutoff = (
-            now_ms - ref.max_snapshot_age_ms if ref.max_snapshot_age_ms is not None else cutoff_ms
-        )
-        kept_here = 0
-        walking = True
-        for ancestor in _ancestors(head, by_id):
-            referenced.add(ancestor.snapshot_id)
-            if walking and (kept_here < min_keep or ancestor.timestamp_ms >= branch_cutoff):
-                retained.add(ancestor.snapshot_id)
-                kept_here += 1
-            else:
-                walking = False
-    retained.update(
-        s.snapshot_id
-        for s in metadata.snapshots
-        if s.snapshot_id not in referenced and s.timestamp_ms >= cutoff_ms
-    )
-    return retained
-
-
-def _ancestors(head: Any, by_id: Mapping[int, Any]) -> Iterator[Any]:
-    """``head`` and its ancestors, newest first (PyIceberg's ``ancestors_of`` scans every
-    snapshot for each parent: quadratic in the length of the history)."""
-    snapshot = head
-    while snapshot is not None:
-        yield snapshot
-        parent = snapshot.parent_snapshot_id
-        snapshot = by_id.get(parent) if parent is not None else None
 
 
 @dataclass(frozen=True)

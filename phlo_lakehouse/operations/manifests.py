@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.commit import commit_updates
-from phlo_lakehouse.operations.files import read_entries
 from phlo_lakehouse.operations.format_support import refuse_format_v3
-from phlo_lakehouse.operations.replace import ManifestFactory, new_snapshot
+from phlo_lakehouse.operations.live_files import read_entries
+from phlo_lakehouse.operations.manifest_factory import ManifestFactory
+from phlo_lakehouse.operations.replace import new_snapshot
 from phlo_lakehouse.outcome import may_clean_up
 from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import parse_size

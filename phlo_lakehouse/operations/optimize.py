@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections import defaultdict
@@ -27,30 +26,35 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.metadata import target_file_size
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
+from phlo_lakehouse.operations.compaction_commit import (
+    commit_in_batches,
+    discard_unless_unknown,
+    replace_files,
+)
+from phlo_lakehouse.operations.compaction_plan import (
+    file_group,
+    pack_groups,
+    select_files,
+    worth_rewriting,
+)
 from phlo_lakehouse.operations.dangling import commit_removed_deletes, dangling_deletes
-from phlo_lakehouse.operations.file_groups import FileGroup, group_from_dict, output_file_count
-from phlo_lakehouse.operations.files import LiveFile, LiveFiles, applicable_deletes, live_files
+from phlo_lakehouse.operations.file_groups import FileGroup, group_from_dict
 from phlo_lakehouse.operations.format_support import refuse_format_v3
+from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles, applicable_deletes, live_files
 from phlo_lakehouse.operations.parquet_footer import FooterError
-from phlo_lakehouse.operations.read import read_group
-from phlo_lakehouse.operations.replace import ReplaceFiles
-from phlo_lakehouse.operations.rewrite import RollingDataFileWriter, sort_rows, zorder_rows
+from phlo_lakehouse.operations.rewrite import rewrite_group
 from phlo_lakehouse.operations.rewrite_options import DEFAULT_MAX_COMMITS, RewriteOptions
 from phlo_lakehouse.operations.selection import (
-    ZORDER_TYPES,
+    check_zorder_columns,
     file_filter,
     parse_filter,
     parse_sort_spec,
-    require_column,
+    resolve_sort_keys,
 )
 from phlo_lakehouse.operations.stitch import STITCH_MODES, plan_stitch, stitch_group, stitch_mode
-from phlo_lakehouse.outcome import may_clean_up
-from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import parse_size
 
 if TYPE_CHECKING:
-    from pyiceberg.manifest import DataFile
-    from pyiceberg.schema import Schema
     from pyiceberg.table import Table
     from pyiceberg.table.snapshots import Snapshot
 
@@ -198,8 +202,8 @@ class OptimizeOperation(TableOperation):
             )
         refuse_format_v3(table, self.name)
         schema = metadata.schema()
-        sort_keys = self._resolve_sort_keys(table.table, schema)
-        self._check_zorder_columns(schema)
+        sort_keys = resolve_sort_keys(table.table, schema, self.strategy, self.sort_keys)
+        check_zorder_columns(schema, self.zorder_by)
         live = self._live_files(table.table, table.snapshot)
         keep = file_filter(table.table, self._filter_expr) if self._filter_expr else None
         deletes_by_partition: dict[tuple, list[LiveFile]] = defaultdict(list)
@@ -219,9 +223,10 @@ class OptimizeOperation(TableOperation):
             by_partition[data.partition_key].append((data, applicable_deletes(data, candidates)))
         groups = []
         for key in sorted(by_partition, key=repr):
-            for files in self._pack(self._select(by_partition[key], target)):
-                if self._worth_rewriting(files, target):
-                    groups.append(self._group(len(groups), key, files, target))
+            selected = select_files(by_partition[key], target, self)
+            for files in pack_groups(selected, self.max_group_bytes):
+                if worth_rewriting(files, target, self):
+                    groups.append(file_group(len(groups), key, files, target, self.max_ratio))
         groups = self.options.order(groups)
         dangling = (
             dangling_deletes(live)
@@ -248,117 +253,6 @@ class OptimizeOperation(TableOperation):
         return OperationPlan(
             self.name, str(table.identifier), table.ref, table.snapshot_id, figures, details
         )
-
-    def _select(
-        self, files: list[tuple[LiveFile, list[LiveFile]]], target: int
-    ) -> list[tuple[LiveFile, list[LiveFile]]]:
-        if self.rewrite_all:
-            return files
-        low, high = self.min_ratio * target, self.max_ratio * target
-        from pyiceberg.manifest import DataFileContent
-
-        chosen = []
-        for data, deletes in files:
-            size = data.data_file.file_size_in_bytes
-            positional = [
-                d for d in deletes if d.data_file.content == DataFileContent.POSITION_DELETES
-            ]
-            deleted = sum(d.data_file.record_count for d in positional)
-            # Equality deletes cost every reader a join: always worth folding in.
-            too_many_deletes = bool(deletes) and (
-                len(positional) < len(deletes)
-                or deleted >= self.delete_ratio * max(1, data.data_file.record_count)
-            )
-            threshold = self.options.delete_file_threshold
-            if threshold is not None and len(deletes) >= threshold:
-                too_many_deletes = True
-            if size < low or size > high or too_many_deletes:
-                chosen.append((data, deletes))
-        return chosen
-
-    def _pack(
-        self, files: list[tuple[LiveFile, list[LiveFile]]]
-    ) -> list[list[tuple[LiveFile, list[LiveFile]]]]:
-        bins: list[list[tuple[LiveFile, list[LiveFile]]]] = []
-        current: list[tuple[LiveFile, list[LiveFile]]] = []
-        size = 0
-        for item in sorted(files, key=lambda f: f[0].path):
-            file_size = item[0].data_file.file_size_in_bytes
-            if current and size + file_size > self.max_group_bytes:
-                bins.append(current)
-                current, size = [], 0
-            current.append(item)
-            size += file_size
-        if current:
-            bins.append(current)
-        return bins
-
-    def _worth_rewriting(self, files: list[tuple[LiveFile, list[LiveFile]]], target: int) -> bool:
-        if not files:
-            return False
-        if self.rewrite_all:
-            return True
-        total = sum(f.data_file.file_size_in_bytes for f, _ in files)
-        enough_files = len(files) > 1 and len(files) >= self.min_input_files
-        enough_content = len(files) > 1 and total > target
-        too_large = any(f.data_file.file_size_in_bytes > self.max_ratio * target for f, _ in files)
-        has_deletes = any(deletes for _, deletes in files)
-        return enough_files or enough_content or too_large or has_deletes
-
-    def _group(
-        self, group_id: int, key: tuple, files: list[tuple[LiveFile, list[LiveFile]]], target: int
-    ) -> FileGroup:
-        size = sum(f.data_file.file_size_in_bytes for f, _ in files)
-        return FileGroup(
-            group_id=group_id,
-            spec_id=key[0],
-            partition=key[1],
-            files=tuple(f.path for f, _ in files),
-            delete_files=tuple(sorted({d.path for _, ds in files for d in ds})),
-            input_bytes=size,
-            input_records=sum(f.data_file.record_count for f, _ in files),
-            expected_output_files=output_file_count(size, target, self.max_ratio),
-        )
-
-    def _resolve_sort_keys(self, table: Table, schema: Schema) -> list[tuple[str, str, str]]:
-        if self.strategy != "sort":
-            return []
-        if self.sort_keys:
-            for column, _, _ in self.sort_keys:
-                require_column(schema, column, "sort_by")
-            return self.sort_keys
-        order = table.sort_order()
-        if order.is_unsorted:
-            raise InvalidInput(
-                "strategy 'sort' needs sort_by columns or a table sort order",
-                hint="pass sort_by=['col'] or set the table's sort order",
-            )
-        keys = []
-        for sort_field in order.fields:
-            if str(sort_field.transform) != "identity":
-                raise InvalidInput(
-                    f"table sort order uses transform {sort_field.transform}",
-                    hint="pass sort_by columns (only identity sort fields are supported)",
-                )
-            keys.append(
-                (
-                    schema.find_column_name(sort_field.source_id),
-                    "ascending" if sort_field.direction.value == "asc" else "descending",
-                    "at_start" if sort_field.null_order.value == "nulls-first" else "at_end",
-                )
-            )
-        return keys
-
-    def _check_zorder_columns(self, schema: Schema) -> None:
-        for column in self.zorder_by:
-            field = require_column(schema, column, "zorder_by")
-            if str(field.field_type) not in ZORDER_TYPES and not str(field.field_type).startswith(
-                "timestamp"
-            ):
-                raise InvalidInput(
-                    f"z-order on column {column!r} of type {field.field_type} is not supported",
-                    hint="z-order numeric, date/time, timestamp, string or boolean columns",
-                )
 
     # -- execution ------------------------------------------------------------------------------
 
@@ -403,8 +297,15 @@ class OptimizeOperation(TableOperation):
             if stitched is not None:
                 new_files, rows, writer_paths = stitched
             else:
-                new_files, rows, writer_paths = self._rewrite(
-                    table.table, group, files, deletes, sort_keys
+                new_files, rows, writer_paths = rewrite_group(
+                    table.table,
+                    group,
+                    files,
+                    deletes,
+                    strategy=self.strategy,
+                    sort_keys=sort_keys,
+                    table_sort_order=not self.sort_keys,
+                    zorder_by=self.zorder_by,
                 )
             with commit_lock:
                 written_all.append(writer_paths)
@@ -414,19 +315,21 @@ class OptimizeOperation(TableOperation):
             return outcome
 
         def commit_batch(batch: list[dict[str, Any]], removed_deletes: list[LiveFile]):  # noqa: ANN202
-            return self._commit(
+            return replace_files(
                 table,
                 plan,
                 [f for o in batch for f in o["removed"]],
                 [f for o in batch for f in o["added"]],
                 live,
                 removed_deletes,
+                strategy=self.strategy,
+                use_starting_sequence_number=self.options.use_starting_sequence_number,
             )
 
         workers = max(1, min(self.max_concurrent_groups, len(groups)))
         if self.partial_progress:
-            outcomes, commits = self._commit_in_batches(
-                table, plan, groups, run_group, commit_batch, workers
+            outcomes, commits = commit_in_batches(
+                self.options, table, groups, run_group, commit_batch, workers
             )
             if dangling:  # a commit of their own: a failed batch must not keep them
                 commits.append(
@@ -441,7 +344,7 @@ class OptimizeOperation(TableOperation):
                 commits = [commit_batch(outcomes, dangling)]
             except BaseException as error:
                 written = [p for ps in written_all for p in ps]
-                _discard_unless_unknown(table, error, written, commit_sent=commit_sent)
+                discard_unless_unknown(table, error, written, commit_sent=commit_sent)
                 raise
         added = [f for o in outcomes for f in o["added"]]
         figures = {
@@ -480,84 +383,6 @@ class OptimizeOperation(TableOperation):
             details=details,
         )
 
-    def _rewrite(
-        self,
-        table: Table,
-        group: FileGroup,
-        files: list[LiveFile],
-        deletes: dict[str, list[LiveFile]],
-        sort_keys: list[tuple[str, str, str]],
-    ) -> tuple[list[DataFile], int, list[str]]:
-        rows_per_file = max(1, math.ceil(group.input_records / max(1, group.expected_output_files)))
-        partition = files[0].data_file.partition
-        sort_order_id = (
-            table.metadata.default_sort_order_id
-            if self.strategy == "sort" and not self.sort_keys
-            else None
-        )
-        writer = RollingDataFileWriter(
-            table,
-            group.spec_id,
-            partition,
-            rows_per_file=rows_per_file,
-            sort_order_id=sort_order_id,
-        )
-        rows_read = 0
-        with writer:
-            if self.strategy == "binpack":
-                for batch in read_group(table, files, deletes):
-                    rows_read += batch.num_rows
-                    writer.write(batch)
-            else:
-                import pyarrow as pa
-
-                batches = list(read_group(table, files, deletes))
-                rows = pa.Table.from_batches(batches, schema=batches[0].schema) if batches else None
-                if rows is not None and rows.num_rows:
-                    rows_read = rows.num_rows
-                    ordered = (
-                        sort_rows(rows, sort_keys)
-                        if self.strategy == "sort"
-                        else zorder_rows(rows, self.zorder_by)
-                    )
-                    writer.write_all(ordered.to_batches())
-        written_rows = sum(f.record_count for f in writer.data_files)
-        if written_rows != rows_read:
-            writer.abort()
-            raise RuntimeError(
-                f"rewrite of group {group.group_id} wrote {written_rows} rows, read {rows_read}"
-            )
-        return writer.data_files, rows_read, writer.written_paths
-
-    def _commit(
-        self,
-        table: LakehouseTable,
-        plan: OperationPlan,
-        removed: list[LiveFile],
-        added: list[DataFile],
-        live: LiveFiles,
-        removed_deletes: list[LiveFile] = (),  # type: ignore[assignment]
-    ):  # noqa: ANN202
-        start = table.table.snapshot_by_id(plan.snapshot_id) if plan.snapshot_id else None
-        return ReplaceFiles(
-            table.table,
-            table.table_ref,
-            starting_snapshot_id=plan.snapshot_id,
-            removed=removed,
-            added=added,
-            removed_deletes=removed_deletes,
-            data_sequence_number=(
-                start.sequence_number
-                if start is not None and self.options.use_starting_sequence_number
-                else None
-            ),
-            summary={
-                "phlo-lakehouse.operation": "optimize",
-                "phlo-lakehouse.strategy": self.strategy,
-            },
-            known_entries=live.entries,
-        ).commit()
-
     def _live_files(self, table: Table, snapshot: Snapshot | None) -> LiveFiles:
         """Live files of ``snapshot``, read once per snapshot (plan and execute share them)."""
         key = (table.metadata.table_uuid, snapshot.snapshot_id if snapshot else None)
@@ -567,41 +392,3 @@ class OptimizeOperation(TableOperation):
         live = live_files(table, snapshot)
         self._live_cache = (key, live)
         return live
-
-    def _commit_in_batches(self, table, plan, groups, run_group, commit_batch, workers):  # noqa: ANN001, ANN202
-        """Partial progress: the groups (in job order) in at most ``max_commits`` commits; a
-        batch whose commit is refused (the table moved) is dropped with its files, up to
-        ``max_failed_commits`` times."""
-        from phlo_lakehouse.errors import Conflict
-
-        outcomes: list[dict[str, Any]] = []
-        commits = []
-        failures: list[Conflict] = []
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for batch_groups in self.options.commit_batches(groups):
-                batch = list(pool.map(run_group, batch_groups))
-                try:
-                    commits.append(commit_batch(batch, []))
-                except BaseException as error:
-                    _discard_unless_unknown(table, error, [p for o in batch for p in o["written"]])
-                    if not isinstance(error, Conflict):
-                        raise
-                    failures.append(error)
-                    if len(failures) > self.options.failures_allowed:
-                        raise
-                    continue
-                outcomes += batch
-        if not commits:
-            raise failures[-1]
-        return outcomes, commits
-
-
-def _discard_unless_unknown(
-    table, error: BaseException, written: list[str], *, commit_sent: bool = True  # noqa: ANN001
-) -> None:
-    """Delete files a failed commit wrote, only when the commit provably did not land: no
-    commit was sent, or it was refused (`phlo_lakehouse.outcome.may_clean_up`). An unknown
-    outcome, or any other error after sending, leaves them: they may be live."""
-
-    if may_clean_up(error, commit_sent=commit_sent):
-        delete_files(table.table.io, written)

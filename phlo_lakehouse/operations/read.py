@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from phlo_lakehouse.operations.files import LiveFile
+from phlo_lakehouse.operations.live_files import LiveFile
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -191,12 +191,12 @@ class _ScanReader:
                 yield self._convert(kept)
 
     def _convert(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        from pyiceberg.io.pyarrow import _to_requested_schema
+        from phlo_lakehouse._upstream.pyiceberg import to_requested_schema
 
-        converted = _to_requested_schema(
-            requested_schema=self.file_schema,
-            file_schema=self.schema,
-            batch=batch,
+        converted = to_requested_schema(
+            self.file_schema,
+            self.schema,
+            batch,
             include_field_ids=True,
             format_model=self.format_model,
         )

@@ -1,4 +1,4 @@
-"""Branches and tags as `TableOperation`s: create (with retention) and remove.
+"""Branches and tags as `TableOperation`s: create (with retention), remove, fast-forward.
 
 Iceberg refs are one metadata commit each; on Nessie the ref is a Nessie reference.
 """
@@ -14,14 +14,17 @@ from phlo_lakehouse.operations.base import OperationPlan, OperationResult
 from phlo_lakehouse.operations.commit import commit_updates
 from phlo_lakehouse.operations.snapshot_ops import (
     MAIN,
+    MoveBranchOperation,
     SnapshotOperation,
     duration_ms,
     has_retention,
     snapshot_id_argument,
 )
-from phlo_lakehouse.snapshots import require_snapshot
+from phlo_lakehouse.operations.snapshot_state import require_snapshot
 
 if TYPE_CHECKING:
+    from pyiceberg.table.snapshots import Snapshot
+
     from phlo_lakehouse.nessie import NessieReferences
     from phlo_lakehouse.table import LakehouseTable
 
@@ -202,3 +205,59 @@ class RemoveRefOperation(SnapshotOperation):
             [AssertRefSnapshotId(ref=self.ref_name, snapshot_id=plan.figures["snapshot_id"])],
         )
         return self._result(table, plan, committed=True)
+
+
+class FastForwardOperation(MoveBranchOperation):
+    """Move a branch forward to the head of ``to`` when the branch head is its ancestor.
+
+    Args:
+        to: the branch or tag to catch up with (an Iceberg table ref, or a Nessie reference).
+
+    Raises:
+        InvalidInput: the branch has snapshots (commits) ``to`` does not: not a fast-forward.
+
+    Example:
+        >>> FastForwardOperation("audit").settings()
+        {'to': 'audit'}
+    """
+
+    name: ClassVar[str] = "fast_forward"
+
+    def __init__(self, to: str, *, nessie: NessieReferences | None = None) -> None:
+        super().__init__(allow_other_tables=True, nessie=nessie)
+        self.to = validate_ref_name(to)
+
+    def settings(self) -> dict[str, Any]:
+        return {"to": self.to}
+
+    def _iceberg_target(self, table: LakehouseTable) -> Snapshot:
+        from pyiceberg.table.snapshots import ancestors_of
+
+        metadata = table.table.metadata
+        if self.to not in metadata.refs:
+            raise RefNotFound(
+                f"table {table.identifier} has no branch or tag {self.to!r}",
+                hint="list the table's refs with SnapshotManager.list_snapshots(table)",
+            )
+        target = require_snapshot(table.table, metadata.refs[self.to].snapshot_id)
+        head = table.snapshot_id
+        if head is not None and head not in {s.snapshot_id for s in ancestors_of(target, metadata)}:
+            raise InvalidInput(
+                f"cannot fast-forward {table} to {self.to!r}: {table.ref!r} has snapshots "
+                f"{self.to!r} does not",
+                hint="cherry-pick the snapshots instead, or roll the branch back first",
+            )
+        return target
+
+    def _nessie_target(self, table: LakehouseTable, head_hash: str) -> tuple[str, str]:
+        refs = self.refs(table)
+        target = refs.get(self.to)
+        if target.hash != head_hash:
+            merge = refs.merge(self.to, onto=table.ref, dry_run=True)
+            if merge.common_ancestor != head_hash:
+                raise InvalidInput(
+                    f"cannot fast-forward Nessie branch {table.ref!r} to {self.to!r}: it has "
+                    f"commits {self.to!r} does not",
+                    hint="merge instead (NessieReferences.merge)",
+                )
+        return target.name, target.hash or head_hash

@@ -17,12 +17,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from phlo_lakehouse.errors import Conflict
+from phlo_lakehouse.errors import Conflict, StaleReplace
 from phlo_lakehouse.operations.commit import commit_updates
-from phlo_lakehouse.operations.files import LiveFile, applicable_deletes, read_entries
+from phlo_lakehouse.operations.live_files import LiveFile, applicable_deletes, read_entries
+from phlo_lakehouse.operations.manifest_factory import ManifestFactory
 from phlo_lakehouse.retry import active_commit_budget
 
 if TYPE_CHECKING:
@@ -32,10 +32,6 @@ if TYPE_CHECKING:
     from pyiceberg.table.snapshots import Snapshot
 
 _REPLAN_HINT = "re-plan against the refreshed table (the executor does this automatically)"
-
-
-class StaleReplace(Conflict):
-    """Error when a file to replace is no longer live or a concurrent delete applies to it."""
 
 
 @dataclass
@@ -325,200 +321,6 @@ class ReplaceFiles:
         }
         summary.update(self.extra_summary)
         return summary
-
-
-class ManifestFactory:
-    """Writes this commit's manifests and manifest list, recording every path it creates."""
-
-    def __init__(self, table: Table, snapshot_id: int, commit_uuid: uuid.UUID, written: list[str]):
-        from pyiceberg.table import TableProperties
-
-        self.table = table
-        self.metadata = table.metadata
-        self.snapshot_id = snapshot_id
-        self.commit_uuid = commit_uuid
-        self.written = written
-        self.counter = 0
-        self.compression = self.metadata.properties.get(
-            TableProperties.WRITE_AVRO_COMPRESSION, TableProperties.WRITE_AVRO_COMPRESSION_DEFAULT
-        )
-
-    def _output(self, name: str):  # noqa: ANN202 - PyIceberg OutputFile
-        path = self.table.location_provider().new_metadata_location(name)
-        self.written.append(path)
-        return self.table.io.new_output(path)
-
-    def writer(self, spec_id: int, content: int):  # noqa: ANN202
-        from pyiceberg.manifest import ManifestContent
-
-        name = f"{self.commit_uuid}-m{self.counter}.avro"
-        self.counter += 1
-        return manifest_writer(
-            self.metadata.format_version,
-            self.metadata.specs()[spec_id],
-            self.metadata.schema(),
-            self._output(name),
-            self.snapshot_id,
-            self.compression,
-            deletes=content == ManifestContent.DELETES,
-        )
-
-    def rewrite(
-        self, manifest: ManifestFile, kept: list[ManifestEntry], gone: list[ManifestEntry]
-    ) -> ManifestFile:
-        with self.writer(manifest.partition_spec_id, manifest.content) as writer:
-            for entry in kept:
-                writer.existing(entry)
-            for entry in gone:
-                writer.delete(entry)
-        return writer.to_manifest_file()
-
-    def added(
-        self,
-        spec_id: int,
-        files: list[DataFile],
-        *,
-        deletes: bool = False,
-        sequence_number: int | None = None,
-    ) -> ManifestFile:
-        from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestEntryStatus
-
-        content = ManifestContent.DELETES if deletes else ManifestContent.DATA
-        with self.writer(spec_id, content) as writer:
-            for data_file in files:
-                writer.add_entry(
-                    ManifestEntry.from_args(
-                        status=ManifestEntryStatus.ADDED,
-                        snapshot_id=self.snapshot_id,
-                        sequence_number=sequence_number,
-                        file_sequence_number=None,
-                        data_file=data_file,
-                    )
-                )
-        return writer.to_manifest_file()
-
-    def manifest_list(
-        self, manifests: list[ManifestFile], parent_id: int, sequence_number: int
-    ) -> str:
-        from pyiceberg.manifest import write_manifest_list
-
-        name = f"snap-{self.snapshot_id}-1-{self.commit_uuid}.avro"
-        output = self._output(name)
-        with write_manifest_list(
-            format_version=self.metadata.format_version,
-            output_file=output,
-            snapshot_id=self.snapshot_id,
-            parent_snapshot_id=parent_id,
-            sequence_number=sequence_number,
-            avro_compression=self.compression,
-        ) as writer:
-            writer.add_manifests(manifests)
-        return output.location
-
-
-#: Manifest entries per Avro block (PyIceberg writes a block per entry: a header, a sync
-#: marker and a compression stream each, which costs more than the entries themselves).
-BLOCK_ENTRIES = 1000
-DATA_FILE_FIELD_ID = 2
-EQUALITY_IDS_FIELD_ID = 135
-
-
-def manifest_writer(format_version, spec, schema, output, snapshot_id, compression, *, deletes):  # noqa: ANN001, ANN202
-    """A PyIceberg manifest writer (v1 or v2; delete manifests only in v2) that writes its
-    entries in blocks of `BLOCK_ENTRIES`."""
-    from pyiceberg.manifest import ManifestWriterV1, ManifestWriterV2
-
-    if deletes and format_version != 2:
-        raise StaleReplace("delete manifests exist only in format v2 tables", hint=_REPLAN_HINT)
-    if format_version not in (1, 2):
-        raise StaleReplace(
-            f"manifests of format v{format_version} tables cannot be written",
-            hint="PyIceberg 0.12 writes format v1 and v2 tables",
-        )
-    base = ManifestWriterV1 if format_version == 1 else ManifestWriterV2
-    return _blocked_writer_class(base, deletes)(spec, schema, output, snapshot_id, compression)
-
-
-@cache
-def _blocked_writer_class(base: type, deletes: bool) -> type:
-    from pyiceberg.avro.file import AvroOutputFile
-    from pyiceberg.manifest import DEFAULT_READ_VERSION, ManifestContent
-
-    class _BlockedOutput(AvroOutputFile):
-        """Gathers ``write_block`` calls into blocks of `BLOCK_ENTRIES` entries."""
-
-        def __enter__(self):  # noqa: ANN204
-            self.pending: list[Any] = []
-            return super().__enter__()
-
-        def write_block(self, objects: list[Any]) -> None:
-            self.pending.extend(objects)
-            if len(self.pending) >= BLOCK_ENTRIES:
-                self.flush_pending()
-
-        def flush_pending(self) -> None:
-            if self.pending:
-                pending, self.pending = self.pending, []
-                super().write_block(pending)
-
-        def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
-            if exc_type is None:
-                self.flush_pending()
-            super().__exit__(exc_type, exc, tb)
-
-    class _Writer(base):
-        def new_writer(self):  # noqa: ANN202 - PyIceberg's arguments; blocked, spec types
-            return _BlockedOutput(
-                output_file=self._output_file,
-                file_schema=_spec_equality_ids(self._with_partition(self.version)),
-                record_schema=_spec_equality_ids(self._with_partition(DEFAULT_READ_VERSION)),
-                schema_name="manifest_entry",
-                metadata=self._meta,
-            )
-
-    if not deletes:
-        return _Writer
-
-    class _DeleteWriter(_Writer):
-        def content(self) -> ManifestContent:
-            return ManifestContent.DELETES
-
-        @property
-        def _meta(self) -> dict[str, str]:
-            return {**super()._meta, "content": "deletes"}
-
-    return _DeleteWriter
-
-
-def _spec_equality_ids(schema: Any) -> Any:
-    """The manifest entry schema with ``data_file.equality_ids`` as ``list<int>``, as the Iceberg
-    spec defines it. PyIceberg 0.12 declares ``list<long>`` (apache/iceberg-python#3840), which
-    Java readers reject with a ClassCastException as soon as a manifest holds an equality delete
-    file; ints and longs share Avro's encoding, so PyIceberg reads either."""
-    from pyiceberg.schema import Schema
-    from pyiceberg.types import IntegerType, ListType, StructType
-
-    def data_file(field: Any) -> Any:
-        fields = [
-            f.model_copy(
-                update={
-                    "field_type": ListType(
-                        element_id=f.field_type.element_id,
-                        element_type=IntegerType(),
-                        element_required=f.field_type.element_required,
-                    )
-                }
-            )
-            if f.field_id == EQUALITY_IDS_FIELD_ID
-            else f
-            for f in field.field_type.fields
-        ]
-        return field.model_copy(update={"field_type": StructType(*fields)})
-
-    return Schema(
-        *[data_file(f) if f.field_id == DATA_FILE_FIELD_ID else f for f in schema.fields],
-        schema_id=schema.schema_id,
-    )
 
 
 def new_snapshot(  # noqa: ANN201

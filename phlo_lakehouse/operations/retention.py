@@ -35,7 +35,7 @@ from phlo_lakehouse.units import parse_duration
 if TYPE_CHECKING:
     from pyiceberg.types import NestedField
 
-    from phlo_lakehouse.operations.files import LiveFile
+    from phlo_lakehouse.operations.live_files import LiveFile
     from phlo_lakehouse.table import LakehouseTable
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -85,7 +85,7 @@ class DataRetentionOperation(TableOperation):
 
     def plan(self, table: LakehouseTable) -> OperationPlan:
         from phlo_lakehouse.operations.delete_index import deletes_by_data_file
-        from phlo_lakehouse.operations.files import live_files
+        from phlo_lakehouse.operations.live_files import live_files
 
         if table.ref_kind != "branch":
             raise InvalidInput(
@@ -135,7 +135,7 @@ class DataRetentionOperation(TableOperation):
 
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         from phlo_lakehouse.operations.delete_index import deletes_by_data_file
-        from phlo_lakehouse.operations.files import live_files
+        from phlo_lakehouse.operations.live_files import live_files
         from phlo_lakehouse.operations.replace import ReplaceFiles
         from phlo_lakehouse.storage import delete_files
 

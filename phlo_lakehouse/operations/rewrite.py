@@ -1,4 +1,5 @@
-"""Writing rewritten rows back as target-size Parquet files, and ordering them (sort, z-order).
+"""Rewriting a file group by decoding it: rows read (deletes applied), ordered (sort, z-order) and
+written back as target-size Parquet files.
 
 `RollingDataFileWriter` takes batches already in the write schema (`read.read_group` produces
 them) and streams them into row groups of bounded size, so memory is bounded by one row-group
@@ -7,17 +8,21 @@ buffer per group being written, never by the table.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from phlo_lakehouse.operations.read import write_schema
+from phlo_lakehouse.operations.read import read_group, write_schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.manifest import DataFile
     from pyiceberg.table import Table
     from pyiceberg.typedef import Record
+
+    from phlo_lakehouse.operations.file_groups import FileGroup
+    from phlo_lakehouse.operations.live_files import LiveFile
 
 #: Arrow bytes buffered per row group when ``write.parquet.row-group-size-bytes`` is not set.
 ROW_GROUP_BUFFER_BYTES_DEFAULT = 64 * 1024 * 1024
@@ -225,3 +230,61 @@ def zorder_rows(rows: pa.Table, columns: Sequence[str]) -> pa.Table:
         for scaled in scaled_cols:
             z = (z << np.uint64(1)) | ((scaled >> np.uint64(bit)) & np.uint64(1))
     return rows.take(np.argsort(z, kind="stable"))
+
+
+def rewrite_group(
+    table: Table,
+    group: FileGroup,
+    files: list[LiveFile],
+    deletes: dict[str, list[LiveFile]],
+    *,
+    strategy: str,
+    sort_keys: list[tuple[str, str, str]],
+    table_sort_order: bool,
+    zorder_by: Sequence[str],
+) -> tuple[list[DataFile], int, list[str]]:
+    """Rewrite one file group by decoding it: read its rows (deletes applied), order them per
+    ``strategy`` and write target-size files. Returns the new data files, the rows read and
+    every path written (to delete if the commit fails).
+
+    Raises:
+        RuntimeError: the files written hold another number of rows than were read.
+    """
+    rows_per_file = max(1, math.ceil(group.input_records / max(1, group.expected_output_files)))
+    partition = files[0].data_file.partition
+    sort_order_id = (
+        table.metadata.default_sort_order_id if strategy == "sort" and table_sort_order else None
+    )
+    writer = RollingDataFileWriter(
+        table,
+        group.spec_id,
+        partition,
+        rows_per_file=rows_per_file,
+        sort_order_id=sort_order_id,
+    )
+    rows_read = 0
+    with writer:
+        if strategy == "binpack":
+            for batch in read_group(table, files, deletes):
+                rows_read += batch.num_rows
+                writer.write(batch)
+        else:
+            import pyarrow as pa
+
+            batches = list(read_group(table, files, deletes))
+            rows = pa.Table.from_batches(batches, schema=batches[0].schema) if batches else None
+            if rows is not None and rows.num_rows:
+                rows_read = rows.num_rows
+                ordered = (
+                    sort_rows(rows, sort_keys)
+                    if strategy == "sort"
+                    else zorder_rows(rows, zorder_by)
+                )
+                writer.write_all(ordered.to_batches())
+    written_rows = sum(f.record_count for f in writer.data_files)
+    if written_rows != rows_read:
+        writer.abort()
+        raise RuntimeError(
+            f"rewrite of group {group.group_id} wrote {written_rows} rows, read {rows_read}"
+        )
+    return writer.data_files, rows_read, writer.written_paths

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from phlo_lakehouse.errors import Conflict, InvalidInput, NotFound
+from phlo_lakehouse.errors import ColumnNotFound, Conflict, InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 
 if TYPE_CHECKING:
@@ -45,10 +45,6 @@ _ALIASES = {
     "real": "float",
     "bytes": "binary",
 }
-
-
-class ColumnNotFound(NotFound):
-    """Error when a schema change names a column the table does not have."""
 
 
 def parse_type(value: str | IcebergType, *, column: str = "column") -> IcebergType:
@@ -239,8 +235,10 @@ class SchemaChanges:
 
     def preview(self, table: Table) -> Schema:
         """The schema the changes would produce (validated, nothing committed)."""
+        from phlo_lakehouse._upstream.pyiceberg import preview_schema_update
+
         self.validate(table)
-        return self.stage(table.update_schema())._apply()
+        return preview_schema_update(self.stage(table.update_schema()))
 
     def _validate_adds(self, schema: Schema, name: str) -> None:
         from pyiceberg.types import StructType

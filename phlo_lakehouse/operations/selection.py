@@ -6,7 +6,7 @@ evaluated against partition values and column metrics).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
@@ -77,16 +77,14 @@ def parse_filter(text: str):  # noqa: ANN202
 
 def file_filter(table: Table, expr: Any) -> Callable[[DataFile], bool]:
     from pyiceberg.exceptions import ValidationError
-    from pyiceberg.expressions.visitors import (
-        _InclusiveMetricsEvaluator,
-        expression_evaluator,
-        inclusive_projection,
-    )
+    from pyiceberg.expressions.visitors import expression_evaluator, inclusive_projection
     from pyiceberg.schema import Schema
+
+    from phlo_lakehouse._upstream.pyiceberg import inclusive_metrics_evaluator
 
     schema = table.metadata.schema()
     try:
-        metrics = _InclusiveMetricsEvaluator(schema, expr, True)
+        may_match = inclusive_metrics_evaluator(schema, expr, True)
         partitions = {
             spec_id: expression_evaluator(
                 Schema(*spec.partition_type(schema).fields),
@@ -100,4 +98,51 @@ def file_filter(table: Table, expr: Any) -> Callable[[DataFile], bool]:
             f"partition_filter cannot be applied: {str(e).splitlines()[0]}",
             hint="use column names of the table's current schema",
         ) from e
-    return lambda f: partitions[f.spec_id](f.partition) and metrics.eval(f)
+    return lambda f: partitions[f.spec_id](f.partition) and may_match(f)
+
+
+def resolve_sort_keys(
+    table: Table, schema: Schema, strategy: str, sort_keys: list[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """The sort keys of a ``sort`` compaction: ``sort_keys`` (checked against ``schema``), else
+    the table's sort order (identity fields only); none for other strategies."""
+    if strategy != "sort":
+        return []
+    if sort_keys:
+        for column, _, _ in sort_keys:
+            require_column(schema, column, "sort_by")
+        return sort_keys
+    order = table.sort_order()
+    if order.is_unsorted:
+        raise InvalidInput(
+            "strategy 'sort' needs sort_by columns or a table sort order",
+            hint="pass sort_by=['col'] or set the table's sort order",
+        )
+    keys = []
+    for sort_field in order.fields:
+        if str(sort_field.transform) != "identity":
+            raise InvalidInput(
+                f"table sort order uses transform {sort_field.transform}",
+                hint="pass sort_by columns (only identity sort fields are supported)",
+            )
+        keys.append(
+            (
+                schema.find_column_name(sort_field.source_id),
+                "ascending" if sort_field.direction.value == "asc" else "descending",
+                "at_start" if sort_field.null_order.value == "nulls-first" else "at_end",
+            )
+        )
+    return keys
+
+
+def check_zorder_columns(schema: Schema, zorder_by: Sequence[str]) -> None:
+    """Refuse z-order columns of types z-ordering cannot interleave."""
+    for column in zorder_by:
+        field = require_column(schema, column, "zorder_by")
+        if str(field.field_type) not in ZORDER_TYPES and not str(field.field_type).startswith(
+            "timestamp"
+        ):
+            raise InvalidInput(
+                f"z-order on column {column!r} of type {field.field_type} is not supported",
+                hint="z-order numeric, date/time, timestamp, string or boolean columns",
+            )

@@ -25,13 +25,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from phlo_lakehouse.errors import (
     InvalidInput,
-    RefNotFound,
     SnapshotNotFound,
 )
-from phlo_lakehouse.identifiers import validate_ref_name
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.commit import commit_updates
-from phlo_lakehouse.snapshots import require_snapshot, state_as_of, to_millis
+from phlo_lakehouse.operations.snapshot_state import require_snapshot, state_as_of, to_millis
 from phlo_lakehouse.units import parse_duration
 
 if TYPE_CHECKING:
@@ -101,7 +99,7 @@ class SnapshotOperation(TableOperation):
         )
 
 
-class _MoveBranchOperation(SnapshotOperation):
+class MoveBranchOperation(SnapshotOperation):
     """Point the handle's branch at another snapshot (Iceberg) or commit (Nessie)."""
 
     def __init__(
@@ -189,7 +187,7 @@ class _MoveBranchOperation(SnapshotOperation):
         return self._plan(table, figures, details)
 
 
-class RollbackOperation(_MoveBranchOperation):
+class RollbackOperation(MoveBranchOperation):
     """Move a branch back to one of its ancestors, by snapshot id or by time.
 
     Args:
@@ -269,7 +267,7 @@ class RollbackOperation(_MoveBranchOperation):
         return table.ref, state.latest_hash
 
 
-class SetCurrentSnapshotOperation(_MoveBranchOperation):
+class SetCurrentSnapshotOperation(MoveBranchOperation):
     """Point a branch at any snapshot of the table, ancestor or not.
 
     On Nessie the snapshot is looked up in the branch's history first, then in every other
@@ -303,62 +301,6 @@ class SetCurrentSnapshotOperation(_MoveBranchOperation):
         names = [table.ref, *sorted(r.name for r in refs.list() if r.name != table.ref)]
         ref, state = refs.find_table_state(table.identifier, self.snapshot_id, names)
         return ref, state.latest_hash
-
-
-class FastForwardOperation(_MoveBranchOperation):
-    """Move a branch forward to the head of ``to`` when the branch head is its ancestor.
-
-    Args:
-        to: the branch or tag to catch up with (an Iceberg table ref, or a Nessie reference).
-
-    Raises:
-        InvalidInput: the branch has snapshots (commits) ``to`` does not: not a fast-forward.
-
-    Example:
-        >>> FastForwardOperation("audit").settings()
-        {'to': 'audit'}
-    """
-
-    name: ClassVar[str] = "fast_forward"
-
-    def __init__(self, to: str, *, nessie: NessieReferences | None = None) -> None:
-        super().__init__(allow_other_tables=True, nessie=nessie)
-        self.to = validate_ref_name(to)
-
-    def settings(self) -> dict[str, Any]:
-        return {"to": self.to}
-
-    def _iceberg_target(self, table: LakehouseTable) -> Snapshot:
-        from pyiceberg.table.snapshots import ancestors_of
-
-        metadata = table.table.metadata
-        if self.to not in metadata.refs:
-            raise RefNotFound(
-                f"table {table.identifier} has no branch or tag {self.to!r}",
-                hint="list the table's refs with SnapshotManager.list_snapshots(table)",
-            )
-        target = require_snapshot(table.table, metadata.refs[self.to].snapshot_id)
-        head = table.snapshot_id
-        if head is not None and head not in {s.snapshot_id for s in ancestors_of(target, metadata)}:
-            raise InvalidInput(
-                f"cannot fast-forward {table} to {self.to!r}: {table.ref!r} has snapshots "
-                f"{self.to!r} does not",
-                hint="cherry-pick the snapshots instead, or roll the branch back first",
-            )
-        return target
-
-    def _nessie_target(self, table: LakehouseTable, head_hash: str) -> tuple[str, str]:
-        refs = self.refs(table)
-        target = refs.get(self.to)
-        if target.hash != head_hash:
-            merge = refs.merge(self.to, onto=table.ref, dry_run=True)
-            if merge.common_ancestor != head_hash:
-                raise InvalidInput(
-                    f"cannot fast-forward Nessie branch {table.ref!r} to {self.to!r}: it has "
-                    f"commits {self.to!r} does not",
-                    hint="merge instead (NessieReferences.merge)",
-                )
-        return target.name, target.hash or head_hash
 
 
 def set_branch_head(table: Table, branch: str, snapshot_id: int, *, expected: int | None) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
-from phlo_lakehouse.operations.files import LiveFile, normalize_location
+from phlo_lakehouse.operations.live_files import LiveFile
 from phlo_lakehouse.operations.parquet_footer import (
     CODECS,
     Footer,
@@ -41,6 +41,7 @@ from phlo_lakehouse.operations.parquet_footer import (
     rebased_row_group,
     verify_footer,
 )
+from phlo_lakehouse.storage.listing import normalize_location
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile

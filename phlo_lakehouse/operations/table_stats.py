@@ -204,7 +204,7 @@ def sketch_columns(
     """One `puffin.ColumnSketch` per column over the live rows of ``snapshot_id`` (position and
     equality deletes applied), read file by file."""
     from phlo_lakehouse.operations.delete_index import deletes_by_data_file
-    from phlo_lakehouse.operations.files import live_files
+    from phlo_lakehouse.operations.live_files import live_files
     from phlo_lakehouse.operations.puffin import ColumnSketch
     from phlo_lakehouse.operations.read import read_group
 

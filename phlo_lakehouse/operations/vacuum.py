@@ -24,22 +24,25 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from phlo_lakehouse.errors import InvalidInput, OperationFailed
+from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
-from phlo_lakehouse.operations.files import (
-    READ_THREADS,
-    StoredFile,
-    list_storage,
-    normalize_location,
-    reachable_files,
-)
 from phlo_lakehouse.operations.gc_pause import gc_paused
+from phlo_lakehouse.operations.orphans import (
+    OrphanClassification,
+    check_prefix_mismatch,
+    classify,
+    classify_listed_files,
+    is_inside,
+    list_inside,
+)
+from phlo_lakehouse.operations.reachable import reachable_files
 from phlo_lakehouse.storage.deletion import delete_files
+from phlo_lakehouse.storage.listing import StoredFile
+from phlo_lakehouse.storage.parallel import READ_THREADS
 from phlo_lakehouse.units import parse_duration
 
 if TYPE_CHECKING:
@@ -48,97 +51,6 @@ if TYPE_CHECKING:
 DEFAULT_OLDER_THAN = "3d"
 #: The youngest ``older_than`` accepted without ``force=True`` (as Spark's procedure).
 MIN_OLDER_THAN = timedelta(hours=24)
-#: What to do with a listed file that matches a reachable file by path only.
-PREFIX_MISMATCH_MODES = ("error", "ignore", "delete")
-_PREFIX_MISMATCH_HINT = (
-    'pass prefix_mismatch="ignore" to keep such files (the same files under another URI) or '
-    'prefix_mismatch="delete" to treat them as orphans (different files that share a path); '
-    'the default "error" stops'
-)
-
-
-@dataclass(frozen=True)
-class OrphanClassification:
-    """Listed files sorted by whether table metadata reaches them (file ages not considered).
-
-    Attributes:
-        reachable: listed files the metadata references (with ``prefix_mismatch="ignore"``, also
-            files that match a reachable file by path only).
-        unreachable: listed files the metadata does not reference (with
-            ``prefix_mismatch="delete"``, also files that match a reachable file by path only).
-        prefix_mismatches: (listed, referenced) pairs that match by path but differ in scheme or
-            authority, e.g. ``("s3://b/t/x", "s3://a/t/x")``.
-    """
-
-    reachable: tuple[str, ...]
-    unreachable: tuple[str, ...]
-    prefix_mismatches: tuple[tuple[str, str], ...]
-
-
-def classify_listed_files(
-    listed: Iterable[str], reachable: Iterable[str], *, prefix_mismatch: str = "error"
-) -> OrphanClassification:
-    """Sort ``listed`` URIs into reachable and unreachable by their normalized location.
-
-    Locations are compared with `normalize_location`, so ``s3a://``/``s3n://`` equal ``s3://`` and
-    ``file:/x``, ``file:///x`` and ``/x`` are one file. A listed file whose path equals a reachable
-    file's path while its scheme or authority differ is a prefix mismatch, handled per
-    ``prefix_mismatch``.
-
-    Args:
-        listed: URIs found in storage.
-        reachable: URIs the table metadata references.
-        prefix_mismatch: "error" raises when there is any mismatch, "ignore" counts mismatched
-            files as reachable, "delete" counts them as unreachable.
-
-    Raises:
-        OperationFailed: ``prefix_mismatch="error"`` and some listed file mismatches.
-        InvalidInput: ``prefix_mismatch`` is not one of `PREFIX_MISMATCH_MODES`.
-
-    Example:
-        >>> c = classify_listed_files(
-        ...     ["s3a://a/t/x", "s3://b/t/y", "s3://a/t/z"],
-        ...     ["s3://a/t/x", "s3://a/t/y"],
-        ...     prefix_mismatch="delete",
-        ... )
-        >>> c.reachable, c.unreachable, len(c.prefix_mismatches)
-        (('s3a://a/t/x',), ('s3://a/t/z', 's3://b/t/y'), 1)
-    """
-    _check_prefix_mismatch(prefix_mismatch)
-    listed_files = [StoredFile(uri, 0, 0, normalize_location(uri)) for uri in set(listed)]
-    return _classify(listed_files, reachable, prefix_mismatch)
-
-
-def _classify(
-    listed: Iterable[StoredFile], reachable: Iterable[str], prefix_mismatch: str
-) -> OrphanClassification:
-    """`classify_listed_files` on listed files (their `StoredFile.location` already known)."""
-    prefixes_by_path: dict[str, dict[tuple[str, str], str]] = {}
-    for uri in reachable:
-        scheme, authority, path = normalize_location(uri)
-        prefixes_by_path.setdefault(path, {}).setdefault((scheme, authority), uri)
-    kept: list[str] = []
-    unreachable: list[str] = []
-    mismatches: list[tuple[str, str]] = []
-    for f in listed:
-        scheme, authority, path = f.location
-        prefixes = prefixes_by_path.get(path)
-        if prefixes is None:
-            unreachable.append(f.path)
-        elif (scheme, authority) in prefixes:
-            kept.append(f.path)
-        else:
-            mismatches.append((f.path, min(prefixes.values())))
-            (unreachable if prefix_mismatch == "delete" else kept).append(f.path)
-    mismatches.sort()
-    if mismatches and prefix_mismatch == "error":
-        listed_uri, referenced = mismatches[0]
-        raise OperationFailed(
-            f"{len(mismatches)} listed file(s) match reachable files by path only (scheme or "
-            f"authority differ), e.g. {listed_uri} vs referenced {referenced}",
-            hint=_PREFIX_MISMATCH_HINT,
-        )
-    return OrphanClassification(tuple(sorted(kept)), tuple(sorted(unreachable)), tuple(mismatches))
 
 
 class VacuumOperation(TableOperation):
@@ -198,7 +110,7 @@ class VacuumOperation(TableOperation):
                 hint="use older_than of 24h or more (default 3d); pass force=True only when no "
                 "writer is active on the table",
             )
-        _check_prefix_mismatch(prefix_mismatch)
+        check_prefix_mismatch(prefix_mismatch)
         if location is not None and (not isinstance(location, str) or not location.strip()):
             raise InvalidInput(
                 f"location={location!r} is not a storage location",
@@ -263,10 +175,10 @@ class VacuumOperation(TableOperation):
         """(refreshed table, listed files, their classification, old unreachable files)."""
         # The order is the safety argument: whatever commits after this listing is in the
         # reachable set read below, and whatever is written after it is not listed.
-        listed = _list_inside(table, location)
+        listed = list_inside(table, location)
         table = table.refresh()
         reachable = self._reachable(table)
-        classification = _classify(listed, reachable, self.prefix_mismatch)
+        classification = classify(listed, reachable, self.prefix_mismatch)
         self._unreachable_by_version = (
             table.table.metadata_location,
             frozenset(classification.unreachable),
@@ -354,7 +266,7 @@ class VacuumOperation(TableOperation):
         table_location = table.table.location()
         if self.location is None:
             return table_location
-        if not _is_inside(self.location, table_location):
+        if not is_inside(self.location, table_location):
             raise InvalidInput(
                 f"location {self.location} is not inside the location of {table.identifier} "
                 f"({table_location})",
@@ -372,63 +284,6 @@ def _refuse_nessie(table: LakehouseTable) -> None:
             "table's current metadata does not; use Nessie GC (`phlo-lakehouse gc`, "
             "phlo_lakehouse.gc.NessieGCOperation) to remove orphan files",
         )
-
-
-def _check_prefix_mismatch(mode: str) -> None:
-    if mode not in PREFIX_MISMATCH_MODES:
-        raise InvalidInput(
-            f"prefix_mismatch={mode!r} is not one of {', '.join(PREFIX_MISMATCH_MODES)}",
-            hint=_PREFIX_MISMATCH_HINT,
-        )
-
-
-def _is_inside(location: str, parent: str, *, strictly: bool = False) -> bool:
-    """True when ``location`` is below ``parent`` (or is ``parent``, unless ``strictly``),
-    comparing normalized scheme, authority and path."""
-    scheme, authority, path = normalize_location(location)
-    parent_scheme, parent_authority, parent_path = normalize_location(parent)
-    if (scheme, authority) != (parent_scheme, parent_authority):
-        return False
-    if path == parent_path:
-        return not strictly
-    return path.startswith(parent_path.rstrip("/") + "/")
-
-
-def _list_inside(table: LakehouseTable, location: str) -> list[StoredFile]:
-    """Files under ``location``; anything a backend returns from outside it is dropped, so a
-    sibling directory sharing the name prefix (``events`` / ``events_v2``) is never touched.
-    Hidden files are skipped as Spark's ``remove_orphan_files`` does, except checksum sidecars
-    (``.name.crc``) whose base file is gone: those went with it."""
-    scheme, authority, base = normalize_location(location)
-    base = base.rstrip("/")
-    root = base + "/"
-    inside = [
-        f
-        for f in list_storage(table.table.io, location)
-        if f.location[2].startswith(root) and f.location[:2] == (scheme, authority)
-    ]
-    paths = {f.path for f in inside}
-    return [f for f in inside if not _hidden(f.location[2], base) or _stale_checksum(f.path, paths)]
-
-
-def _hidden(path: str, base: str) -> bool:
-    """Hidden below the scanned location (``base``): a name or a directory starting with . or _
-    (Hive-style ``_col=value`` partition directories are not hidden). What lies above the
-    location, such as a ``.lakehouse`` home, does not count."""
-    relative = path[len(base) :]
-    if "/." not in relative and "/_" not in relative:
-        return False  # no name below the location starts with . or _
-    parts = relative.strip("/").split("/")
-    name, directories = parts[-1], parts[:-1]
-    hidden_dir = any(d.startswith((".", "_")) and "=" not in d for d in directories)
-    return name.startswith((".", "_")) or hidden_dir
-
-
-def _stale_checksum(path: str, listed: set[str]) -> bool:
-    directory, _, name = path.rpartition("/")
-    if not (name.startswith(".") and name.endswith(".crc")):
-        return False
-    return f"{directory}/{name[1:-4]}" not in listed
 
 
 def _figures(listed: int, orphan_sizes: Mapping[str, int], mismatches: int) -> dict[str, int]:

@@ -16,7 +16,7 @@ v0 catalog both engines stay v0).
 Locations differ in form, not in meaning: PyIceberg writes ``file:///path``, Spark's HadoopFileIO
 ``file:/path`` (data files, manifests, metadata files; the table location stays as created), and
 Hadoop's local file system adds a ``.<name>.crc`` file next to every file Spark writes. Compare
-locations with `phlo_lakehouse.operations.files.normalize_location`.
+locations with `phlo_lakehouse.storage.listing.normalize_location`.
 
 Example:
     >>> from phlo_lakehouse.config import CatalogSettings

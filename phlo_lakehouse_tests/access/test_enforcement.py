@@ -13,7 +13,7 @@ from phlo_lakehouse.access import (
 )
 from phlo_lakehouse.demo import plant_orphans, seed_demo_table
 from phlo_lakehouse.operations import OptimizeOperation, VacuumOperation
-from phlo_lakehouse.operations.files import list_storage
+from phlo_lakehouse.storage.listing import list_storage
 
 
 @pytest.fixture

@@ -7,12 +7,9 @@ import dagster as dg
 import pytest
 
 from phlo_lakehouse import InvalidInput
-from phlo_lakehouse.dagster import history
-from phlo_lakehouse.dagster.history import (
-    SchemaResource,
-    SnapshotResource,
-    schema_compatibility_checks,
-)
+from phlo_lakehouse.dagster import resources, schema_checks
+from phlo_lakehouse.dagster.resources import SchemaResource, SnapshotResource
+from phlo_lakehouse.dagster.schema_checks import schema_compatibility_checks
 from phlo_lakehouse.demo import seed_demo_table
 
 
@@ -95,4 +92,5 @@ def test_check_factory_validates_at_definition_time():
 
 
 def test_module_keeps_annotations_resolvable_for_dagster():
-    assert "from __future__ import annotations" not in inspect.getsource(history)
+    for module in (resources, schema_checks):
+        assert "from __future__ import annotations" not in inspect.getsource(module)

@@ -3,7 +3,8 @@
 import dagster as dg
 
 from phlo_lakehouse.dagster import lakehouse_maintenance_definitions
-from phlo_lakehouse.operations.files import list_storage, reachable_files
+from phlo_lakehouse.operations.reachable import reachable_files
+from phlo_lakehouse.storage.listing import list_storage
 from phlo_lakehouse_tests.operations.conftest import rows_of
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from phlo_lakehouse.dagster import lakehouse_maintenance_definitions
 from phlo_lakehouse.dagster.ops import DRY_RUN_TAG
-from phlo_lakehouse.operations.files import list_storage, reachable_files
+from phlo_lakehouse.operations.reachable import reachable_files
+from phlo_lakehouse.storage.listing import list_storage
 
 KEY = dg.AssetKey(["demo", "events"])
 JOB = "lakehouse_maintenance"

@@ -22,7 +22,7 @@ from phlo_lakehouse import IcebergLakehouse
 from phlo_lakehouse.dagster.checks import CHECK_NAME
 from phlo_lakehouse.definitions import MAIN_JOB
 from phlo_lakehouse.demo import DEMO_TABLE
-from phlo_lakehouse.operations.files import list_storage
+from phlo_lakehouse.storage.listing import list_storage
 from phlo_lakehouse_tests.dagster.dev_server import (
     IN_PROCESS,
     REPO_ROOT,

@@ -21,7 +21,7 @@ from phlo_lakehouse.operations import (
     RewriteManifestsOperation,
     VacuumOperation,
 )
-from phlo_lakehouse.operations.files import list_storage
+from phlo_lakehouse.storage.listing import list_storage
 from phlo_lakehouse_tests.engines.conftest import free_port
 
 

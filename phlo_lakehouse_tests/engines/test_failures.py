@@ -10,7 +10,7 @@ import pytest
 from phlo_lakehouse import Conflict, OperationFailed
 from phlo_lakehouse.demo import seed_demo_table
 from phlo_lakehouse.engines import SparkEngine
-from phlo_lakehouse.engines.spark import ICEBERG_EXTENSIONS
+from phlo_lakehouse.engines.spark_session import ICEBERG_EXTENSIONS
 from phlo_lakehouse.errors import CommitStateUnknown
 from phlo_lakehouse.operations import OptimizeOperation
 

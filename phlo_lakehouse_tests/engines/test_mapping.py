@@ -10,13 +10,9 @@ from pyiceberg.expressions.parser import parse
 
 from phlo_lakehouse import CatalogSettings, InvalidConfig, InvalidInput
 from phlo_lakehouse.demo import seed_demo_table
-from phlo_lakehouse.engines.mapping import (
-    procedure_call,
-    spark_filter,
-    sql_string,
-    sql_timestamp,
-)
-from phlo_lakehouse.engines.spark import catalog_conf, spark_catalog_name
+from phlo_lakehouse.engines.mapping import procedure_call
+from phlo_lakehouse.engines.spark_catalog import catalog_conf, spark_catalog_name
+from phlo_lakehouse.engines.sql import spark_filter, sql_string, sql_timestamp
 from phlo_lakehouse.operations import (
     ExpireSnapshotsOperation,
     OptimizeOperation,

@@ -25,7 +25,8 @@ from phlo_lakehouse.operations import (
     RewriteManifestsOperation,
     VacuumOperation,
 )
-from phlo_lakehouse.operations.files import list_storage, normalize_location, reachable_files
+from phlo_lakehouse.operations.reachable import reachable_files
+from phlo_lakehouse.storage.listing import list_storage, normalize_location
 from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]

@@ -27,9 +27,10 @@ import pytest
 from phlo_lakehouse.demo import seed_demo_table
 from phlo_lakehouse.operations import OperationExecutor
 from phlo_lakehouse.operations.expire import ExpireSnapshotsOperation
-from phlo_lakehouse.operations.files import live_files, normalize_location
+from phlo_lakehouse.operations.live_files import live_files
 from phlo_lakehouse.operations.optimize import OptimizeOperation
 from phlo_lakehouse.operations.vacuum import VacuumOperation
+from phlo_lakehouse.storage.listing import normalize_location
 
 pytestmark = pytest.mark.spark
 
@@ -366,7 +367,7 @@ def commit_equality_delete(handle, column: str, values: list) -> str:
     from pyiceberg.typedef import Record
 
     from phlo_lakehouse.operations.commit import commit_updates
-    from phlo_lakehouse.operations.replace import ManifestFactory
+    from phlo_lakehouse.operations.manifest_factory import ManifestFactory
 
     table = handle.table
     field = table.schema().find_field(column)

@@ -13,8 +13,8 @@ import pytest
 
 from phlo_lakehouse.operations import OperationExecutor
 from phlo_lakehouse.operations.dangling import RemoveDanglingDeletesOperation
-from phlo_lakehouse.operations.files import normalize_location
 from phlo_lakehouse.operations.optimize import OptimizeOperation
+from phlo_lakehouse.storage.listing import normalize_location
 from phlo_lakehouse_tests.integration.test_spark_cross_engine import (
     MOR_PROPERTIES,
     fqn,

@@ -10,7 +10,7 @@ import pytest
 from phlo_lakehouse.migration import HiveMigration, ValidationFailed
 from phlo_lakehouse.migration.hive import ORIGINAL_TYPE_PARAMETER
 from phlo_lakehouse.migration.metastore import BACKUP_OF_PARAMETER
-from phlo_lakehouse.operations.files import list_storage
+from phlo_lakehouse.storage.listing import list_storage
 from phlo_lakehouse_tests.migration.conftest import (
     DAYS,
     day_rows,

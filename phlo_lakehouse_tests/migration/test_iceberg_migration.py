@@ -6,7 +6,7 @@ from phlo_lakehouse import CatalogSettings, IcebergLakehouse
 from phlo_lakehouse.demo import seed_demo_table
 from phlo_lakehouse.errors import AccessDenied, InvalidInput
 from phlo_lakehouse.migration import IcebergCatalogMigration
-from phlo_lakehouse.operations.files import list_storage
+from phlo_lakehouse.storage.listing import list_storage
 from phlo_lakehouse_tests.operations.conftest import rows_of
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from phlo_lakehouse.operations.files import live_files
+from phlo_lakehouse.operations.live_files import live_files
 from phlo_lakehouse.table import LakehouseTable
 
 

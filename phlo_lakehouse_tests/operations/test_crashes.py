@@ -26,8 +26,9 @@ from phlo_lakehouse.operations import (
     OperationExecutor,
     OptimizeOperation,
 )
-from phlo_lakehouse.operations.files import list_storage, normalize_location, reachable_files
+from phlo_lakehouse.operations.reachable import reachable_files
 from phlo_lakehouse.operations.vacuum import VacuumOperation
+from phlo_lakehouse.storage.listing import list_storage, normalize_location
 from phlo_lakehouse_tests.operations.conftest import rows_of
 
 TABLE = "raw.events"

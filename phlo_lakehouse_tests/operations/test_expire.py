@@ -11,7 +11,8 @@ from phlo_lakehouse.demo import demo_rows, seed_demo_table
 from phlo_lakehouse.operations import OperationExecutor
 from phlo_lakehouse.operations.commit import commit_updates
 from phlo_lakehouse.operations.expire import ExpireSnapshotsOperation
-from phlo_lakehouse.operations.files import list_storage, normalize_location, reachable_files
+from phlo_lakehouse.operations.reachable import reachable_files
+from phlo_lakehouse.storage.listing import list_storage, normalize_location
 
 TABLE = "raw.events"
 DAY_MS = 86_400_000

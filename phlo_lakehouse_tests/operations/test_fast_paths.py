@@ -14,18 +14,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from phlo_lakehouse._upstream.avro_manifests import manifest_content_paths, manifest_list_paths
 from phlo_lakehouse.demo import demo_rows, seed_demo_table
 from phlo_lakehouse.operations import OperationExecutor
-from phlo_lakehouse.operations.files import (
-    list_storage,
-    live_files,
-    normalize_location,
-    reachable_files,
-)
 from phlo_lakehouse.operations.gc_pause import gc_paused
-from phlo_lakehouse.operations.manifest_paths import manifest_content_paths, manifest_list_paths
+from phlo_lakehouse.operations.live_files import live_files
 from phlo_lakehouse.operations.optimize import OptimizeOperation
+from phlo_lakehouse.operations.reachable import reachable_files
 from phlo_lakehouse.operations.read import _DirectReader, _ScanReader, read_group, write_schema
+from phlo_lakehouse.storage.listing import list_storage, normalize_location
 from phlo_lakehouse_tests.operations.conftest import rows_of
 
 TABLE = "raw.events"
@@ -268,7 +265,7 @@ def test_projected_reads_of_delete_manifests_keep_the_content_kind(lakehouse, en
     """One entry per block (the leading-fields read) and several (the whole-record read)."""
     from pyiceberg.manifest import DataFileContent, ManifestEntry, ManifestEntryStatus
 
-    from phlo_lakehouse.operations.replace import manifest_writer
+    from phlo_lakehouse._upstream.manifest_writer import manifest_writer
 
     handle = seed_demo_table(lakehouse, TABLE, commits=1, rows_per_commit=5)
     table = handle.table

@@ -43,13 +43,10 @@ from phlo_lakehouse.operations import (
     OptimizeOperation,
     RewriteManifestsOperation,
 )
-from phlo_lakehouse.operations.files import (
-    list_storage,
-    live_files,
-    normalize_location,
-    reachable_files,
-)
+from phlo_lakehouse.operations.live_files import live_files
+from phlo_lakehouse.operations.reachable import reachable_files
 from phlo_lakehouse.operations.vacuum import VacuumOperation
+from phlo_lakehouse.storage.listing import list_storage, normalize_location
 from phlo_lakehouse_tests.operations.conftest import rows_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -434,7 +434,8 @@ def test_a_tag_another_writer_creates_while_expire_commits_survives_with_its_row
 
 
 def _unreachable_files(lakehouse: IcebergLakehouse, name: str) -> set[str]:
-    from phlo_lakehouse.operations.files import list_storage, reachable_files
+    from phlo_lakehouse.operations.reachable import reachable_files
+    from phlo_lakehouse.storage.listing import list_storage
 
     table = IcebergLakehouse(lakehouse.settings).get_table(name).table
     reachable = reachable_files(table).all()

@@ -14,7 +14,7 @@ import pytest
 from phlo_lakehouse.demo import demo_rows, seed_demo_table
 from phlo_lakehouse.errors import InvalidDuration, InvalidInput
 from phlo_lakehouse.operations import OperationExecutor
-from phlo_lakehouse.operations.files import live_files
+from phlo_lakehouse.operations.live_files import live_files
 from phlo_lakehouse.operations.retention import DataRetentionOperation
 
 TABLE = "raw.events"

@@ -11,9 +11,10 @@ import pytest
 from phlo_lakehouse import CatalogSettings, IcebergLakehouse, InvalidInput
 from phlo_lakehouse.demo import seed_demo_table
 from phlo_lakehouse.operations import OperationExecutor
-from phlo_lakehouse.operations.files import live_files, normalize_location
+from phlo_lakehouse.operations.live_files import live_files
 from phlo_lakehouse.operations.optimize import OptimizeOperation
 from phlo_lakehouse.operations.stitch import MIN_ROW_GROUP_PROPERTY, STITCH_PROPERTY
+from phlo_lakehouse.storage.listing import normalize_location
 from phlo_lakehouse_tests.operations.conftest import rows_of
 
 

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from phlo_lakehouse import CatalogSettings, IcebergLakehouse
 from phlo_lakehouse.operations import OperationExecutor
-from phlo_lakehouse.operations.files import live_files, normalize_location
+from phlo_lakehouse.operations.live_files import live_files
 from phlo_lakehouse.operations.optimize import OptimizeOperation
+from phlo_lakehouse.storage.listing import normalize_location
 
 
 def _types():  # noqa: ANN202 - (iceberg type, value strategy) pairs

@@ -15,8 +15,9 @@ from phlo_lakehouse import CatalogSettings, IcebergLakehouse, InvalidDuration, I
 from phlo_lakehouse.demo import demo_rows, seed_demo_table
 from phlo_lakehouse.errors import OperationFailed
 from phlo_lakehouse.operations import OperationExecutor
-from phlo_lakehouse.operations.files import list_storage, reachable_files
+from phlo_lakehouse.operations.reachable import reachable_files
 from phlo_lakehouse.operations.vacuum import VacuumOperation, classify_listed_files
+from phlo_lakehouse.storage.listing import list_storage
 from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES
 from phlo_lakehouse_tests.operations.conftest import rows_of
 

@@ -151,7 +151,7 @@ catalog_conf() {
 import sys
 from phlo_lakehouse.catalogs import build_catalog
 from phlo_lakehouse.config import CatalogSettings
-from phlo_lakehouse.engines.spark import catalog_conf
+from phlo_lakehouse.engines.spark_catalog import catalog_conf
 
 settings = CatalogSettings.embedded(sys.argv[1])
 build_catalog(settings)  # PyIceberg creates the catalog tables; Spark never does

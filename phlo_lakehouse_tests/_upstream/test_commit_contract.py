@@ -1,32 +1,25 @@
-"""Contract tests for the PyIceberg internals the commit path relies on (pinned 0.12.0).
+"""Contract tests for the PyIceberg internals the commit path relies on (pinned 0.12.0): the
+blocked manifest writer and the linear snapshot removal behave as PyIceberg's own.
 
 If PyIceberg is upgraded, these fail first and name the hook that changed.
 """
 
 import inspect
 
-import pyiceberg
 import pytest
 from pyiceberg.avro.file import AvroOutputFile
 from pyiceberg.manifest import ManifestContent, ManifestWriterV2
-from pyiceberg.table import Table
 from pyiceberg.table.update import AssertRefSnapshotId
 
 from phlo_lakehouse import Conflict
+from phlo_lakehouse._upstream.manifest_writer import BLOCK_ENTRIES, manifest_writer
+from phlo_lakehouse._upstream.pyiceberg import remove_snapshots_update
 from phlo_lakehouse.demo import demo_rows, seed_demo_table
-from phlo_lakehouse.operations.commit import PYICEBERG_VERSION, commit_updates
-from phlo_lakehouse.operations.files import list_storage, live_files, reachable_files
+from phlo_lakehouse.operations.commit import commit_updates
+from phlo_lakehouse.operations.live_files import live_files
 from phlo_lakehouse.operations.optimize import OptimizeOperation
-from phlo_lakehouse.operations.replace import BLOCK_ENTRIES, manifest_writer
-
-
-def test_the_pinned_pyiceberg_version_is_installed():
-    assert pyiceberg.__version__ == PYICEBERG_VERSION
-
-
-def test_table_do_commit_takes_updates_and_requirements():
-    params = list(inspect.signature(Table._do_commit).parameters)
-    assert params == ["self", "updates", "requirements"]
+from phlo_lakehouse.operations.reachable import reachable_files
+from phlo_lakehouse.storage.listing import list_storage
 
 
 def test_manifest_writer_v2_hooks_we_override_exist():
@@ -139,8 +132,6 @@ def test_linear_remove_snapshots_gives_the_metadata_pyiceberg_gives(lakehouse):
     """Our RemoveSnapshotsUpdate handler (sets, linear) against PyIceberg's (quadratic) on the
     same metadata: same snapshots, parents, snapshot log, refs and statistics."""
     from pyiceberg.table.update import RemoveSnapshotsUpdate, update_table_metadata
-
-    from phlo_lakehouse.operations.commit import remove_snapshots_update
 
     handle = seed_demo_table(lakehouse, "raw.t", commits=6, rows_per_commit=5)
     table = handle.table
