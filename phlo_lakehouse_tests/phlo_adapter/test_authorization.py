@@ -32,6 +32,11 @@ policies:
     principal: {roles: [maintainer, viewer]}
     action: dataset.read
     resource: {type: dataset, id_pattern: "*"}
+  - policy_id: read-the-catalog
+    effect: allow
+    principal: {roles: [maintainer, viewer]}
+    action: catalog.read
+    resource: {type: catalog, id_pattern: "*"}
 """
 
 
@@ -91,3 +96,34 @@ def test_our_sql_policies_apply_too_and_audit_the_attempt(governed, tmp_path):
     records = SqlAuditLogger(f"sqlite:///{tmp_path}/access.db").records()
     assert [(r.principal, r.outcome) for r in records][-1:] == [("user:alice", "denied")]
     assert plan["accepted"] is False
+
+
+@pytest.mark.nessie
+@pytest.mark.moto
+def test_catalog_level_operations_ask_for_catalog_actions(governed, nessie_lakehouse, s3_endpoint):
+    from urllib.parse import urlparse
+
+    nessie, s3 = urlparse(nessie_lakehouse.settings.uri), urlparse(s3_endpoint)
+    nessie_env = {
+        "PHLO_LAKEHOUSE_CATALOG_TYPE": "",
+        "PHLO_LAKEHOUSE_CATALOG_URI": "",
+        "PHLO_LAKEHOUSE_CATALOG_NAME": "",
+        "PHLO_LAKEHOUSE_WAREHOUSE": "",
+        "NESSIE_HOST": nessie.hostname,
+        "NESSIE_PORT": str(nessie.port),
+        "MINIO_HOST": s3.hostname,
+        "MINIO_API_PORT": str(s3.port),
+        "MINIO_ROOT_USER": "testing",
+        "MINIO_ROOT_PASSWORD": "testing",
+        "ICEBERG_WAREHOUSE_PATH": nessie_lakehouse.settings.warehouse or "warehouse",
+        "PHLO_AUTH_SUBJECT": "bob",
+    }
+    # Nessie GC previews are catalog.read: the viewer may.
+    done = governed.phlo("lakehouse", "gc", "--dry-run", **nessie_env)
+    assert done.returncode == 0, done.stderr
+    # Collecting (here only listing candidates in a file) is catalog.manage: refused first.
+    deferred = governed.root / "candidates.txt"
+    done = governed.phlo("lakehouse", "gc", "--defer", str(deferred), "--yes", **nessie_env)
+    assert done.returncode != 0
+    assert "Phlo denies bob catalog.manage on catalog" in done.stderr
+    assert not deferred.exists()
