@@ -21,6 +21,7 @@ from phlo_lakehouse.operations.executor import (
 from phlo_lakehouse.operations.expire import ExpireSnapshotsOperation
 from phlo_lakehouse.operations.manifests import RewriteManifestsOperation
 from phlo_lakehouse.operations.optimize import OptimizeOperation
+from phlo_lakehouse.operations.position_deletes import RewritePositionDeletesOperation
 from phlo_lakehouse.operations.retention import DataRetentionOperation
 from phlo_lakehouse.operations.table_stats import ComputeTableStatsOperation
 from phlo_lakehouse.operations.vacuum import VacuumOperation
@@ -34,6 +35,7 @@ OPERATION_KINDS = {
     "remove_dangling_deletes": RemoveDanglingDeletesOperation,
     "compute_table_stats": ComputeTableStatsOperation,
     "data_retention": DataRetentionOperation,
+    "rewrite_position_deletes": RewritePositionDeletesOperation,
 }
 
 
@@ -68,6 +70,7 @@ __all__ = [
     "OperationPlan",
     "OperationResult",
     "RemoveDanglingDeletesOperation",
+    "RewritePositionDeletesOperation",
     "TableOperation",
     "VacuumOperation",
     "resolve_principal",

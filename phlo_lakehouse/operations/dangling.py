@@ -118,6 +118,13 @@ def _path_bounds(delete: LiveFile) -> tuple[str | None, str | None]:
     return lower_text, upper_text
 
 
+def referenced_data_file(delete: LiveFile) -> str | None:
+    """The one data file a file-scoped position delete file references (its ``file_path``
+    bounds are equal), else None - Java's ``ContentFileUtil.referencedDataFile``."""
+    lower, upper = _path_bounds(delete)
+    return upper if upper is not None and upper == lower else None
+
+
 class RemoveDanglingDeletesOperation(TableOperation):
     """Remove delete files that apply to no live data file (metadata only, one commit).
 
@@ -193,9 +200,10 @@ def commit_removed_deletes(
     *,
     operation: str,
     added_deletes: list | None = None,
+    delete_sequence_numbers: dict[str, int] | None = None,
 ):  # noqa: ANN201 - ReplaceOutcome
-    """One ``replace`` commit removing ``removed`` delete files (and adding ``added_deletes``)
-    through the shared replace producer."""
+    """One ``replace`` commit removing ``removed`` delete files (and adding ``added_deletes``,
+    with ``delete_sequence_numbers`` by path) through the shared replace producer."""
     return ReplaceFiles(
         table.table,
         table.table_ref,
@@ -204,6 +212,7 @@ def commit_removed_deletes(
         added=[],
         removed_deletes=removed,
         added_deletes=added_deletes or [],
+        delete_sequence_numbers=delete_sequence_numbers,
         drop_unused_deletes=False,
         summary={"phlo-lakehouse.operation": operation},
         known_entries=live.entries,

@@ -1,5 +1,6 @@
 """`FileGroup`: the data files of one partition a compaction rewrites together, and how many
-target-size files they make (Iceberg's ``SizeBasedFileRewritePlanner`` rules).
+target-size files they make (Iceberg's ``SizeBasedFileRewritePlanner`` rules); `DeleteGroup`:
+the same for position delete files; `pack_by_size` packs files into groups.
 
 Groups travel inside plans (``details["groups"]``) as JSON, so a plan made in one process can
 be executed, group by group, in others.
@@ -8,8 +9,11 @@ be executed, group by group, in others.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,35 @@ class FileGroup:
         }
 
 
+@dataclass(frozen=True)
+class DeleteGroup:
+    """Position delete files of one partition rewritten together (JSON-ready in plans)."""
+
+    group_id: int
+    spec_id: int
+    partition: tuple
+    files: tuple[str, ...]
+    input_bytes: int
+    input_records: int
+    #: the highest data sequence number of ``files``: the new files' number
+    sequence_number: int
+    expected_output_files: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **{k: getattr(self, k) for k in self.__dataclass_fields__},
+            "partition": [json_value(v) for v in self.partition],
+            "files": list(self.files),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeleteGroup:
+        values = {k: data[k] for k in cls.__dataclass_fields__}
+        return cls(
+            **{**values, "partition": tuple(values["partition"]), "files": tuple(data["files"])}
+        )
+
+
 def output_file_count(input_bytes: int, target: int, max_ratio: float) -> int:
     """Iceberg's SizeBasedFileRewritePlanner.numOutputFiles."""
     if input_bytes < target:
@@ -49,6 +82,29 @@ def output_file_count(input_bytes: int, target: int, max_ratio: float) -> int:
     if input_bytes / without_remainder < min(1.1 * target, max_ratio * target):
         return without_remainder
     return with_remainder
+
+
+def pack_by_size(items: Sequence[T], size_of: Callable[[T], int], max_bytes: int) -> list[list[T]]:
+    """``items`` in order, cut into consecutive bins of at most ``max_bytes`` (an item larger
+    than that gets a bin of its own).
+
+    Example:
+        >>> pack_by_size([5, 5, 5, 20, 1], lambda n: n, 10)
+        [[5, 5], [5], [20], [1]]
+    """
+    bins: list[list[T]] = []
+    current: list[T] = []
+    size = 0
+    for item in items:
+        item_size = size_of(item)
+        if current and size + item_size > max_bytes:
+            bins.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += item_size
+    if current:
+        bins.append(current)
+    return bins
 
 
 def group_from_dict(data: dict[str, Any]) -> FileGroup:

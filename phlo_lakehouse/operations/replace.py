@@ -67,6 +67,9 @@ class ReplaceFiles:
             the commit's own.
         known_entries: live entries of manifests the caller has already read, by manifest path
             (manifests are immutable, so they need not be read again).
+        delete_sequence_numbers: the data sequence number of added delete files, by path (a
+            rewrite of delete files gives its output the highest number of the files it
+            replaces, as Iceberg's ``RewritePositionDeleteFiles``); absent: the commit's own.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class ReplaceFiles:
         operation: str = "replace",
         data_sequence_number: int | None = None,
         known_entries: Mapping[str, list[ManifestEntry]] | None = None,
+        delete_sequence_numbers: Mapping[str, int] | None = None,
     ) -> None:
         self.table = table
         self.branch = branch
@@ -96,6 +100,7 @@ class ReplaceFiles:
         self.added_deletes = list(added_deletes)
         self.operation = operation
         self.data_sequence_number = data_sequence_number
+        self.delete_sequence_numbers = dict(delete_sequence_numbers or {})
         self._entries_cache: dict[str, list[ManifestEntry]] = dict(known_entries or {})
 
     def commit(self) -> ReplaceOutcome:
@@ -184,11 +189,17 @@ class ReplaceFiles:
             new_manifests.insert(
                 0, writer.added(spec_id, files, sequence_number=self.data_sequence_number)
             )
-        deletes_by_spec: dict[int, list[DataFile]] = defaultdict(list)
+        deletes_by_spec: dict[tuple[int, int], list[DataFile]] = defaultdict(list)
         for delete_file in self.added_deletes:
-            deletes_by_spec[delete_file.spec_id].append(delete_file)
-        for spec_id, files in sorted(deletes_by_spec.items()):
-            new_manifests.insert(0, writer.added(spec_id, files, deletes=True))
+            number = self.delete_sequence_numbers.get(delete_file.file_path, -1)
+            deletes_by_spec[(delete_file.spec_id, number)].append(delete_file)
+        for (spec_id, number), files in sorted(deletes_by_spec.items()):
+            new_manifests.insert(
+                0,
+                writer.added(
+                    spec_id, files, deletes=True, sequence_number=None if number < 0 else number
+                ),
+            )
 
         summary = self._summary(remaining, live_deletes, dropped, removed_live)
         manifest_list = writer.manifest_list(new_manifests, head.snapshot_id, sequence_number)

@@ -60,6 +60,11 @@ class RollingDataFileWriter:
         >>> w.data_files                                                     # doctest: +SKIP
     """
 
+    #: What the files hold: Iceberg's content id (0 data; a subclass writes 1, position deletes),
+    #: and the end of their names.
+    content = 0
+    name_suffix = ""
+
     def __init__(
         self,
         table: Table,
@@ -86,6 +91,8 @@ class RollingDataFileWriter:
         self.locations = load_location_provider(self.metadata.location, self.metadata.properties)
         self.partition_path = _PartitionPath(table, spec_id, partition)
         self.arrow_schema = write_schema(table)
+        #: properties the Parquet writer and its statistics follow
+        self.write_properties: dict[str, str] = dict(self.metadata.properties)
         self.row_group_bytes = int(
             self.metadata.properties.get(
                 TableProperties.PARQUET_ROW_GROUP_SIZE_BYTES, ROW_GROUP_BUFFER_BYTES_DEFAULT
@@ -164,12 +171,12 @@ class RollingDataFileWriter:
         self._buffer, self._buffer_rows, self._buffer_bytes = [], 0, 0
 
     def _open(self) -> None:
-        name = f"{len(self.data_files):05d}-0-{self.write_uuid}.parquet"
+        name = f"{len(self.data_files):05d}-0-{self.write_uuid}{self.name_suffix}.parquet"
         self._path = self.locations.new_data_location(name, self.partition_path)  # type: ignore[arg-type]
         self._output = self.table.io.new_output(self._path)
         self.written_paths.append(self._path)
         self._writer = self.format_model.create_writer(
-            self._output, self.file_schema, self.metadata.properties
+            self._output, self.file_schema, self.write_properties
         )
 
     def _finish_file(self) -> None:
@@ -178,7 +185,7 @@ class RollingDataFileWriter:
         statistics = self._writer.close()
         self._writer = None
         data_file = DataFile.from_args(
-            content=DataFileContent.DATA,
+            content=DataFileContent(self.content),
             file_path=self._path,
             file_format=FileFormat.PARQUET,
             partition=self.partition,

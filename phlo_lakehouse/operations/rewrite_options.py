@@ -98,6 +98,23 @@ class RewriteOptions:
         }
 
 
-def _whole(value: Any, name: str, *, minimum: int) -> None:
+def check_size_band(min_input_files: int, min_ratio: float, max_ratio: float) -> None:
+    """Validate the size-band options every size-based rewrite takes (Iceberg's
+    ``SizeBasedFileRewritePlanner``): files a group needs and the small/large ratios.
+
+    Raises:
+        InvalidInput: a value out of range.
+    """
+    _whole(min_input_files, "min_input_files", minimum=1, example=5)
+    if not 0 < min_ratio < 1 < max_ratio:
+        raise InvalidInput(
+            "size ratios must satisfy 0 < min_file_size_ratio < 1 < max_file_size_ratio",
+            hint="the defaults are 0.75 and 1.8",
+        )
+
+
+def _whole(value: Any, name: str, *, minimum: int, example: int = 10) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise InvalidInput(f"{name}={value!r} must be a whole number ≥ {minimum}", hint="e.g. 10")
+        raise InvalidInput(
+            f"{name}={value!r} must be a whole number ≥ {minimum}", hint=f"e.g. {example}"
+        )
