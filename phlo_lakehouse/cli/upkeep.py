@@ -6,7 +6,7 @@ Each builds its `TableOperation` and hands it to `run_operation` (``--dry-run`` 
 
 Example:
     $ phlo-lakehouse deletes remove-dangling demo.events --dry-run
-    $ phlo-lakehouse deletes rewrite demo.events --yes
+    $ phlo-lakehouse deletes rewrite demo.events --min-input-files 2 --yes
     $ phlo-lakehouse statistics compute demo.events --column user_id --column kind --yes
     $ phlo-lakehouse retention demo.events --column event_time --older-than 365d --yes
 """
@@ -20,12 +20,16 @@ import click
 
 from phlo_lakehouse.cli.apply import Confirmation, ProgressUnit, confirmed, run_operation
 from phlo_lakehouse.cli.command import LakehouseCommand, LakehouseGroup, current_state, with_table
-from phlo_lakehouse.cli.params import DURATION
+from phlo_lakehouse.cli.params import DURATION, SIZE
+from phlo_lakehouse.operations.rewrite_options import DEFAULT_MAX_COMMITS, JOB_ORDERS
 
 if TYPE_CHECKING:
     from phlo_lakehouse.table import LakehouseTable
 
 DANGLING_PROGRESS = ProgressUnit("delete files", ("dangling_delete_files",), "dangling_bytes")
+REWRITE_DELETES_PROGRESS = ProgressUnit(
+    "delete files", ("delete_files_to_rewrite", "dangling_delete_files"), "bytes_to_rewrite"
+)
 STATS_PROGRESS = ProgressUnit("columns", ("columns",))
 RETENTION_PROGRESS = ProgressUnit("files", ("files_to_drop", "files_to_rewrite"), "bytes_to_drop")
 
@@ -49,6 +53,76 @@ def remove_dangling(tables: list[LakehouseTable], confirmation: Confirmation) ->
 
     operation = RemoveDanglingDeletesOperation()
     run_operation(current_state(), operation, tables, confirmation, DANGLING_PROGRESS)
+
+
+@deletes.command("rewrite")
+@with_table(selector=True)
+@click.option(
+    "--target-file-size",
+    type=SIZE,
+    default=None,
+    help="Output delete file size, e.g. 64MB (default: write.delete.target-file-size-bytes, "
+    "else 64MB).",
+)
+@click.option(
+    "--min-input-files",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Delete files a group needs before it is rewritten.",
+)
+@click.option(
+    "--max-file-group-size",
+    type=SIZE,
+    default="1GB",
+    show_default=True,
+    help="Most input per group.",
+)
+@click.option(
+    "--partition-filter",
+    metavar="EXPR",
+    default=None,
+    help="Only delete files of matching partitions, e.g. \"event_time >= '2026-01-02'\".",
+)
+@click.option("--rewrite-all", is_flag=True, help="Consider every delete file, whatever its size.")
+@click.option(
+    "--delete-granularity",
+    type=click.Choice(["file", "partition"]),
+    default=None,
+    help="One output per data file or per partition (default: write.delete.granularity, "
+    "else file).",
+)
+@click.option("--partial-progress", is_flag=True, help="Commit the groups in batches.")
+@click.option(
+    "--max-commits",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_COMMITS,
+    show_default=True,
+    help="With --partial-progress: at most this many commits.",
+)
+@click.option(
+    "--rewrite-job-order",
+    type=click.Choice(JOB_ORDERS),
+    default="none",
+    show_default=True,
+    help="Order groups run and commit in.",
+)
+@confirmed
+def rewrite_deletes(
+    tables: list[LakehouseTable], confirmation: Confirmation, **options: object
+) -> None:
+    """Compact position delete files per partition; drop the dangling ones.
+
+    What Spark's rewrite_position_delete_files does: small delete files of a partition become
+    one per data file (or one per partition); delete files and rows that apply to no live data
+    file are dropped. Reads see the same rows before and after.
+
+    Example: phlo-lakehouse deletes rewrite raw.events --min-input-files 2 --yes
+    """
+    from phlo_lakehouse.operations.position_deletes import RewritePositionDeletesOperation
+
+    operation = RewritePositionDeletesOperation(**options)  # type: ignore[arg-type]
+    run_operation(current_state(), operation, tables, confirmation, REWRITE_DELETES_PROGRESS)
 
 
 @click.group(cls=LakehouseGroup)

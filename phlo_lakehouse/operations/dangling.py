@@ -139,7 +139,7 @@ class RemoveDanglingDeletesOperation(TableOperation):
     permission = "optimize"
 
     def __init__(self) -> None:
-        self._live_cache: tuple[tuple, LiveFiles] | None = None
+        self._live_cache = LiveFilesCache()
 
     def plan(self, table: LakehouseTable) -> OperationPlan:
         from pyiceberg.manifest import DataFileContent
@@ -181,15 +181,30 @@ class RemoveDanglingDeletesOperation(TableOperation):
         return replace(applied, attempts=outcome.attempts)
 
     def _live(self, table: LakehouseTable, snapshot_id: int | None = None) -> LiveFiles:
+        return self._live_cache.get(table, snapshot_id)
+
+
+class LiveFilesCache:
+    """The live files of one snapshot of one table, read once for a plan and its execution.
+
+    Example:
+        >>> cache = LiveFilesCache()
+        >>> cache.get(handle) is cache.get(handle, handle.snapshot_id)     # doctest: +SKIP
+        True
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple[tuple, LiveFiles] | None = None
+
+    def get(self, table: LakehouseTable, snapshot_id: int | None = None) -> LiveFiles:
+        """The live files of ``snapshot_id`` (default: the ref's head)."""
         snapshot = (
             table.table.snapshot_by_id(snapshot_id) if snapshot_id is not None else table.snapshot
         )
         key = (table.table.metadata.table_uuid, snapshot.snapshot_id if snapshot else None)
-        if self._live_cache is not None and self._live_cache[0] == key:
-            return self._live_cache[1]
-        live = live_files(table.table, snapshot)
-        self._live_cache = (key, live)
-        return live
+        if self._entry is None or self._entry[0] != key:
+            self._entry = (key, live_files(table.table, snapshot))
+        return self._entry[1]
 
 
 def commit_removed_deletes(

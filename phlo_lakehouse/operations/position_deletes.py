@@ -39,12 +39,13 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.dangling import (
+    LiveFilesCache,
     commit_removed_deletes,
     dangling_deletes,
     referenced_data_file,
 )
 from phlo_lakehouse.operations.file_groups import DeleteGroup, output_file_count, pack_by_size
-from phlo_lakehouse.operations.files import LiveFile, LiveFiles, live_files
+from phlo_lakehouse.operations.files import LiveFile, LiveFiles
 from phlo_lakehouse.operations.format_support import refuse_format_v3
 from phlo_lakehouse.operations.position_delete_files import (
     GRANULARITIES,
@@ -59,6 +60,8 @@ from phlo_lakehouse.operations.rewrite_options import (
     check_size_band,
 )
 from phlo_lakehouse.operations.selection import file_filter, parse_filter
+from phlo_lakehouse.outcome import may_clean_up
+from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import parse_size
 
 if TYPE_CHECKING:
@@ -132,7 +135,7 @@ class RewritePositionDeletesOperation(TableOperation):
         self.partial_progress = bool(partial_progress)
         self.options = RewriteOptions(rewrite_job_order=rewrite_job_order, max_commits=max_commits)
         self.max_concurrent_groups = max_concurrent_groups or os.cpu_count() or 1
-        self._live_cache: tuple[tuple, LiveFiles] | None = None
+        self._live_cache = LiveFilesCache()
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -313,8 +316,8 @@ class RewritePositionDeletesOperation(TableOperation):
     def _run(self, table, groups, dangling, run_group, commit, workers):  # noqa: ANN001, ANN202
         """Rewrite and commit: all in one commit, or with partial progress in batches (a
         refused batch is dropped with its files) and the dangling files in a commit of their
-        own. Files written for groups that do not commit are deleted (unless the commit's
-        outcome is unknown)."""
+        own. Files written for groups that do not commit are deleted only when the commit
+        provably did not land (`phlo_lakehouse.outcome.may_clean_up`)."""
         from phlo_lakehouse.errors import Conflict
 
         batches = self.options.commit_batches(groups) if self.partial_progress else [groups]
@@ -328,12 +331,15 @@ class RewritePositionDeletesOperation(TableOperation):
                     written.append(outcome["written"])
                     return outcome
 
+                commit_sent = False
                 try:
                     batch = list(pool.map(tracked, batch_groups))
                     extra = [] if self.partial_progress else dangling
+                    commit_sent = True
                     commits.append(commit(batch, extra))
                 except BaseException as error:
-                    _discard_unless_unknown(table, error, [p for ps in written for p in ps])
+                    if may_clean_up(error, commit_sent=commit_sent):
+                        delete_files(table.table.io, [p for ps in written for p in ps])
                     if not (self.partial_progress and isinstance(error, Conflict)):
                         raise
                     failures.append(error)
@@ -346,15 +352,7 @@ class RewritePositionDeletesOperation(TableOperation):
         return outcomes, commits
 
     def _live(self, table: LakehouseTable, snapshot_id: int | None = None) -> LiveFiles:
-        snapshot = (
-            table.table.snapshot_by_id(snapshot_id) if snapshot_id is not None else table.snapshot
-        )
-        key = (table.table.metadata.table_uuid, snapshot.snapshot_id if snapshot else None)
-        if self._live_cache is not None and self._live_cache[0] == key:
-            return self._live_cache[1]
-        live = live_files(table.table, snapshot)
-        self._live_cache = (key, live)
-        return live
+        return self._live_cache.get(table, snapshot_id)
 
 
 def _unchanged_by_rewrite(
@@ -382,9 +380,3 @@ def _group_figures(groups: list[DeleteGroup]) -> dict[str, int]:
         "delete_records_to_rewrite": sum(g.input_records for g in groups),
         "partitions": len({(g.spec_id, g.partition) for g in groups}),
     }
-
-
-def _discard_unless_unknown(table, error: BaseException, written: list[str]) -> None:  # noqa: ANN001
-    from phlo_lakehouse.operations.optimize import _discard_unless_unknown as discard
-
-    discard(table, error, written)

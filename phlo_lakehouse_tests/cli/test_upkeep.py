@@ -1,15 +1,23 @@
-"""``deletes remove-dangling``, ``statistics compute`` and ``retention`` on real tables: previews
+"""``deletes remove-dangling``, ``deletes rewrite``, ``statistics compute`` and ``retention`` on
+real tables: previews
 change nothing, ``--yes`` applies, bad flags exit 2 with one line and change nothing."""
 
 import pytest
 
+from phlo_lakehouse.operations.files import live_files
 from phlo_lakehouse.testing.cli import CLITestCase
 from phlo_lakehouse.testing.lakehouses import TableSeed
 from phlo_lakehouse_tests.cli.conftest import table_state
+from phlo_lakehouse_tests.operations.position_delete_helpers import (
+    delete_positions,
+    deleted_pairs,
+    position_deletes_of,
+)
 
 TABLE = "demo.events"
 COMMANDS = {
     "deletes remove-dangling": ["deletes", "remove-dangling", TABLE],
+    "deletes rewrite": ["deletes", "rewrite", TABLE, "--min-input-files", "2"],
     "statistics compute": ["statistics", "compute", TABLE, "--column", "kind,user_id"],
     "retention": ["retention", TABLE, "--column", "event_time", "--older-than", "1d"],
 }
@@ -53,9 +61,26 @@ class TestUpkeepCommands(UpkeepCase):
         assert applied["figures"]["files_to_rewrite"] == 0
         assert self.lakehouse.get_table(TABLE).to_arrow().num_rows == 0
 
+    def test_deletes_rewrite_compacts_position_deletes(self):
+        handle = self.lakehouse.get_table(TABLE)
+        paths = [f.path for f in live_files(handle.table, handle.snapshot).data]
+        for r in range(3):
+            handle = delete_positions(handle, {p: [r] for p in paths})
+        rows, pairs = handle.to_arrow().num_rows, deleted_pairs(handle)
+        result = self.invoke_command([*COMMANDS["deletes rewrite"], "--yes", "--format", "json"])
+        self.assert_success(result)
+        [applied] = self.json_output(result)["results"]
+        after = self.lakehouse.get_table(TABLE)
+        assert applied["figures"]["delete_files_to_rewrite"] == 3 * len(paths)
+        assert len(position_deletes_of(after)) == len(paths)
+        assert after.to_arrow().num_rows == rows and deleted_pairs(after) == pairs
+
     @pytest.mark.parametrize(
         ("args", "message"),
         [
+            (["deletes", "rewrite", TABLE, "--partition-filter", "nope = 1"], "partition_filter"),
+            (["deletes", "rewrite", TABLE, "--delete-granularity", "row"], "'row' is not one of"),
+            (["deletes", "rewrite", TABLE, "--target-file-size", "12XB"], "12XB"),
             (["retention", TABLE, "--column", "kind", "--older-than", "1d"], "timestamp or date"),
             (["retention", TABLE, "--column", "nope", "--older-than", "1d"], "unknown column"),
             (["retention", TABLE, "--column", "event_time", "--older-than", "-1d"], "negative"),
