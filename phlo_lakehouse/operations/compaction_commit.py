@@ -58,27 +58,48 @@ def replace_files(
 def commit_in_batches(options, table, groups, run_group, commit_batch, workers):  # noqa: ANN001, ANN201
     """Partial progress: the groups (in job order) in at most ``max_commits`` commits; a
     batch whose commit is refused (the table moved) is dropped with its files, up to
-    ``max_failed_commits`` times (``options``: the operation's `RewriteOptions`)."""
+    ``max_failed_commits`` times (``options``: the operation's `RewriteOptions`).
+
+    ``run_group(group)`` returns a dict whose ``written`` lists the files it wrote;
+    ``commit_batch(outcomes, [])`` commits a batch. Files of a batch that did not commit are
+    deleted when no commit was sent or it was refused (`discard_unless_unknown`).
+
+    Returns:
+        (outcomes of the committed groups, commit outcomes, the refusals tolerated).
+
+    Raises:
+        Conflict: more refusals than ``max_failed_commits``, or every batch refused.
+    """
     outcomes: list[dict[str, Any]] = []
     commits = []
     failures: list[Conflict] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for batch_groups in options.commit_batches(groups):
-            batch = list(pool.map(run_group, batch_groups))
+            written: list[list[str]] = []
+
+            def tracked(group: Any, written: list = written) -> dict[str, Any]:
+                outcome = run_group(group)
+                written.append(outcome["written"])
+                return outcome
+
+            commit_sent = False
             try:
+                batch = list(pool.map(tracked, batch_groups))
+                commit_sent = True
                 commits.append(commit_batch(batch, []))
             except BaseException as error:
-                discard_unless_unknown(table, error, [p for o in batch for p in o["written"]])
-                if not isinstance(error, Conflict):
+                paths = [p for ps in written for p in ps]
+                discard_unless_unknown(table, error, paths, commit_sent=commit_sent)
+                if not commit_sent or not isinstance(error, Conflict):
                     raise
                 failures.append(error)
                 if len(failures) > options.failures_allowed:
                     raise
                 continue
             outcomes += batch
-    if not commits:
+    if failures and not commits:
         raise failures[-1]
-    return outcomes, commits
+    return outcomes, commits, failures
 
 
 def discard_unless_unknown(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from phlo_lakehouse.operations.file_groups import FileGroup, output_file_count
+from phlo_lakehouse.operations.file_groups import FileGroup, output_file_count, pack_by_size
 
 if TYPE_CHECKING:
     from phlo_lakehouse.operations.live_files import LiveFile
@@ -63,19 +63,8 @@ def pack_groups(
     files: list[tuple[LiveFile, list[LiveFile]]], max_group_bytes: int
 ) -> list[list[tuple[LiveFile, list[LiveFile]]]]:
     """``files`` in path order, cut into bins of at most ``max_group_bytes``."""
-    bins: list[list[tuple[LiveFile, list[LiveFile]]]] = []
-    current: list[tuple[LiveFile, list[LiveFile]]] = []
-    size = 0
-    for item in sorted(files, key=lambda f: f[0].path):
-        file_size = item[0].data_file.file_size_in_bytes
-        if current and size + file_size > max_group_bytes:
-            bins.append(current)
-            current, size = [], 0
-        current.append(item)
-        size += file_size
-    if current:
-        bins.append(current)
-    return bins
+    ordered = sorted(files, key=lambda f: f[0].path)
+    return pack_by_size(ordered, lambda f: f[0].data_file.file_size_in_bytes, max_group_bytes)
 
 
 def worth_rewriting(

@@ -43,7 +43,11 @@ from phlo_lakehouse.operations.format_support import refuse_format_v3
 from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles, applicable_deletes, live_files
 from phlo_lakehouse.operations.parquet_footer import FooterError
 from phlo_lakehouse.operations.rewrite import rewrite_group
-from phlo_lakehouse.operations.rewrite_options import DEFAULT_MAX_COMMITS, RewriteOptions
+from phlo_lakehouse.operations.rewrite_options import (
+    DEFAULT_MAX_COMMITS,
+    RewriteOptions,
+    check_size_band,
+)
 from phlo_lakehouse.operations.selection import (
     check_zorder_columns,
     file_filter,
@@ -131,19 +135,7 @@ class OptimizeOperation(TableOperation):
             raise InvalidInput("zorder_by needs strategy='zorder'", hint="set strategy='zorder'")
         if sort_by and strategy != "sort":
             raise InvalidInput("sort_by needs strategy='sort'", hint="set strategy='sort'")
-        if (
-            not isinstance(min_input_files, int)
-            or isinstance(min_input_files, bool)
-            or min_input_files < 1
-        ):
-            raise InvalidInput(
-                f"min_input_files={min_input_files!r} must be a whole number ≥ 1", hint="e.g. 5"
-            )
-        if not 0 < min_file_size_ratio < 1 < max_file_size_ratio:
-            raise InvalidInput(
-                "size ratios must satisfy 0 < min_file_size_ratio < 1 < max_file_size_ratio",
-                hint="the defaults are 0.75 and 1.8",
-            )
+        check_size_band(min_input_files, min_file_size_ratio, max_file_size_ratio)
         if not 0 < delete_ratio_threshold <= 1:
             raise InvalidInput("delete_ratio_threshold must be in (0, 1]", hint="default 0.3")
         self.strategy = strategy
@@ -328,7 +320,7 @@ class OptimizeOperation(TableOperation):
 
         workers = max(1, min(self.max_concurrent_groups, len(groups)))
         if self.partial_progress:
-            outcomes, commits = commit_in_batches(
+            outcomes, commits, failures = commit_in_batches(
                 self.options, table, groups, run_group, commit_batch, workers
             )
             if dangling:  # a commit of their own: a failed batch must not keep them
@@ -336,7 +328,7 @@ class OptimizeOperation(TableOperation):
                     commit_removed_deletes(table, plan, dangling, live, operation=self.name)
                 )
         else:
-            commit_sent = False
+            failures, commit_sent = [], False
             try:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
                     outcomes = list(pool.map(run_group, groups))
@@ -364,6 +356,7 @@ class OptimizeOperation(TableOperation):
             "files_written": sorted(f.file_path for f in added),
             "delete_files_removed": sorted({p for c in commits for p in c.removed_delete_files}),
             "commits": len(commits),
+            "failed_commits": len(failures),
             "stitched_groups": sum(o["stitch"] == "stitched" for o in outcomes),
             "decoded_groups": sum(o["stitch"] != "stitched" for o in outcomes),
             "decode_reasons": sorted({o["stitch"] for o in outcomes} - {"stitched"}),

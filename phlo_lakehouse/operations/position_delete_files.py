@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
     from pyiceberg.typedef import Record
 
-    from phlo_lakehouse.operations.files import LiveFile
+    from phlo_lakehouse.operations.live_files import LiveFile
 
 #: Field id of ``pos`` in position delete files.
 DELETE_POS_ID = 2147483545

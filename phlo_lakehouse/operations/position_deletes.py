@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
+from phlo_lakehouse.operations.compaction_commit import commit_in_batches, discard_unless_unknown
 from phlo_lakehouse.operations.dangling import (
     LiveFilesCache,
     commit_removed_deletes,
@@ -45,8 +46,8 @@ from phlo_lakehouse.operations.dangling import (
     referenced_data_file,
 )
 from phlo_lakehouse.operations.file_groups import DeleteGroup, output_file_count, pack_by_size
-from phlo_lakehouse.operations.files import LiveFile, LiveFiles
 from phlo_lakehouse.operations.format_support import refuse_format_v3
+from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles
 from phlo_lakehouse.operations.position_delete_files import (
     GRANULARITIES,
     delete_granularity,
@@ -60,8 +61,6 @@ from phlo_lakehouse.operations.rewrite_options import (
     check_size_band,
 )
 from phlo_lakehouse.operations.selection import file_filter, parse_filter
-from phlo_lakehouse.outcome import may_clean_up
-from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import parse_size
 
 if TYPE_CHECKING:
@@ -289,7 +288,7 @@ class RewritePositionDeletesOperation(TableOperation):
             )
 
         workers = max(1, min(self.max_concurrent_groups, len(groups) or 1))
-        outcomes, commits = self._run(table, groups, dangling, run_group, commit, workers)
+        outcomes, commits, failures = self._run(table, groups, dangling, run_group, commit, workers)
         added = [f for o in outcomes for f in o["added"]]
         figures = {
             **plan.figures,
@@ -304,6 +303,7 @@ class RewritePositionDeletesOperation(TableOperation):
             "bytes_written": sum(f.file_size_in_bytes for f in added),
             "delete_files_removed": sorted({p for c in commits for p in c.removed_delete_files}),
             "commits": len(commits),
+            "failed_commits": len(failures),
         }
         applied = OperationResult.applied(
             plan,
@@ -318,38 +318,30 @@ class RewritePositionDeletesOperation(TableOperation):
         refused batch is dropped with its files) and the dangling files in a commit of their
         own. Files written for groups that do not commit are deleted only when the commit
         provably did not land (`phlo_lakehouse.outcome.may_clean_up`)."""
-        from phlo_lakehouse.errors import Conflict
+        if self.partial_progress:
+            outcomes, commits, failures = commit_in_batches(
+                self.options, table, groups, run_group, commit, workers
+            )
+            if dangling:
+                commits.append(commit([], dangling))
+            return outcomes, commits, failures
+        written: list[list[str]] = []
 
-        batches = self.options.commit_batches(groups) if self.partial_progress else [groups]
-        outcomes, commits, failures = [], [], []
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for batch_groups in batches:
-                written: list[list[str]] = []
+        def tracked(group: DeleteGroup) -> dict[str, Any]:
+            outcome = run_group(group)
+            written.append(outcome["written"])
+            return outcome
 
-                def tracked(group: DeleteGroup, written: list = written) -> dict[str, Any]:
-                    outcome = run_group(group)
-                    written.append(outcome["written"])
-                    return outcome
-
-                commit_sent = False
-                try:
-                    batch = list(pool.map(tracked, batch_groups))
-                    extra = [] if self.partial_progress else dangling
-                    commit_sent = True
-                    commits.append(commit(batch, extra))
-                except BaseException as error:
-                    if may_clean_up(error, commit_sent=commit_sent):
-                        delete_files(table.table.io, [p for ps in written for p in ps])
-                    if not (self.partial_progress and isinstance(error, Conflict)):
-                        raise
-                    failures.append(error)
-                    continue
-                outcomes += batch
-        if self.partial_progress and dangling:
-            commits.append(commit([], dangling))
-        if not commits:
-            raise failures[-1]
-        return outcomes, commits
+        commit_sent = False
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                outcomes = list(pool.map(tracked, groups))
+            commit_sent = True
+            return outcomes, [commit(outcomes, dangling)], []
+        except BaseException as error:
+            paths = [p for ps in written for p in ps]
+            discard_unless_unknown(table, error, paths, commit_sent=commit_sent)
+            raise
 
     def _live(self, table: LakehouseTable, snapshot_id: int | None = None) -> LiveFiles:
         return self._live_cache.get(table, snapshot_id)

@@ -4,7 +4,7 @@ change nothing, ``--yes`` applies, bad flags exit 2 with one line and change not
 
 import pytest
 
-from phlo_lakehouse.operations.files import live_files
+from phlo_lakehouse.operations.live_files import live_files
 from phlo_lakehouse.testing.cli import CLITestCase
 from phlo_lakehouse.testing.lakehouses import TableSeed
 from phlo_lakehouse_tests.cli.conftest import table_state

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from phlo_lakehouse.operations import OperationExecutor
-from phlo_lakehouse.operations.files import normalize_location
 from phlo_lakehouse.operations.position_deletes import RewritePositionDeletesOperation
+from phlo_lakehouse.storage.listing import normalize_location
 from phlo_lakehouse_tests.integration.test_spark_cross_engine import (
     MOR_PROPERTIES,
     fqn,

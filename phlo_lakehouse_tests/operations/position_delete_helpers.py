@@ -15,7 +15,7 @@ from collections import defaultdict
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from phlo_lakehouse.operations.files import live_files
+from phlo_lakehouse.operations.live_files import live_files
 from phlo_lakehouse.operations.replace import ReplaceFiles
 
 FILE_PATH_ID, POS_ID = 2147483546, 2147483545

@@ -13,7 +13,7 @@ import pytest
 from phlo_lakehouse.demo import seed_demo_table
 from phlo_lakehouse.errors import Conflict, InvalidConfig, InvalidInput
 from phlo_lakehouse.operations import OperationExecutor
-from phlo_lakehouse.operations.files import live_files
+from phlo_lakehouse.operations.live_files import live_files
 from phlo_lakehouse.operations.position_deletes import RewritePositionDeletesOperation
 from phlo_lakehouse.operations.replace import ReplaceFiles
 from phlo_lakehouse_tests.operations.conftest import rows_of
