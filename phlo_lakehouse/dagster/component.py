@@ -31,6 +31,7 @@ from phlo_lakehouse.dagster import yaml_schema as ys
 from phlo_lakehouse.dagster.checks import StatsThresholds, table_stats_checks
 from phlo_lakehouse.dagster.factories import (
     JOB_KINDS,
+    RETENTION_JOB,
     MaintenanceSchedule,
     lakehouse_maintenance_definitions,
 )
@@ -120,7 +121,9 @@ class LakehouseMaintenanceComponent(dg.Component, dg.Resolvable):
     Attributes:
         tables: selectors resolved at run time (one selector or a list).
         ref: branch to maintain.
-        optimize / expire / vacuum / rewrite_manifests: default run-config settings.
+        optimize / expire / vacuum / rewrite_manifests / compute_table_stats /
+            rewrite_position_deletes: default run-config settings.
+        data_retention: ``{column, retention}``: adds the ``lakehouse_data_retention`` job.
         schedules: entries with job, cron, timezone, default_status, run_config, description.
         checks: literal table names to attach stats checks to.
         thresholds: `StatsThresholds` fields for the checks.
@@ -158,10 +161,21 @@ class LakehouseMaintenanceComponent(dg.Component, dg.Resolvable):
     expire: _settings("expire") = field(default_factory=dict)
     vacuum: _settings("vacuum") = field(default_factory=dict)
     rewrite_manifests: _settings("rewrite_manifests") = field(default_factory=dict)
+    compute_table_stats: _settings("compute_table_stats") = field(default_factory=dict)
+    rewrite_position_deletes: _settings("rewrite_position_deletes") = field(default_factory=dict)
+    data_retention: Annotated[
+        dict[str, Any] | None,
+        _attribute(
+            ys.nullable(ys.settings_schema("data_retention", required=True)),
+            "Rows older than retention on column are deleted by lakehouse_data_retention "
+            "(omitted: no such job).",
+            [{"column": "event_time", "retention": "365d"}],
+        ),
+    ] = None
     schedules: Annotated[
         list[dict[str, Any]],
         _attribute(
-            ys.schedules_schema(list(JOB_KINDS)),
+            ys.schedules_schema([*JOB_KINDS, RETENTION_JOB]),
             "Schedules of the maintenance jobs.",
             [[{"job": "lakehouse_expire", "cron": "0 3 * * *", "timezone": "UTC"}]],
         ),
@@ -221,6 +235,9 @@ class LakehouseMaintenanceComponent(dg.Component, dg.Resolvable):
             expire=self.expire,
             vacuum=self.vacuum,
             rewrite_manifests=self.rewrite_manifests,
+            compute_table_stats=self.compute_table_stats,
+            rewrite_position_deletes=self.rewrite_position_deletes,
+            data_retention=self.data_retention,
             schedules=[MaintenanceSchedule(**s) for s in self.schedules],
             resource_key=self.resource_key,
             translator=translator,

@@ -54,8 +54,12 @@ JOB_KINDS: dict[str, tuple[str, ...]] = {
     "lakehouse_maintenance": ("optimize", "expire", "vacuum"),
     "lakehouse_remove_dangling_deletes": ("remove_dangling_deletes",),
     "lakehouse_compute_table_stats": ("compute_table_stats",),
+    "lakehouse_rewrite_position_deletes": ("rewrite_position_deletes",),
 }
-_TEXT_KEYS = {"older_than", "target_file_size", "max_file_group_size", "target_manifest_size"}
+#: Data retention needs a column and a retention, so its job exists only when configured.
+RETENTION_JOB = "lakehouse_data_retention"
+_DURATION_KEYS = {"older_than", "retention"}
+_TEXT_KEYS = {"target_file_size", "max_file_group_size", "target_manifest_size", *_DURATION_KEYS}
 _STATUSES = {
     "RUNNING": dg.DefaultScheduleStatus.RUNNING,
     "STOPPED": dg.DefaultScheduleStatus.STOPPED,
@@ -92,6 +96,8 @@ def lakehouse_maintenance_definitions(
     vacuum: Mapping[str, Any] | None = None,
     rewrite_manifests: Mapping[str, Any] | None = None,
     compute_table_stats: Mapping[str, Any] | None = None,
+    rewrite_position_deletes: Mapping[str, Any] | None = None,
+    data_retention: Mapping[str, Any] | None = None,
     gc: Mapping[str, Any] | None = None,
     schedules: Sequence[MaintenanceSchedule] = (),
     resource_key: str = "lakehouse",
@@ -103,8 +109,13 @@ def lakehouse_maintenance_definitions(
     Args:
         tables: selectors resolved at run time, e.g. ``["raw.*", "mart.sales"]``.
         ref: branch to maintain (default: the resource's default ref).
-        optimize / expire / vacuum / rewrite_manifests: default settings in run config, e.g.
+        optimize / expire / vacuum / rewrite_manifests / compute_table_stats /
+            rewrite_position_deletes: default settings in run config, e.g.
             ``optimize={"target_file_size": "128MB", "strategy": "sort", "sort_by": ["ts"]}``.
+        data_retention: ``{"column": "event_time", "retention": "365d"}`` adds the
+            ``lakehouse_data_retention`` job (rows older than the retention deleted, every
+            selected table the same column); None: no such job, and a schedule for it is an
+            error.
         gc: on a Nessie catalog, settings of the ``lakehouse_gc`` job (Nessie GC over every
             reference, `phlo_lakehouse.dagster.gc`), e.g. ``{"cutoffs": ["P10D"]}``; None: no
             such job.
@@ -129,7 +140,12 @@ def lakehouse_maintenance_definitions(
         "rewrite_manifests": _settings("rewrite_manifests", rewrite_manifests),
         "remove_dangling_deletes": _settings("remove_dangling_deletes", None),
         "compute_table_stats": _settings("compute_table_stats", compute_table_stats),
+        "rewrite_position_deletes": _settings("rewrite_position_deletes", rewrite_position_deletes),
     }
+    job_kinds = dict(JOB_KINDS)
+    if data_retention is not None:
+        settings["data_retention"] = _settings("data_retention", data_retention)
+        job_kinds[RETENTION_JOB] = ("data_retention",)
     # Items pass between steps through an IO manager of our own: a user's default io_manager
     # (dagster-iceberg's, say) need not handle plain dicts, and a filesystem one works across
     # processes for any executor.
@@ -138,7 +154,7 @@ def lakehouse_maintenance_definitions(
         f"{prefix}{name}": _build_job(
             f"{prefix}{name}", kinds, list(tables), ref, settings, resource_key, translator, io_key
         )
-        for name, kinds in JOB_KINDS.items()
+        for name, kinds in job_kinds.items()
     }
     if gc is not None:
         jobs[f"{prefix}{GC_JOB}"] = build_gc_job(
@@ -163,11 +179,17 @@ def _settings(kind: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
             hint=f"{kind} settings are: {', '.join(OPERATION_SETTINGS[kind])}",
         )
     merged = {**default_settings(kind), **(given or {})}
+    missing = [k for k, s in OPERATION_SETTINGS[kind].items() if s.required and merged[k] is None]
+    if missing:
+        example = ", ".join(f"{k!r}: …" for k in OPERATION_SETTINGS[kind])
+        raise InvalidInput(
+            f"{kind} needs {' and '.join(missing)}", hint=f"pass {kind}={{{example}}}"
+        )
     for key, value in merged.items():
         # Run config types follow the defaults: numbers given for durations (seconds) and sizes
         # (bytes) are written as text the operations parse the same way.
         if isinstance(value, int | float) and not isinstance(value, bool) and key in _TEXT_KEYS:
-            merged[key] = f"{value}s" if key == "older_than" else str(int(value))
+            merged[key] = f"{value}s" if key in _DURATION_KEYS else str(int(value))
     build_operation(kind, merged)  # validates values now, not at 3 a.m.
     return merged
 
@@ -226,10 +248,17 @@ def _build_schedule(
     from dagster._utils.schedules import is_valid_cron_string
 
     job = jobs.get(f"{prefix}{schedule.job}")
+    if job is None and schedule.job == RETENTION_JOB:
+        raise InvalidInput(
+            f"schedule for {RETENTION_JOB}, but data retention is not configured",
+            hint="pass data_retention={'column': 'event_time', 'retention': '365d'} "
+            "(YAML: data_retention: {column: event_time, retention: 365d})",
+        )
     if job is None:
         raise InvalidInput(
             f"schedule for unknown job {schedule.job!r}",
-            hint=f"jobs: {', '.join(JOB_KINDS)} (and {GC_JOB} when gc= is given)",
+            hint=f"jobs: {', '.join(JOB_KINDS)} (and {GC_JOB} when gc= is given, "
+            f"{RETENTION_JOB} when data_retention= is)",
         )
     if not is_valid_cron_string(schedule.cron):
         raise InvalidInput(

@@ -187,6 +187,89 @@ def _nessie_gc(result: OperationResult) -> Outcome:
     )
 
 
+def _verb(result: OperationResult, done: str, would: str) -> str:
+    return would if result.dry_run else done
+
+
+def _remove_dangling(result: OperationResult) -> Outcome:
+    f = result.figures
+    figures = {
+        "dangling_delete_files_removed": _n(f, "dangling_delete_files"),
+        "dangling_removed_bytes": _n(f, "dangling_bytes"),
+        "delete_files_checked": _n(f, "delete_files"),
+    }
+    count = figures["dangling_delete_files_removed"]
+    if not count:
+        checked = _files(figures["delete_files_checked"], "delete file")
+        return Outcome(f"remove_dangling_deletes: no dangling delete files ({checked})", figures)
+    verb = _verb(result, "removed", "would remove")
+    size = format_size(figures["dangling_removed_bytes"])
+    line = f"remove_dangling_deletes: {verb} {_files(count, 'dangling delete file')}, {size}"
+    return Outcome(line, figures, changed=result.committed)
+
+
+def _rewrite_position_deletes(result: OperationResult) -> Outcome:
+    f, d = result.figures, result.details
+    figures = {
+        "delete_files_rewritten": _n(f, "delete_files_to_rewrite"),
+        "delete_files_added": len(d.get("delete_files_written") or []),
+        "rewritten_bytes": _n(f, "bytes_to_rewrite"),
+        "dangling_delete_files_removed": _n(f, "dangling_delete_files"),
+        "dangling_delete_records_dropped": int(d.get("dangling_delete_records") or 0),
+        "file_groups": _n(f, "file_groups"),
+    }
+    rewritten, dangling = (
+        figures["delete_files_rewritten"],
+        figures["dangling_delete_files_removed"],
+    )
+    if not rewritten and not dangling:
+        return Outcome("rewrite_position_deletes: nothing to compact", figures)
+    parts = []
+    if rewritten:
+        into = (
+            f"in {_files(figures['file_groups'], 'group')}"
+            if result.dry_run
+            else f"into {figures['delete_files_added']:,}"
+        )
+        parts.append(f"{_verb(result, 'rewrote', 'would rewrite')} {_files(rewritten)} {into}")
+    if dangling:
+        parts.append(f"{_verb(result, 'removed', 'would remove')} {dangling:,} dangling")
+    line = f"rewrite_position_deletes: {', '.join(parts)} (position delete files)"
+    return Outcome(line, figures, changed=result.committed)
+
+
+def _compute_table_stats(result: OperationResult) -> Outcome:
+    f = result.figures
+    figures = {"columns_sketched": _n(f, "columns"), "rows": _n(f, "rows")}
+    verb = _verb(result, "sketched", "would sketch")
+    line = (
+        f"compute_table_stats: {verb} {_files(figures['columns_sketched'], 'column')} over "
+        f"{figures['rows']:,} rows (NDV, Puffin)"
+    )
+    return Outcome(line, figures, changed=result.committed)
+
+
+def _data_retention(result: OperationResult) -> Outcome:
+    f = result.figures
+    figures = {
+        "rows_deleted": _n(f, "rows_to_delete"),
+        "files_dropped": _n(f, "files_to_drop"),
+        "files_rewritten": _n(f, "files_to_rewrite"),
+        "partitions_dropped": _n(f, "partitions_to_drop"),
+        "dropped_bytes": _n(f, "bytes_to_drop"),
+    }
+    cutoff = result.details.get("cutoff", "the cutoff")
+    if not figures["rows_deleted"]:
+        return Outcome(f"data_retention: no row older than {cutoff}", figures)
+    line = (
+        f"data_retention: {_verb(result, 'deleted', 'would delete')} "
+        f"{figures['rows_deleted']:,} rows older than {cutoff} "
+        f"({figures['files_dropped']:,} files dropped unread, "
+        f"{figures['files_rewritten']:,} rewritten)"
+    )
+    return Outcome(line, figures, changed=result.committed)
+
+
 def _generic(result: OperationResult) -> Outcome:
     figures = {k: int(v) for k, v in result.figures.items() if isinstance(v, int | float)}
     state = "committed" if result.committed else "no change"
@@ -200,6 +283,10 @@ DESCRIBERS: dict[str, Callable[[OperationResult], Outcome]] = {
     "vacuum": _vacuum,
     "rewrite_manifests": _rewrite_manifests,
     "nessie_gc": _nessie_gc,
+    "remove_dangling_deletes": _remove_dangling,
+    "rewrite_position_deletes": _rewrite_position_deletes,
+    "compute_table_stats": _compute_table_stats,
+    "data_retention": _data_retention,
 }
 
 

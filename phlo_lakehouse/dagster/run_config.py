@@ -23,6 +23,8 @@ import dagster as dg
 from phlo_lakehouse.engines import ENGINE_KINDS
 from phlo_lakehouse.operations.optimize import STRATEGIES
 from phlo_lakehouse.operations.orphans import PREFIX_MISMATCH_MODES
+from phlo_lakehouse.operations.position_delete_files import GRANULARITIES
+from phlo_lakehouse.operations.rewrite_options import DEFAULT_MAX_COMMITS, JOB_ORDERS
 
 
 def _enum(name: str, values: Sequence[str]) -> dg.Enum:
@@ -32,6 +34,8 @@ def _enum(name: str, values: Sequence[str]) -> dg.Enum:
 STRATEGY = _enum("LakehouseOptimizeStrategy", STRATEGIES)
 PREFIX_MISMATCH = _enum("LakehouseVacuumPrefixMismatch", PREFIX_MISMATCH_MODES)
 ENGINE = _enum("LakehouseEngine", ENGINE_KINDS)
+JOB_ORDER = _enum("LakehouseRewriteJobOrder", JOB_ORDERS)
+DELETE_GRANULARITY = _enum("LakehouseDeleteGranularity", GRANULARITIES)
 
 
 @dataclass(frozen=True)
@@ -43,11 +47,14 @@ class Setting:
             operation's own default, e.g. the table's ``write.target-file-size-bytes``).
         config_type: the Dagster config type.
         description: what the launchpad shows beside the field.
+        required: the operation cannot run without it (no default): its job exists only when
+            the factory is given a value.
     """
 
     default: Any
     config_type: Any
     description: str
+    required: bool = False
 
 
 _SIZE = "bytes or a size such as 128MB"
@@ -90,6 +97,42 @@ OPERATION_SETTINGS: dict[str, dict[str, Setting]] = {
             bool,
             "Commit each file group on its own; lakehouse_optimize then runs one step per "
             "group, in parallel on a multiprocess executor.",
+        ),
+        "remove_dangling_deletes": Setting(
+            True,
+            bool,
+            "Also remove delete files that apply to no live data file (Spark's "
+            "remove-dangling-deletes).",
+        ),
+        "rewrite_job_order": Setting(
+            "none",
+            JOB_ORDER,
+            "Order the file groups run and commit in: by input bytes or file count, ascending "
+            "or descending; none: partition order.",
+        ),
+        "max_commits": Setting(
+            DEFAULT_MAX_COMMITS,
+            int,
+            "With partial_progress in one process (the API or CLI): commit the groups in at most "
+            "this many commits. The Dagster job's per-group steps commit one group each.",
+        ),
+        "max_failed_commits": Setting(
+            None,
+            dg.Noneable(int),
+            "With partial_progress: commits a concurrent change may refuse before the run "
+            "fails; null: as many as max_commits.",
+        ),
+        "delete_file_threshold": Setting(
+            None,
+            dg.Noneable(int),
+            "Rewrite a data file once this many delete files apply to it; null: only the "
+            "share of deleted rows decides.",
+        ),
+        "use_starting_sequence_number": Setting(
+            True,
+            bool,
+            "Rewritten files keep the data sequence number of the snapshot the compaction "
+            "started from, so deletes committed meanwhile still apply to them.",
         ),
     },
     "expire": {
@@ -140,6 +183,58 @@ OPERATION_SETTINGS: dict[str, dict[str, Setting]] = {
         ),
     },
     "remove_dangling_deletes": {},
+    "rewrite_position_deletes": {
+        "target_file_size": Setting(
+            None,
+            dg.Noneable(str),
+            f"Size of the delete files written ({_SIZE}); null: the table's "
+            "write.delete.target-file-size-bytes, else 64MB.",
+        ),
+        "min_input_files": Setting(
+            5, int, "A group of delete files is rewritten only with at least this many files."
+        ),
+        "max_file_group_size": Setting(
+            "1GB", str, f"Most input bytes in one group of delete files ({_SIZE})."
+        ),
+        "partition_filter": Setting(
+            None,
+            dg.Noneable(str),
+            "Only delete files of partitions that may hold rows matching this expression; "
+            "null: every partition.",
+        ),
+        "rewrite_all": Setting(
+            False, bool, "Consider every position delete file, whatever its size."
+        ),
+        "delete_granularity": Setting(
+            None,
+            dg.Noneable(DELETE_GRANULARITY),
+            "file: one delete file per data file; partition: one per partition; null: the "
+            "table's write.delete.granularity, else file (Spark's default).",
+        ),
+        "partial_progress": Setting(
+            False, bool, "Commit the groups in batches (at most max_commits commits)."
+        ),
+        "max_commits": Setting(
+            DEFAULT_MAX_COMMITS, int, "With partial_progress: commit in at most this many commits."
+        ),
+        "rewrite_job_order": Setting(
+            "none", JOB_ORDER, "Order the groups run and commit in; none: partition order."
+        ),
+    },
+    "data_retention": {
+        "column": Setting(
+            None,
+            str,
+            "The top-level timestamp or date column rows age by, e.g. event_time.",
+            required=True,
+        ),
+        "retention": Setting(
+            None,
+            str,
+            f"Delete rows older than this ({_DURATION}; positive), e.g. 365d.",
+            required=True,
+        ),
+    },
     "compute_table_stats": {
         "columns": Setting(
             [], [str], "Top-level primitive columns to sketch; empty: every such column."

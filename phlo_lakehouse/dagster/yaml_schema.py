@@ -91,7 +91,7 @@ def closed_object(properties: dict[str, dict[str, Any]], **extra: Any) -> dict[s
 
 
 _SIZE_SETTINGS = {"target_file_size", "max_file_group_size", "target_manifest_size"}
-_DURATION_SETTINGS = {"older_than"}
+_DURATION_SETTINGS = {"older_than", "retention"}
 
 
 def _setting_schema(key: str, setting: Any) -> dict[str, Any]:
@@ -116,11 +116,12 @@ def _setting_schema(key: str, setting: Any) -> dict[str, Any]:
     return {**schema, "description": setting.description}
 
 
-def settings_schema(kind: str) -> dict[str, Any]:
-    """The YAML schema of one operation's settings (`run_config.OPERATION_SETTINGS`)."""
-    return closed_object(
-        {key: _setting_schema(key, s) for key, s in OPERATION_SETTINGS[kind].items()}
-    )
+def settings_schema(kind: str, *, required: bool = False) -> dict[str, Any]:
+    """The YAML schema of one operation's settings (`run_config.OPERATION_SETTINGS`);
+    ``required``: its required settings must be given."""
+    settings = OPERATION_SETTINGS[kind]
+    extra = {"required": [k for k, s in settings.items() if s.required]} if required else {}
+    return closed_object({key: _setting_schema(key, s) for key, s in settings.items()}, **extra)
 
 
 def schedules_schema(jobs: list[str]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ def test_factory_builds_every_job_with_the_concurrency_tag():
         "nightly_lakehouse_optimize",
         "nightly_lakehouse_remove_dangling_deletes",
         "nightly_lakehouse_rewrite_manifests",
+        "nightly_lakehouse_rewrite_position_deletes",
         "nightly_lakehouse_vacuum",
     ]
     assert all(job.tags["phlo/lakehouse-maintenance"] == "true" for job in defs.jobs)
