@@ -1,8 +1,8 @@
 """The ``optimize`` flags for Spark 1.10's rewrite options (`operations.rewrite_options`), by
 Spark's names: ``--rewrite-job-order``, ``--max-commits``, ``--max-failed-commits``,
 ``--delete-file-threshold``, ``--[no-]remove-dangling-deletes``,
-``--[no-]use-starting-sequence-number``. The decorated command receives them as one
-``rewrite_options`` dict of `OptimizeOperation` keyword arguments.
+``--[no-]use-starting-sequence-number``, ``--output-spec-id``. The decorated command receives
+them as one ``rewrite_options`` dict of `OptimizeOperation` keyword arguments.
 
 Example:
     $ phlo-lakehouse optimize demo.events --partial-progress --max-commits 3 --yes
@@ -25,6 +25,7 @@ _NAMES = (
     "delete_file_threshold",
     "remove_dangling_deletes",
     "use_starting_sequence_number",
+    "output_spec_id",
 )
 
 
@@ -75,6 +76,13 @@ def rewrite_option_flags(command: Callable[..., Any]) -> Callable[..., Any]:
             default=True,
             show_default=True,
             help="Rewritten files keep the starting snapshot's data sequence number.",
+        ),
+        click.option(
+            "--output-spec-id",
+            type=click.IntRange(min=0),
+            default=None,
+            help="Partition spec the files are written in (default: the current one; older "
+            "specs' files are rewritten into it).",
         ),
     ]
     for flag in reversed(flags):

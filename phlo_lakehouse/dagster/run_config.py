@@ -134,6 +134,12 @@ OPERATION_SETTINGS: dict[str, dict[str, Setting]] = {
             "Rewritten files keep the data sequence number of the snapshot the compaction "
             "started from, so deletes committed meanwhile still apply to them.",
         ),
+        "output_spec_id": Setting(
+            None,
+            dg.Noneable(int),
+            "Partition spec the rewritten files are written in; null: the table's current "
+            "spec (after partition evolution, older specs' files are rewritten into it).",
+        ),
     },
     "expire": {
         "older_than": Setting(

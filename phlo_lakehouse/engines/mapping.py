@@ -297,6 +297,7 @@ def _rewrite_options(options: Any) -> dict[str, Any]:
         "use-starting-sequence-number": options.use_starting_sequence_number,
         "partial-progress.max-failed-commits": options.max_failed_commits,
         "delete-file-threshold": options.delete_file_threshold,
+        "output-spec-id": options.output_spec_id,
     }
     return {k: v for k, v in mapped.items() if v is not None}
 

@@ -37,16 +37,21 @@ from phlo_lakehouse.operations.compaction_plan import (
     select_files,
     worth_rewriting,
 )
-from phlo_lakehouse.operations.dangling import commit_removed_deletes, dangling_deletes
+from phlo_lakehouse.operations.dangling import (
+    LiveFilesCache,
+    commit_removed_deletes,
+    dangling_deletes,
+)
 from phlo_lakehouse.operations.file_groups import FileGroup, group_from_dict
 from phlo_lakehouse.operations.format_support import refuse_format_v3
-from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles, applicable_deletes, live_files
+from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles, applicable_deletes
 from phlo_lakehouse.operations.parquet_footer import FooterError
 from phlo_lakehouse.operations.rewrite import rewrite_group
 from phlo_lakehouse.operations.rewrite_options import (
     DEFAULT_MAX_COMMITS,
     RewriteOptions,
     check_size_band,
+    output_spec_id,
 )
 from phlo_lakehouse.operations.selection import (
     check_zorder_columns,
@@ -59,9 +64,6 @@ from phlo_lakehouse.operations.stitch import STITCH_MODES, plan_stitch, stitch_g
 from phlo_lakehouse.units import parse_size
 
 if TYPE_CHECKING:
-    from pyiceberg.table import Table
-    from pyiceberg.table.snapshots import Snapshot
-
     from phlo_lakehouse.table import LakehouseTable
 
 STRATEGIES = ("binpack", "sort", "zorder")
@@ -91,10 +93,12 @@ class OptimizeOperation(TableOperation):
             safe (`phlo_lakehouse.operations.stitch`); default: the table property
             ``phlo-lakehouse.optimize.stitch``, else "auto".
         remove_dangling_deletes, rewrite_job_order, max_commits, max_failed_commits,
-            delete_file_threshold, use_starting_sequence_number: Spark 1.10's options of the
-            same names (`rewrite_options.RewriteOptions`). Dangling deletes are removed in the
-            compaction's commit (a commit of their own with partial progress; not in a
-            ``files=`` fan-out step, where `RemoveDanglingDeletesOperation` does it).
+            delete_file_threshold, use_starting_sequence_number, output_spec_id: Spark 1.10's
+            options of the same names (`rewrite_options.RewriteOptions`). Files are written in
+            the output spec (default: the current one): after partition evolution, files of
+            older specs that the size rules select are rewritten into it. Dangling deletes are
+            removed in the compaction's commit (a commit of their own with partial progress;
+            not in a ``files=`` fan-out step, where `RemoveDanglingDeletesOperation` does it).
     """
 
     name = "optimize"
@@ -124,6 +128,7 @@ class OptimizeOperation(TableOperation):
         max_failed_commits: int | None = None,
         delete_file_threshold: int | None = None,
         use_starting_sequence_number: bool = True,
+        output_spec_id: int | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise InvalidInput(
@@ -167,6 +172,7 @@ class OptimizeOperation(TableOperation):
             max_failed_commits=max_failed_commits,
             delete_file_threshold=delete_file_threshold,
             use_starting_sequence_number=use_starting_sequence_number,
+            output_spec_id=output_spec_id,
         )
 
     def settings(self) -> dict[str, Any]:
@@ -196,7 +202,8 @@ class OptimizeOperation(TableOperation):
         schema = metadata.schema()
         sort_keys = resolve_sort_keys(table.table, schema, self.strategy, self.sort_keys)
         check_zorder_columns(schema, self.zorder_by)
-        live = self._live_files(table.table, table.snapshot)
+        output_spec = output_spec_id(table, self.options.output_spec_id)
+        live = self._live_files(table)
         keep = file_filter(table.table, self._filter_expr) if self._filter_expr else None
         deletes_by_partition: dict[tuple, list[LiveFile]] = defaultdict(list)
         global_deletes = []
@@ -212,7 +219,10 @@ class OptimizeOperation(TableOperation):
             if self.only_files is not None and data.path not in self.only_files:
                 continue
             candidates = deletes_by_partition.get(data.partition_key, []) + global_deletes
-            by_partition[data.partition_key].append((data, applicable_deletes(data, candidates)))
+            # Iceberg's grouping: files of another spec may hold rows of many output partitions,
+            # so they form one group (per size bin) written into the output spec's partitions.
+            key = data.partition_key if data.spec_id == output_spec else (output_spec, ())
+            by_partition[key].append((data, applicable_deletes(data, candidates)))
         groups = []
         for key in sorted(by_partition, key=repr):
             selected = select_files(by_partition[key], target, self)
@@ -253,9 +263,7 @@ class OptimizeOperation(TableOperation):
         dangling_paths = set(plan.details.get("dangling_delete_files", []))
         if not groups and not dangling_paths:
             return replace(OperationResult.from_plan(plan), dry_run=False)
-        live = self._live_files(
-            table.table, table.table.snapshot_by_id(plan.snapshot_id) if plan.snapshot_id else None
-        )
+        live = self._live_files(table, plan.snapshot_id)
         dangling = [d for d in live.deletes if d.path in dangling_paths]
         if not groups:
             outcome = commit_removed_deletes(table, plan, dangling, live, operation=self.name)
@@ -277,8 +285,11 @@ class OptimizeOperation(TableOperation):
             files = [by_path[p] for p in group.files]
             group_deletes = [deletes_by_path[p] for p in group.delete_files]
             deletes = {f.path: applicable_deletes(f, group_deletes) for f in files}
-            stitchable, reason = plan_stitch(
-                table.table, files, any(deletes.values()), self.strategy, stitch
+            repartition = any(f.spec_id != group.spec_id for f in files)
+            stitchable, reason = (
+                (None, "rows move to another partition spec")
+                if repartition
+                else plan_stitch(table.table, files, any(deletes.values()), self.strategy, stitch)
             )
             stitched = None
             if stitchable is not None:
@@ -298,6 +309,7 @@ class OptimizeOperation(TableOperation):
                     sort_keys=sort_keys,
                     table_sort_order=not self.sort_keys,
                     zorder_by=self.zorder_by,
+                    repartition=repartition,
                 )
             with commit_lock:
                 written_all.append(writer_paths)
@@ -376,12 +388,8 @@ class OptimizeOperation(TableOperation):
             details=details,
         )
 
-    def _live_files(self, table: Table, snapshot: Snapshot | None) -> LiveFiles:
-        """Live files of ``snapshot``, read once per snapshot (plan and execute share them)."""
-        key = (table.metadata.table_uuid, snapshot.snapshot_id if snapshot else None)
-        cached = getattr(self, "_live_cache", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        live = live_files(table, snapshot)
-        self._live_cache = (key, live)
-        return live
+    def _live_files(self, table: LakehouseTable, snapshot_id: int | None = None) -> LiveFiles:
+        """Live files of the ref head or ``snapshot_id``, read once (plan and execute share)."""
+        if not hasattr(self, "_live_cache"):
+            self._live_cache = LiveFilesCache()
+        return self._live_cache.get(table, snapshot_id)

@@ -249,10 +249,12 @@ def rewrite_group(
     sort_keys: list[tuple[str, str, str]],
     table_sort_order: bool,
     zorder_by: Sequence[str],
+    repartition: bool = False,
 ) -> tuple[list[DataFile], int, list[str]]:
     """Rewrite one file group by decoding it: read its rows (deletes applied), order them per
     ``strategy`` and write target-size files. Returns the new data files, the rows read and
-    every path written (to delete if the commit fails).
+    every path written (to delete if the commit fails). With ``repartition`` (files of another
+    spec) the rows are split by the partitions of the group's spec.
 
     Raises:
         RuntimeError: the files written hold another number of rows than were read.
@@ -262,13 +264,20 @@ def rewrite_group(
     sort_order_id = (
         table.metadata.default_sort_order_id if strategy == "sort" and table_sort_order else None
     )
-    writer = RollingDataFileWriter(
-        table,
-        group.spec_id,
-        partition,
-        rows_per_file=rows_per_file,
-        sort_order_id=sort_order_id,
-    )
+    if repartition:
+        from phlo_lakehouse.operations.repartition import PartitionedWriter
+
+        writer: Any = PartitionedWriter(
+            table, group.spec_id, rows_per_file=rows_per_file, sort_order_id=sort_order_id
+        )
+    else:
+        writer = RollingDataFileWriter(
+            table,
+            group.spec_id,
+            partition,
+            rows_per_file=rows_per_file,
+            sort_order_id=sort_order_id,
+        )
     rows_read = 0
     with writer:
         if strategy == "binpack":

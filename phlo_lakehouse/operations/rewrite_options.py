@@ -41,6 +41,9 @@ class RewriteOptions:
         use_starting_sequence_number: rewritten files keep the data sequence number of the
             snapshot the compaction started from, so deletes committed meanwhile still apply
             to them (Spark's default); False gives them the commit's own number.
+        output_spec_id: the partition spec rewritten files are written in (Spark's
+            ``output-spec-id``); None: the table's current spec. Files of other specs are
+            grouped together and their rows split by the output spec's partitions.
     """
 
     remove_dangling_deletes: bool = True
@@ -49,6 +52,7 @@ class RewriteOptions:
     max_failed_commits: int | None = None
     delete_file_threshold: int | None = None
     use_starting_sequence_number: bool = True
+    output_spec_id: int | None = None
 
     def __post_init__(self) -> None:
         if self.rewrite_job_order not in JOB_ORDERS:
@@ -61,6 +65,8 @@ class RewriteOptions:
             _whole(self.max_failed_commits, "max_failed_commits", minimum=0)
         if self.delete_file_threshold is not None:
             _whole(self.delete_file_threshold, "delete_file_threshold", minimum=1)
+        if self.output_spec_id is not None:
+            _whole(self.output_spec_id, "output_spec_id", minimum=0, example=1)
         for name in ("remove_dangling_deletes", "use_starting_sequence_number"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInput(f"{name} must be true or false", hint=f"{name}=True")
@@ -95,7 +101,26 @@ class RewriteOptions:
             "max_failed_commits": self.max_failed_commits,
             "delete_file_threshold": self.delete_file_threshold,
             "use_starting_sequence_number": self.use_starting_sequence_number,
+            "output_spec_id": self.output_spec_id,
         }
+
+
+def output_spec_id(table: Any, spec_id: int | None) -> int:
+    """The partition spec a rewrite of ``table`` (a `LakehouseTable`) writes: ``spec_id``, else
+    the table's current spec.
+
+    Raises:
+        InvalidInput: ``spec_id`` is not one of the table's specs.
+    """
+    metadata = table.table.metadata
+    if spec_id is None:
+        return metadata.default_spec_id
+    if spec_id not in metadata.specs():
+        raise InvalidInput(
+            f"output_spec_id={spec_id} is not a partition spec of {table.identifier}",
+            hint="its specs: " + ", ".join(str(s) for s in sorted(metadata.specs())),
+        )
+    return spec_id
 
 
 def check_size_band(min_input_files: int, min_ratio: float, max_ratio: float) -> None:

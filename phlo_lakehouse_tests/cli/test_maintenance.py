@@ -149,6 +149,44 @@ class TestOptimize(MaintenanceCase):
         assert done["details"]["decoded_groups"] == 4 - stitched
         assert self.rows() == rows
 
+    def test_spark_rewrite_option_flags_reach_the_plan_and_the_commits(self):
+        rows = self.rows()
+        preview = self.invoke_command(
+            ["optimize", TABLE, "--rewrite-job-order", "files-asc", "--dry-run", "--json"]
+        )
+        self.assert_success(preview)
+        [plan] = self.json_output(preview)["results"]
+        counts = [len(g["files"]) for g in plan["details"]["groups"]]
+        assert counts == sorted(counts) and len(counts) == 4
+        result = self.invoke_command(
+            [
+                "optimize", TABLE, "--partial-progress", "--max-commits", "2",
+                "--max-failed-commits", "0", "--delete-file-threshold", "3",
+                "--keep-dangling-deletes", "--use-commit-sequence-number", "--output-spec-id",
+                "0", "--yes", "--json",
+            ]
+        )  # fmt: skip
+        self.assert_success(result)
+        [done] = self.json_output(result)["results"]
+        assert done["details"]["commits"] == 2 and done["details"]["failed_commits"] == 0
+        assert done["figures"]["dangling_delete_files"] == 0
+        assert self.rows() == rows
+
+    @pytest.mark.parametrize(
+        ("flags", "message"),
+        [
+            (["--output-spec-id", "9"], "output_spec_id=9 is not a partition spec"),
+            (["--rewrite-job-order", "random"], "'random' is not one of"),
+            (["--max-commits", "0"], "0 is not in the range x>=1"),
+        ],
+    )
+    def test_bad_rewrite_option_flags_exit_2_and_change_nothing(self, flags, message):
+        before = table_state(self.lakehouse, TABLE)
+        result = self.invoke_command(["optimize", TABLE, *flags, "--yes"])
+        self.assert_exit_code(result, 2)
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert table_state(self.lakehouse, TABLE) == before
+
     def test_a_bad_stitch_mode_exits_2(self):
         result = self.invoke_command(["optimize", TABLE, "--stitch", "maybe", "--yes"])
         assert result.exit_code == 2

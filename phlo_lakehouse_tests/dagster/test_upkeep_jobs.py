@@ -95,6 +95,7 @@ def test_every_new_setting_is_described_and_prefilled():
             "max_failed_commits",
             "delete_file_threshold",
             "use_starting_sequence_number",
+            "output_spec_id",
         ],
         "rewrite_position_deletes": ["target_file_size", "delete_granularity", "max_commits"],
         "data_retention": ["column", "retention"],

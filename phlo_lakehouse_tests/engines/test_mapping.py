@@ -54,6 +54,7 @@ def test_every_optimize_option_reaches_rewrite_data_files(lakehouse, table):
         max_failed_commits=2,
         delete_file_threshold=7,
         use_starting_sequence_number=False,
+        output_spec_id=0,
         stitch="never",
     )
     sql = sql_for(lakehouse, table, op)
@@ -77,6 +78,7 @@ def test_every_optimize_option_reaches_rewrite_data_files(lakehouse, table):
         "'partial-progress.max-failed-commits', '2'",
         "'delete-file-threshold', '7'",
         "'use-starting-sequence-number', 'false'",
+        "'output-spec-id', '0'",
     ):
         assert option in sql
     # the filter's own literal 'it\'s' is escaped again inside the where string
