@@ -11,10 +11,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from phlo_lakehouse.operations.rewrite import RollingDataFileWriter
+from phlo_lakehouse.operations.rewrite import FileWriting, RollingDataFileWriter
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -61,7 +60,7 @@ def split_by_partition(
     return parts
 
 
-class PartitionedWriter:
+class PartitionedWriter(FileWriting):
     """Writes batches into files of spec ``spec_id``, one rolling writer per partition; the
     same interface as `RollingDataFileWriter` (``write``, ``write_all``, ``data_files``,
     ``written_paths``, ``abort``, a context manager)."""
@@ -74,19 +73,6 @@ class PartitionedWriter:
         self.rows_per_file = rows_per_file
         self.sort_order_id = sort_order_id
         self._writers: dict[tuple, RollingDataFileWriter] = {}
-
-    def __enter__(self) -> PartitionedWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def write_all(self, batches: Iterable[pa.RecordBatch]) -> None:
-        for batch in batches:
-            self.write(batch)
 
     def write(self, batch: pa.RecordBatch) -> None:
         for partition, rows in split_by_partition(self.table, self.spec_id, batch):

@@ -45,7 +45,36 @@ class _PartitionPath:
         return bool(self._spec.fields)
 
 
-class RollingDataFileWriter:
+class FileWriting:
+    """What every file writer here shares: a context manager that closes on success and aborts
+    (deleting what it wrote) on error, and ``write_all``. Subclasses define ``write``,
+    ``close`` and ``abort``."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write_all(self, batches: Iterable[pa.RecordBatch]) -> None:
+        """Write every batch."""
+        for batch in batches:
+            self.write(batch)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        raise NotImplementedError
+
+    def close(self) -> Any:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+
+class RollingDataFileWriter(FileWriting):
     """Writes batches of one partition into Parquet files of ``rows_per_file`` rows each.
 
     Batches must have the write schema (`read.write_schema`). They are buffered up to one row
@@ -108,20 +137,6 @@ class RollingDataFileWriter:
         self._output: Any = None
         self._path = ""
         self._file_rows = 0
-
-    def __enter__(self) -> RollingDataFileWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def write_all(self, batches: Iterable[pa.RecordBatch]) -> None:
-        """Write every batch."""
-        for batch in batches:
-            self.write(batch)
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Buffer ``batch``; flush full row groups and roll files at ``rows_per_file``."""
