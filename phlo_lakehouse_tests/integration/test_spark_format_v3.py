@@ -18,6 +18,7 @@ from phlo_lakehouse.operations import (
     OptimizeOperation,
     RemoveDanglingDeletesOperation,
     RewriteManifestsOperation,
+    RewritePositionDeletesOperation,
     VacuumOperation,
 )
 from phlo_lakehouse_tests.integration.test_spark_cross_engine import (
@@ -37,6 +38,7 @@ REFUSED = [
     RemoveDanglingDeletesOperation(),
     ComputeTableStatsOperation(),
     DataRetentionOperation(column="ts", retention="1d"),
+    RewritePositionDeletesOperation(),
 ]
 
 
