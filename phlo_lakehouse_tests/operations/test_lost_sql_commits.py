@@ -67,6 +67,7 @@ class SqlBench:
         run: Callable[[], object],
         check: Callable[[], None],
     ) -> None:
+        self.outcomes = Counter()  # one operation's trials at a time
         for kind in KINDS:
             for _ in range(TRIALS):
                 prepare()
