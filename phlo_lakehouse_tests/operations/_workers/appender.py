@@ -10,8 +10,10 @@ PyIceberg commit path and retries)::
 A command is ``{"table": "raw.t1", "delay": 0.05, "steps": [{"kind": "append", "ids": [..],
 "sleep": 0.01}, {"kind": "delete", "ids": [..], "sleep": 0.0}, ...]}``. The worker answers
 ``{"ack": true}`` at once, waits ``delay`` seconds, runs the steps (sleeping after each), then
-answers ``{"results": [{"kind", "ids", "committed", "error", "unknown"}, ...]}``: ``committed`` is
-True only when PyIceberg reported the commit as landed. ``{"quit": true}`` ends the worker.
+answers ``{"results": [{"kind", "ids", "committed", "snapshot_id", "error", "unknown"}, ...]}``:
+``committed`` is True only when PyIceberg reported the commit as landed, ``snapshot_id`` is then
+the snapshot that commit made (None for a delete that matched no row). ``{"quit": true}`` ends
+the worker.
 
 Randomness lives in the test (it draws the command), so a failing trial is replayed by its seed.
 """
@@ -44,11 +46,15 @@ def _run_step(table: Any, step: dict[str, Any]) -> dict[str, Any]:
     outcome: dict[str, Any] = {"kind": step["kind"], "ids": ids, "committed": False}
     try:
         table.refresh()
+        before = table.current_snapshot()
         if step["kind"] == "append":
             table.append(rows_for(ids))
         else:
             table.delete(In("event_id", set(ids)))
         outcome["committed"] = True
+        current = table.current_snapshot()
+        made = current is not None and (before is None or current.snapshot_id != before.snapshot_id)
+        outcome["snapshot_id"] = current.snapshot_id if made else None
     except CommitStateUnknownException as e:
         outcome["unknown"] = True
         outcome["error"] = f"{type(e).__name__}: {e}"
