@@ -8,6 +8,10 @@ only when every audit passes.
   the branch's retention; publishing fast-forwards each table's ``main`` to its branch head
   (one commit per table: every table is checked first, so a moved ``main`` publishes nothing).
 
+Every step that changes a reference runs through the lakehouse's executor (access check, audit,
+metrics): publishing is the ``wap_publish`` operation (`PublishOperation`, permission ``publish``
+on ``<catalog>@<onto>``), so a principal without it publishes nothing.
+
 A failed audit (returned False or raised) leaves ``main`` untouched and is reported by name in
 `WapResult.failed_audits` and in the raised `AuditFailed`. The branch is deleted per
 ``cleanup``: ``"on_success"`` (default: kept after a failure for inspection), ``"always"`` or
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from phlo_lakehouse.errors import AuditFailed, Conflict, InvalidInput, LakehouseError
+from phlo_lakehouse.errors import AuditFailed, InvalidInput, LakehouseError
 from phlo_lakehouse.identifiers import TableIdentifier, parse_table_identifier, validate_ref_name
 
 if TYPE_CHECKING:
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
 
     from phlo_lakehouse.lakehouse import IcebergLakehouse
+    from phlo_lakehouse.operations.base import CatalogOperation, OperationResult, TableOperation
     from phlo_lakehouse.table import LakehouseTable
 
 Audit = Callable[["WriteAuditPublish"], "bool | None"]
@@ -96,6 +101,12 @@ class WriteAuditPublish:
         cleanup: "on_success", "always" or "never" — when to delete the audit branch.
         raise_on_failure: raise `AuditFailed` from `publish` (and the ``with`` block) when an
             audit fails; the result is in `result` either way.
+        principal: who runs it (default: as the executor resolves it). Every step that changes
+            a reference runs through the lakehouse's executor: on Nessie creating and deleting
+            the audit branch (``ref_create``/``ref_delete``, permission ``manage_refs`` on
+            ``<catalog>@<branch>``), on Iceberg refs each table's branch (``create_ref``/
+            ``remove_ref``, ``manage_snapshots`` on the table); publishing is ``wap_publish``
+            (permission ``publish`` on ``<catalog>@<onto>``, `PublishOperation`).
 
     Example:
         >>> run = WriteAuditPublish(lakehouse, ["raw.events"], audits=[check])  # doctest: +SKIP
@@ -114,6 +125,7 @@ class WriteAuditPublish:
         onto: str = "main",
         cleanup: str = "on_success",
         raise_on_failure: bool = True,
+        principal: str | None = None,
     ) -> None:
         if cleanup not in CLEANUP_MODES:
             raise InvalidInput(
@@ -133,6 +145,7 @@ class WriteAuditPublish:
         self.onto = validate_ref_name(onto)
         self.cleanup = cleanup
         self.raise_on_failure = raise_on_failure
+        self.principal = principal
         self.result: WapResult | None = None
         self._written: set[TableIdentifier] = set()
         self._started = False
@@ -142,7 +155,9 @@ class WriteAuditPublish:
     def start(self) -> WriteAuditPublish:
         """Create the audit branch (Nessie) or each table's branch (Iceberg refs)."""
         if self.lakehouse.is_nessie:
-            self.lakehouse.nessie.create_branch(self.branch, from_ref=self.onto)
+            from phlo_lakehouse.operations.nessie_refs import CreateReference
+
+            self._run(CreateReference(from_ref=self.onto), self.branch)
         else:
             for ident in self.tables:
                 if self.lakehouse.get_table(ident, self.onto).snapshot_id is None:
@@ -152,7 +167,7 @@ class WriteAuditPublish:
                     )
             from phlo_lakehouse.snapshots import SnapshotManager
 
-            manager = SnapshotManager(self.lakehouse)
+            manager = SnapshotManager(self.lakehouse, run=self._run_table)
             for ident in self.tables:
                 manager.create_branch(ident, self.branch, ref=self.onto)
         self._started = True
@@ -244,25 +259,20 @@ class WriteAuditPublish:
     # -- internals -----------------------------------------------------------------------------
 
     def _publish(self) -> dict[str, Any]:
-        if self.lakehouse.is_nessie:
-            merged = self.lakehouse.nessie.merge(self.branch, onto=self.onto)
-            return {"merged_hash": merged.target_hash_after, "keys": list(merged.keys)}
-        from phlo_lakehouse.snapshots import SnapshotManager
+        from phlo_lakehouse.operations.publish import PublishOperation
 
-        manager = SnapshotManager(self.lakehouse)
-        try:  # check every table before moving any, so a moved main publishes nothing
-            for ident in self.tables:
-                manager.fast_forward(ident, self.onto, self.branch, dry_run=True)
-        except InvalidInput as e:
-            raise Conflict(
-                f"{self.onto} moved since the audit branch was created: {e.message}",
-                hint="nothing was published; re-run the write on a fresh branch",
-            ) from e
-        heads = {
-            str(ident): manager.fast_forward(ident, self.onto, self.branch).snapshot_id_after
-            for ident in self.tables
-        }
-        return {"snapshot_ids": heads}
+        done = self._run(PublishOperation(self.branch, self.tables), self.onto).details
+        if self.lakehouse.is_nessie:
+            return {"merged_hash": done["target_hash_after"], "keys": list(done["keys"])}
+        return {"snapshot_ids": dict(done["snapshot_ids"])}
+
+    def _run(self, operation: CatalogOperation, ref: str) -> OperationResult:
+        """Run a catalog-level step through the lakehouse's executor (access check, audit,
+        metrics)."""
+        return self.lakehouse.run_catalog(operation, ref, principal=self.principal)
+
+    def _run_table(self, operation: TableOperation, table: Any, ref: Any = None, **kw: Any) -> Any:
+        return self.lakehouse.run(operation, table, ref, principal=self.principal, **kw)
 
     def _finish(
         self, outcomes: tuple[AuditOutcome, ...], *, published: bool, details: dict[str, Any]
@@ -285,11 +295,13 @@ class WriteAuditPublish:
 
     def _delete_branch(self) -> bool:
         if self.lakehouse.is_nessie:
-            self.lakehouse.nessie.delete(self.branch)
+            from phlo_lakehouse.operations.nessie_refs import DeleteReference
+
+            self._run(DeleteReference(), self.branch)
             return True
         from phlo_lakehouse.snapshots import SnapshotManager
 
-        manager = SnapshotManager(self.lakehouse)
+        manager = SnapshotManager(self.lakehouse, run=self._run_table)
         for ident in self.tables:
             try:
                 manager.remove_ref(ident, self.branch)

@@ -46,8 +46,10 @@ class Permission(StrEnum):
     VACUUM = "vacuum"
     MANAGE_SNAPSHOTS = "manage_snapshots"
     MANAGE_SCHEMA = "manage_schema"
-    #: Create, delete, move and merge catalog-wide (Nessie) references; publish audited writes.
+    #: Create, delete, assign and merge catalog-wide (Nessie) references (on ``catalog@ref``).
     MANAGE_REFS = "manage_refs"
+    #: Publish a write-audit-publish run's audited writes onto a branch (on ``catalog@onto``).
+    PUBLISH = "publish"
     MIGRATE = "migrate"
     ADMIN = "admin"
 

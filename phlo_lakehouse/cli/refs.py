@@ -1,19 +1,23 @@
-"""``refs list|create|delete|diff|merge``: catalog-wide Nessie references (`NessieReferences`).
+"""``refs list|create|delete|assign|diff|merge``: catalog-wide Nessie references.
 
 Nessie catalogs only; on other catalogs branches and tags belong to each table (see
-``snapshots tag|branch``) and these commands exit 2. References are not table operations, so
-changes go through `NessieReferences` directly, under the same ``--dry-run``/``--yes`` rule.
+``snapshots tag|branch``) and these commands exit 2. Changes are catalog-level operations of the
+one executor (`phlo_lakehouse.operations.nessie_refs`): access-checked (``manage_refs`` on
+``<catalog>@<ref>``), audited and measured like table operations; the preview is the
+operation's dry run, under the same ``--dry-run``/``--yes`` rule.
 
 Example:
     $ phlo-lakehouse refs create dev --from main --yes
     $ phlo-lakehouse refs diff main dev
     $ phlo-lakehouse refs merge dev --onto main --dry-run
+    $ phlo-lakehouse refs assign dev --to main --yes
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,14 +25,33 @@ from phlo_lakehouse.cli.apply import Confirmation, confirm_change, confirmed, sh
 from phlo_lakehouse.cli.command import LakehouseGroup, current_state
 from phlo_lakehouse.cli.output import emit_json, render_rows
 from phlo_lakehouse.cli.params import REF
-from phlo_lakehouse.errors import InvalidInput
 
 if TYPE_CHECKING:
     from phlo_lakehouse.nessie import NessieReferences
+    from phlo_lakehouse.operations.base import CatalogOperation
 
 
 def _refs() -> NessieReferences:
     return current_state().lakehouse.nessie
+
+
+def _change(
+    operation: CatalogOperation, ref: str, change: str, confirmation: Confirmation
+) -> Mapping[str, Any] | None:
+    """Preview (the operation's dry run) and apply ``operation`` on ``ref`` through the
+    executor, under the ``--dry-run``/``--yes`` rule; the applied result's details, or None
+    after a preview."""
+    state = current_state()
+    lakehouse = state.lakehouse
+
+    def preview() -> Mapping[str, Any]:
+        return lakehouse.run_catalog(operation, ref, dry_run=True).details
+
+    if not confirm_change(state, confirmation, change, preview):
+        return None
+    details = lakehouse.run_catalog(operation, ref).details
+    show_document(state, {**details, "dry_run": False})
+    return details
 
 
 @click.group(cls=LakehouseGroup)
@@ -62,21 +85,11 @@ def create(
 
     Example: phlo-lakehouse refs create dev --from main --yes
     """
-    state, nessie = current_state(), _refs()
-    source = nessie.get(from_ref)
-    kind = "TAG" if is_tag else "BRANCH"
-    plan = {
-        "action": "create",
-        "name": name,
-        "kind": kind,
-        "from": source.name,
-        "hash": commit or source.hash,
-    }
-    if not confirm_change(state, confirmation, f"refs create {name}", lambda: plan):
-        return
-    make = nessie.create_tag if is_tag else nessie.create_branch
-    created = make(name, source.name, hash=commit)
-    show_document(state, {**plan, "hash": created.hash, "dry_run": False})
+    from phlo_lakehouse.operations.nessie_refs import CreateReference
+
+    kind = "tag" if is_tag else "branch"
+    operation = CreateReference(from_ref=from_ref, kind=kind, hash=commit)
+    _change(operation, name, f"refs create {name}", confirmation)
 
 
 @refs.command()
@@ -87,15 +100,25 @@ def delete(name: str, confirmation: Confirmation) -> None:
 
     Example: phlo-lakehouse refs delete dev --yes
     """
-    state, nessie = current_state(), _refs()
-    ref = nessie.get(name)
-    if ref.name == "main":
-        raise InvalidInput("main cannot be deleted", hint="delete another branch or tag")
-    plan = {"action": "delete", "name": ref.name, "kind": ref.kind, "hash": ref.hash}
-    if not confirm_change(state, confirmation, f"refs delete {name}", lambda: plan):
-        return
-    nessie.delete(ref.name)
-    show_document(state, {**plan, "dry_run": False})
+    from phlo_lakehouse.operations.nessie_refs import DeleteReference
+
+    _change(DeleteReference(), name, f"refs delete {name}", confirmation)
+
+
+@refs.command()
+@click.argument("name", type=REF)
+@click.option("--to", "to_ref", type=REF, required=True, help="The reference to point NAME at.")
+@click.option("--hash", "commit", default=None, help="A commit of --to (default: its head).")
+@confirmed
+def assign(name: str, to_ref: str, commit: str | None, confirmation: Confirmation) -> None:
+    """Point branch or tag NAME at the head of --to (or at its commit --hash).
+
+    Example: phlo-lakehouse refs assign dev --to main --yes
+    """
+    from phlo_lakehouse.operations.nessie_refs import AssignReference
+
+    operation = AssignReference(to_ref, hash=commit)
+    _change(operation, name, f"refs assign {name} to {to_ref}", confirmation)
 
 
 @refs.command()
@@ -135,12 +158,7 @@ def merge(
 
     Example: phlo-lakehouse refs merge dev --onto main --yes
     """
-    state, nessie = current_state(), _refs()
+    from phlo_lakehouse.operations.nessie_refs import MergeReference
 
-    def preview() -> dict[str, object]:
-        return asdict(nessie.merge(from_ref, onto, dry_run=True))
-
-    if not confirm_change(state, confirmation, f"refs merge {from_ref} onto {onto}", preview):
-        return
-    result = nessie.merge(from_ref, onto, delete_source=delete_source, message=message)
-    show_document(state, asdict(result))
+    operation = MergeReference(from_ref, delete_source=delete_source, message=message)
+    _change(operation, onto, f"refs merge {from_ref} onto {onto}", confirmation)

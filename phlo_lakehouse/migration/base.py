@@ -1,13 +1,13 @@
 """`CatalogMigration`: discover source tables, plan each one (a pure read), migrate it through the
-executor's hooks (access check, tracing, audit), validate it; with a result per table and a
+one executor (access check, tracing, audit, metrics), validate it; with a result per table and a
 summary per run.
 
-Migrating one table is a `MigrateTableOperation` (a `TableOperation` named ``migrate``, needing
-the ``migrate`` permission) whose plan and result are the executor's own `OperationPlan` and
-`OperationResult`. The executor cannot run it directly, because it first loads a target table
-that a migration has yet to create, so `CatalogMigration.migrate_table` calls the same hooks in
-the same order itself: ``before_plan`` → plan → (unless dry run) execute → ``after``, or
-``on_error`` on any failure.
+Migrating one table is a `MigrateTableOperation`: a `CatalogOperation` named ``migrate``
+(permission ``migrate``) whose subject is the target table, so the executor checks and audits
+it on ``<catalog>.<namespace>.<table>`` although the table does not exist yet. Its plan and
+result are the executor's own `OperationPlan` and `OperationResult`; `migrate_table` runs it with
+``OperationExecutor.run_catalog`` on the target's default ref (a dry run plans only; a ``skip``
+plan executes nothing; a `Conflict` while executing re-plans, as for every operation).
 
 Every plan's ``details`` say what would happen: ``action`` (``create``, ``replace``,
 ``register``, ``resume`` or ``skip``), ``steps`` (one line each: created, registered, renamed,
@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from phlo_lakehouse.errors import Conflict, InvalidInput, LakehouseError, OperationFailed
+from phlo_lakehouse.errors import Conflict, InvalidInput, LakehouseError
 from phlo_lakehouse.identifiers import TableIdentifier, parse_table_identifier
 from phlo_lakehouse.migration.results import (
     FIGURES,
@@ -35,7 +35,13 @@ from phlo_lakehouse.migration.results import (
     TableMigrationResult,
     table_result,
 )
-from phlo_lakehouse.operations.base import Figure, OperationPlan, OperationResult, TableOperation
+from phlo_lakehouse.operations.base import (
+    CatalogOperation,
+    CatalogTarget,
+    Figure,
+    OperationPlan,
+    OperationResult,
+)
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -44,7 +50,6 @@ if TYPE_CHECKING:
     from phlo_lakehouse.lakehouse import IcebergLakehouse
     from phlo_lakehouse.migration.validation import ValidationReport
     from phlo_lakehouse.operations.executor import ExecutionHook
-    from phlo_lakehouse.table import LakehouseTable
 
 MODES = ("snapshot", "migrate")
 #: Table properties a migration sets on the Iceberg tables it creates (how re-runs recognise them).
@@ -58,27 +63,34 @@ BACKUP_SUFFIX = "_backup_"
 ACTIONS = ("create", "replace", "register", "resume", "skip")
 
 
-class MigrateTableOperation(TableOperation):
-    """Migrating one source table, as the executor's hooks see it (permission ``migrate``).
+class MigrateTableOperation(CatalogOperation):
+    """Migrating one source table into the target lakehouse (permission ``migrate`` on the
+    target table).
 
     Example:
         >>> MigrateTableOperation.name, MigrateTableOperation.permission
         ('migrate', 'migrate')
     """
 
-    name = "migrate"
-    permission = "migrate"
+    name: ClassVar[str] = "migrate"
+    permission: ClassVar[str] = "migrate"
 
     def __init__(self, migration: CatalogMigration, source: TableIdentifier) -> None:
         self.migration = migration
         self.source = source
 
-    def plan(self, table: LakehouseTable | None = None) -> OperationPlan:
+    def subject(self, target: CatalogTarget) -> TableIdentifier:
+        """The table the migration creates (what access checks and audit records name)."""
+        return self.migration.target_identifier(self.source)
+
+    def plan(self, target: CatalogTarget) -> OperationPlan:
         """The migration's plan for the source table (the target need not exist)."""
         return self.migration.plan(self.source)
 
-    def execute(self, table: LakehouseTable | None, plan: OperationPlan) -> OperationResult:
-        """Carry out ``plan``."""
+    def execute(self, target: CatalogTarget, plan: OperationPlan) -> OperationResult:
+        """Carry out ``plan`` (nothing for a ``skip`` plan)."""
+        if plan.details.get("action") == "skip":
+            return replace(OperationResult.from_plan(plan), dry_run=False)
         return self.migration.execute_plan(plan)
 
     def settings(self) -> dict[str, Any]:
@@ -208,43 +220,17 @@ class CatalogMigration(ABC):
             LakehouseError: bad input, access denied, conflict, or a failed validation (the
                 source is then left as it was).
         """
-        from phlo_lakehouse.operations.executor import OperationContext, resolve_principal
+        from phlo_lakehouse.operations.executor import OperationExecutor
 
         ident = parse_table_identifier(source)
-        context = OperationContext(
-            operation=MigrateTableOperation(self, ident),
-            identifier=self.target_identifier(ident),
-            ref=self.target.settings.default_ref,
+        executor = OperationExecutor(self.target, self.hooks)
+        result = executor.run_catalog(
+            MigrateTableOperation(self, ident),
+            self.target.settings.default_ref,
             dry_run=dry_run,
-            principal=resolve_principal(self.principal),
-            catalog=self.target.settings.name,
+            principal=self.principal,
         )
-        started = time.perf_counter()
-        try:
-            for hook in self.hooks:
-                hook.before_plan(context)
-            context.plan = self._timed(context, "plan", self.plan, ident)
-            if dry_run or context.plan.details.get("action") == "skip":
-                result = replace(OperationResult.from_plan(context.plan), dry_run=dry_run)
-            else:
-                result = self._timed(context, "execute", self.execute_plan, context.plan)
-            context.result = replace(result, duration_seconds=time.perf_counter() - started)
-        except BaseException as error:
-            for hook in reversed(self.hooks):
-                hook.on_error(context, error)
-            if isinstance(error, LakehouseError | KeyboardInterrupt | SystemExit):
-                raise
-            if isinstance(error, Exception):
-                text = str(error).splitlines()[0][:200] if str(error) else ""
-                raise OperationFailed(
-                    f"migration of {ident} failed: {type(error).__name__}: {text}",
-                    hint="re-run the migration: finished tables are skipped, interrupted ones "
-                    "resumed or redone",
-                ) from error
-            raise
-        for hook in reversed(self.hooks):
-            hook.after(context)
-        return table_result(context.result)
+        return table_result(result)
 
     def run(
         self,
@@ -308,14 +294,6 @@ class CatalogMigration(ABC):
                 **details,
             },
         )
-
-    @staticmethod
-    def _timed(context: Any, phase: str, fn: Any, *args: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return fn(*args)
-        finally:
-            context.timings[phase] = context.timings.get(phase, 0.0) + time.perf_counter() - started
 
 
 def load_iceberg_table(catalog: Catalog, ident: TableIdentifier) -> Table | None:

@@ -1,6 +1,7 @@
 """Table operations: optimize (compaction), expire snapshots, vacuum orphans, rewrite manifests.
 
-Every operation is a `TableOperation` run through `OperationExecutor`.
+Every operation is a `TableOperation` (one table) or a `CatalogOperation` (Nessie reference
+changes, write-audit-publish publishing, GC, migration) run through `OperationExecutor`.
 """
 
 from phlo_lakehouse.operations.base import (
@@ -20,8 +21,15 @@ from phlo_lakehouse.operations.executor import (
 )
 from phlo_lakehouse.operations.expire import ExpireSnapshotsOperation
 from phlo_lakehouse.operations.manifests import RewriteManifestsOperation
+from phlo_lakehouse.operations.nessie_refs import (
+    AssignReference,
+    CreateReference,
+    DeleteReference,
+    MergeReference,
+)
 from phlo_lakehouse.operations.optimize import OptimizeOperation
 from phlo_lakehouse.operations.position_deletes import RewritePositionDeletesOperation
+from phlo_lakehouse.operations.publish import PublishOperation
 from phlo_lakehouse.operations.retention import DataRetentionOperation
 from phlo_lakehouse.operations.table_stats import ComputeTableStatsOperation
 from phlo_lakehouse.operations.vacuum import VacuumOperation
@@ -54,6 +62,11 @@ def operation_for(kind: str, **settings: object) -> TableOperation:
 
 
 __all__ = [
+    "AssignReference",
+    "CreateReference",
+    "DeleteReference",
+    "MergeReference",
+    "PublishOperation",
     "CatalogOperation",
     "CatalogSource",
     "CatalogTarget",
