@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
 from phlo_lakehouse.errors import InvalidConfig, InvalidDuration, InvalidSize
@@ -31,6 +32,36 @@ _ISO_DURATION = re.compile(
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
 _SIZE_POWERS = {"b": 0, "k": 1, "m": 2, "g": 3, "t": 4}
+_KIB, _GIB, _TIB = 2**10, 2**30, 2**40
+
+
+@dataclass(frozen=True)
+class SizeRange:
+    """The sizes a setting accepts (inclusive), so a slip such as ``1`` for ``1GB`` is refused
+    before it plans hundreds of thousands of one-row files.
+
+    Attributes:
+        smallest: fewest bytes accepted.
+        largest: most bytes accepted.
+        what: what the size is of, for the message ("a file", "a file group").
+    """
+
+    smallest: int
+    largest: int
+    what: str
+
+    def hint(self) -> str:
+        return (
+            f"{self.what} size must be from {format_size(self.smallest)} to "
+            f"{format_size(self.largest)}, e.g. 128MB (Iceberg's default target is 512MB)"
+        )
+
+
+#: Target sizes of data, delete and manifest files: 1 KiB keeps the small files tests and demos
+#: use; 64 GiB is far above any Iceberg writer's target (512 MB by default).
+FILE_SIZES = SizeRange(_KIB, 64 * _GIB, "a file")
+#: Most input bytes in one file group (Iceberg's max-file-group-size-bytes, 100 GB by default).
+GROUP_SIZES = SizeRange(_KIB, 16 * _TIB, "a file group")
 
 
 def parse_duration(value: str | int | float | timedelta, *, name: str = "duration") -> timedelta:
@@ -79,18 +110,19 @@ def _parse_duration_text(text: str, name: str) -> float:
     raise InvalidDuration(f"{name}={text!r} is not a duration", hint=_DURATION_HINT)
 
 
-def parse_size(value: str | int, *, name: str = "size") -> int:
+def parse_size(value: str | int, *, name: str = "size", within: SizeRange | None = None) -> int:
     """Parse a size in bytes; ``MB`` and ``MiB`` both mean 2**20 bytes.
 
     Args:
         value: "128MB", "512MiB", "1g", "1048576" or an int.
         name: what the value is for, used in the error message.
+        within: the sizes accepted (`FILE_SIZES`, `GROUP_SIZES`); None: any positive size.
 
     Returns:
         A positive number of bytes.
 
     Raises:
-        InvalidSize: the value is malformed, zero or negative.
+        InvalidSize: the value is malformed, zero, negative or outside ``within``.
 
     Example:
         >>> parse_size("512MiB") == parse_size("512MB") == 512 * 1024 * 1024
@@ -110,6 +142,13 @@ def parse_size(value: str | int, *, name: str = "size") -> int:
         raise InvalidSize(f"{name}={value!r} is not a size", hint=_SIZE_HINT)
     if size <= 0:
         raise InvalidSize(f"{name}={value!r} must be positive", hint=_SIZE_HINT)
+    if within is not None and not within.smallest <= size <= within.largest:
+        side = "below" if size < within.smallest else "above"
+        bound = within.smallest if size < within.smallest else within.largest
+        raise InvalidSize(
+            f"{name}={value!r} ({format_size(size)}) is {side} {format_size(bound)}",
+            hint=within.hint(),
+        )
     return size
 
 

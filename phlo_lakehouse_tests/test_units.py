@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 
 from phlo_lakehouse import InvalidDuration, InvalidSize, format_size, parse_duration, parse_size
+from phlo_lakehouse.units import FILE_SIZES, GROUP_SIZES
 
 
 @pytest.mark.parametrize(
@@ -66,3 +67,36 @@ def test_parse_size_rejects_malformed_or_non_positive(bad):
 def test_format_size_renders_binary_units():
     assert format_size(134217728) == "128.0 MiB"
     assert format_size(512) == "512 B"
+
+
+@pytest.mark.parametrize(
+    ("value", "within", "accepted"),
+    [
+        ("1KB", FILE_SIZES, True),
+        ("1023", FILE_SIZES, False),
+        (1, FILE_SIZES, False),
+        ("64GB", FILE_SIZES, True),
+        ("65GB", FILE_SIZES, False),
+        ("512MB", FILE_SIZES, True),
+        ("100GB", GROUP_SIZES, True),
+        ("16TB", GROUP_SIZES, True),
+        ("17TB", GROUP_SIZES, False),
+        ("10", GROUP_SIZES, False),
+    ],
+)
+def test_sizes_outside_their_range_are_refused_naming_the_range(value, within, accepted):
+    # the oracle: the range's ends written out in bytes, not through the parser
+    ends = {FILE_SIZES: (1024, 64 * 2**30), GROUP_SIZES: (1024, 16 * 2**40)}[within]
+    if accepted:
+        assert ends[0] <= parse_size(value, name="target_file_size", within=within) <= ends[1]
+        return
+    with pytest.raises(InvalidSize) as info:
+        parse_size(value, name="target_file_size", within=within)
+    message = str(info.value)
+    assert message.startswith(f"target_file_size={value!r} (") and "\n" not in message
+    assert ("below 1.0 KiB" in message) or ("above" in message)
+    assert "1.0 KiB to " in info.value.hint and "e.g. 128MB" in info.value.hint
+
+
+def test_a_range_is_optional():
+    assert parse_size("1") == 1

@@ -21,7 +21,7 @@ import click
 
 from phlo_lakehouse.cli.apply import Confirmation, ProgressUnit, confirmed, run_operation
 from phlo_lakehouse.cli.command import LakehouseCommand, LakehouseGroup, current_state, with_table
-from phlo_lakehouse.cli.params import DURATION, PREFIX_MISMATCH_OPTION, SIZE, format_duration
+from phlo_lakehouse.cli.params import DURATION, FILE_SIZE, PREFIX_MISMATCH_OPTION, format_duration
 from phlo_lakehouse.cli.rewrite_flags import rewrite_option_flags
 from phlo_lakehouse.errors import InvalidInput
 
@@ -65,7 +65,7 @@ def _columns(values: Sequence[str]) -> list[str]:
 @click.option("--zorder-by", multiple=True, metavar="COLUMNS", help="Z-order columns, e.g. 'a,b'.")
 @click.option(
     "--target-file-size",
-    type=SIZE,
+    type=FILE_SIZE,
     default=None,
     help="Output file size, e.g. 128MB (default: write.target-file-size-bytes, else 512MB).",
 )
@@ -242,7 +242,7 @@ def manifests() -> None:
 @with_table(selector=True)
 @click.option(
     "--target-manifest-size",
-    type=SIZE,
+    type=FILE_SIZE,
     default=None,
     help="Manifest size, e.g. 8MB (default: commit.manifest.target-size-bytes, else 8MB).",
 )

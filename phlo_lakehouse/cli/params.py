@@ -8,7 +8,7 @@ CLI exits 2.
 Example:
     >>> DURATION.convert("36h", None, None).total_seconds()
     129600.0
-    >>> SIZE.convert("128MB", None, None)
+    >>> FILE_SIZE.convert("128MB", None, None)
     134217728
 """
 
@@ -21,7 +21,7 @@ import click
 
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.identifiers import TableSelector, parse_table_identifier, validate_ref_name
-from phlo_lakehouse.units import parse_duration, parse_size
+from phlo_lakehouse.units import FILE_SIZES, GROUP_SIZES, SizeRange, parse_duration, parse_size
 
 
 class BadValue(click.BadParameter):
@@ -57,15 +57,17 @@ class DurationParam(click.ParamType):
 
 
 class SizeParam(click.ParamType):
-    """A size such as ``128MB``, ``512MiB`` or a number of bytes; gives an int."""
+    """A size such as ``128MB``, ``512MiB`` or a number of bytes within ``within``; gives an
+    int."""
 
     name = "size"
 
+    def __init__(self, within: SizeRange) -> None:
+        self.within = within
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, int):
-            return value
         try:
-            return parse_size(str(value), name=_name(param, "size"))
+            return parse_size(str(value), name=_name(param, "size"), within=self.within)
         except InvalidInput as error:
             raise BadValue(error, ctx, param) from error
 
@@ -156,5 +158,8 @@ PREFIX_MISMATCH_OPTION = click.option(
 )
 
 DURATION = DurationParam()
-SIZE = SizeParam()
+#: Target sizes of data, delete and manifest files.
+FILE_SIZE = SizeParam(FILE_SIZES)
+#: Most input bytes of a file group.
+GROUP_SIZE = SizeParam(GROUP_SIZES)
 REF = RefParam()

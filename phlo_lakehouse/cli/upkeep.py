@@ -20,7 +20,7 @@ import click
 
 from phlo_lakehouse.cli.apply import Confirmation, ProgressUnit, confirmed, run_operation
 from phlo_lakehouse.cli.command import LakehouseCommand, LakehouseGroup, current_state, with_table
-from phlo_lakehouse.cli.params import DURATION, SIZE
+from phlo_lakehouse.cli.params import DURATION, FILE_SIZE, GROUP_SIZE
 from phlo_lakehouse.operations.rewrite_options import DEFAULT_MAX_COMMITS, JOB_ORDERS
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def remove_dangling(tables: list[LakehouseTable], confirmation: Confirmation) ->
 @with_table(selector=True)
 @click.option(
     "--target-file-size",
-    type=SIZE,
+    type=FILE_SIZE,
     default=None,
     help="Output delete file size, e.g. 64MB (default: write.delete.target-file-size-bytes, "
     "else 64MB).",
@@ -73,7 +73,7 @@ def remove_dangling(tables: list[LakehouseTable], confirmation: Confirmation) ->
 )
 @click.option(
     "--max-file-group-size",
-    type=SIZE,
+    type=GROUP_SIZE,
     default="1GB",
     show_default=True,
     help="Most input per group.",

@@ -27,7 +27,7 @@ from phlo_lakehouse.operations.manifest_factory import ManifestFactory
 from phlo_lakehouse.operations.replace import new_snapshot
 from phlo_lakehouse.outcome import may_clean_up
 from phlo_lakehouse.storage.deletion import delete_files
-from phlo_lakehouse.units import parse_size
+from phlo_lakehouse.units import FILE_SIZES, parse_size
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import ManifestEntry, ManifestFile
@@ -53,7 +53,7 @@ class RewriteManifestsOperation(TableOperation):
         self, *, target_manifest_size: str | int | None = None, rewrite_all: bool = False
     ) -> None:
         self.target = (
-            parse_size(target_manifest_size, name="target_manifest_size")
+            parse_size(target_manifest_size, name="target_manifest_size", within=FILE_SIZES)
             if target_manifest_size is not None
             else None
         )

@@ -61,7 +61,7 @@ from phlo_lakehouse.operations.rewrite_options import (
     check_size_band,
 )
 from phlo_lakehouse.operations.selection import file_filter, parse_filter
-from phlo_lakehouse.units import parse_size
+from phlo_lakehouse.units import FILE_SIZES, GROUP_SIZES, parse_size
 
 if TYPE_CHECKING:
     from phlo_lakehouse.table import LakehouseTable
@@ -121,12 +121,16 @@ class RewritePositionDeletesOperation(TableOperation):
                 hint="use file or partition",
             )
         self.target_file_size = (
-            parse_size(target_file_size, name="target_file_size") if target_file_size else None
+            parse_size(target_file_size, name="target_file_size", within=FILE_SIZES)
+            if target_file_size is not None
+            else None
         )
         self.min_input_files = min_input_files
         self.min_ratio = min_file_size_ratio
         self.max_ratio = max_file_size_ratio
-        self.max_group_bytes = parse_size(max_file_group_size, name="max_file_group_size")
+        self.max_group_bytes = parse_size(
+            max_file_group_size, name="max_file_group_size", within=GROUP_SIZES
+        )
         self.rewrite_all = bool(rewrite_all)
         self.partition_filter = partition_filter
         self._filter_expr = parse_filter(partition_filter) if partition_filter else None

@@ -309,6 +309,18 @@ class TestBadInputChangesNothing(MaintenanceCase):
             ["optimize", TABLE, "--target-file-size", "12XB", "--yes"],
             "error: --target-file-size='12XB' is not a size",
         ),
+        "file size of one byte": (
+            ["optimize", TABLE, "--target-file-size", "1", "--yes"],
+            "error: --target-file-size='1' (1 B) is below 1.0 KiB",
+        ),
+        "file size of a petabyte": (
+            ["optimize", TABLE, "--target-file-size", "1024TB", "--yes"],
+            "error: --target-file-size='1024TB' (1024.0 TiB) is above 64.0 GiB",
+        ),
+        "manifest size of 100 bytes": (
+            ["manifests", "rewrite", TABLE, "--target-manifest-size", "100", "--yes"],
+            "error: --target-manifest-size='100' (100 B) is below 1.0 KiB",
+        ),
         "bad manifest size": (
             ["manifests", "rewrite", TABLE, "--target-manifest-size", "0", "--yes"],
             "error: --target-manifest-size='0' must be positive",

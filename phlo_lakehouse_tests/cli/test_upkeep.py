@@ -81,6 +81,8 @@ class TestUpkeepCommands(UpkeepCase):
             (["deletes", "rewrite", TABLE, "--partition-filter", "nope = 1"], "partition_filter"),
             (["deletes", "rewrite", TABLE, "--delete-granularity", "row"], "'row' is not one of"),
             (["deletes", "rewrite", TABLE, "--target-file-size", "12XB"], "12XB"),
+            (["deletes", "rewrite", TABLE, "--target-file-size", "1"], "--target-file-size='1'"),
+            (["deletes", "rewrite", TABLE, "--max-file-group-size", "10"], "below 1.0 KiB"),
             (["retention", TABLE, "--column", "kind", "--older-than", "1d"], "timestamp or date"),
             (["retention", TABLE, "--column", "nope", "--older-than", "1d"], "unknown column"),
             (["retention", TABLE, "--column", "event_time", "--older-than", "-1d"], "negative"),

@@ -5,7 +5,13 @@ import json
 import dagster as dg
 import pytest
 
-from phlo_lakehouse import InvalidDuration, InvalidIdentifier, InvalidInput, InvalidRefName
+from phlo_lakehouse import (
+    InvalidDuration,
+    InvalidIdentifier,
+    InvalidInput,
+    InvalidRefName,
+    InvalidSize,
+)
 from phlo_lakehouse.dagster import MaintenanceSchedule, lakehouse_maintenance_definitions
 from phlo_lakehouse.dagster.sensors import MaintenanceTriggers, auto_maintenance_sensor
 from phlo_lakehouse.demo import seed_demo_table
@@ -35,6 +41,17 @@ def test_factory_builds_every_job_with_the_concurrency_tag():
         ({"optimize": {"strategy": "shuffle"}}, InvalidInput, "strategy"),
         ({"optimize": {"no_such_setting": 1}}, InvalidInput, "unknown optimize setting"),
         ({"expire": {"older_than": "5 parsecs"}}, InvalidDuration, "older_than"),
+        ({"optimize": {"target_file_size": 1}}, InvalidSize, "target_file_size='1' (1 B) is below"),
+        (
+            {"optimize": {"max_file_group_size": "100PB"}},
+            InvalidSize,
+            "max_file_group_size='100PB' is not a size",
+        ),
+        (
+            {"rewrite_manifests": {"target_manifest_size": "512B"}},
+            InvalidSize,
+            "target_manifest_size='512B' (512 B) is below 1.0 KiB",
+        ),
         ({"vacuum": {"older_than": "2h"}}, InvalidInput, "24"),
         (
             {"schedules": [MaintenanceSchedule("lakehouse_expire", "every day")]},

@@ -126,12 +126,11 @@ def test_small_groups_follow_icebergs_rules(lakehouse):
     # 12 one-file deletes per partition: min_input_files 13 leaves them, the content rule too
     # (all of them weigh less than the 64 MiB target)
     assert not _run(lakehouse, RewritePositionDeletesOperation(min_input_files=13)).committed
-    # a target below each file's size: every file is "large" and a group of its own
-    big = _run(
-        lakehouse,
-        RewritePositionDeletesOperation(target_file_size=100, max_file_group_size=1),
-        dry_run=True,
-    )
+    # a target below each file's size: every file is "large" and a group of its own (a table
+    # property: the argument refuses targets under 1 KiB)
+    with handle.table.transaction() as tx:
+        tx.set_properties({"write.delete.target-file-size-bytes": "100"})
+    big = _run(lakehouse, RewritePositionDeletesOperation(max_file_group_size="1KB"), dry_run=True)
     assert big.figures["file_groups"] == len(position_deletes_of(handle))
     # the partition filter keeps the other partitions out
     day = sorted(_data_by_partition(handle))[0][1][0]
@@ -254,6 +253,8 @@ def test_partial_progress_commits_in_batches(lakehouse):
         ({"min_file_size_ratio": 1.2}, InvalidInput, "size ratios"),
         ({"delete_granularity": "row"}, InvalidInput, "delete_granularity='row'"),
         ({"target_file_size": "12XB"}, InvalidInput, "target_file_size"),
+        ({"target_file_size": 100}, InvalidInput, r"target_file_size=100 \(100 B\) is below"),
+        ({"max_file_group_size": "20TB"}, InvalidInput, r"max_file_group_size='20TB' \(20.0 TiB\)"),
         ({"partition_filter": "event_time >>> 3"}, InvalidInput, "partition_filter"),
         ({"rewrite_job_order": "random"}, InvalidInput, "rewrite_job_order='random'"),
         ({"max_commits": 0}, InvalidInput, "max_commits=0"),
