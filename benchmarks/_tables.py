@@ -58,7 +58,7 @@ ORPHAN_AGE = timedelta(days=10)
 ORPHAN_BYTES = 512
 CHUNK = 50
 
-_WORKER: dict[str, Any] = {}
+WORKER: dict[str, Any] = {}
 
 
 # -- catalog and paths ----------------------------------------------------------------------------
@@ -99,13 +99,13 @@ class TableSpec:
         return {"format": FORMAT, "kind": self.kind, "size": self.size, "live": self.live_files}
 
 
-def _marker_path(spec: TableSpec) -> Path:
+def marker_path(spec: TableSpec) -> Path:
     return PRISTINE / f"{spec.name}.json"
 
 
 def read_marker(spec: TableSpec) -> dict[str, Any] | None:
     try:
-        marker = json.loads(_marker_path(spec).read_text())
+        marker = json.loads(marker_path(spec).read_text())
     except (OSError, ValueError):
         return None
     if marker.get("params") != spec.params() or not (PRISTINE / spec.name).is_dir():
@@ -128,7 +128,7 @@ def _catalog_db() -> Path:
     return LIVE / "catalog.db"
 
 
-def _catalog_row(identifier: str) -> tuple[str, str | None] | None:
+def catalog_row(identifier: str) -> tuple[str, str | None] | None:
     with sqlite3.connect(_catalog_db(), timeout=60) as db:
         return db.execute(
             "SELECT metadata_location, previous_metadata_location FROM iceberg_tables "
@@ -145,11 +145,11 @@ def restore(spec: TableSpec, marker: dict[str, Any] | None = None) -> None:
     live_dir = Path(local_path(marker["location"]))
     shutil.rmtree(live_dir, ignore_errors=True)
     live_dir.parent.mkdir(parents=True, exist_ok=True)
-    _link_tree(PRISTINE / spec.name, live_dir)
+    link_tree(PRISTINE / spec.name, live_dir)
     lh = lakehouse()
     catalog = lh.catalog()
     catalog.create_namespace_if_not_exists(NAMESPACE)
-    if _catalog_row(spec.identifier) is None:
+    if catalog_row(spec.identifier) is None:
         catalog.register_table(spec.identifier, marker["metadata_location"])
     with sqlite3.connect(_catalog_db(), timeout=60) as db:
         db.execute(
@@ -163,16 +163,16 @@ def restore(spec: TableSpec, marker: dict[str, Any] | None = None) -> None:
                 spec.name,
             ),
         )
-    _dispose(catalog)
+    dispose_catalog(catalog)
 
 
-def _dispose(catalog: Any) -> None:
+def dispose_catalog(catalog: Any) -> None:
     engine = getattr(catalog, "engine", None)
     if engine is not None:
         engine.dispose()
 
 
-def _link_tree(src: Path, dst: Path) -> None:
+def link_tree(src: Path, dst: Path) -> None:
     """``cp -al src dst`` (hard links; file times are shared with the source)."""
     for root, _, files in os.walk(src):
         rel = os.path.relpath(root, src)
@@ -189,7 +189,7 @@ def table_dir(marker: dict[str, Any]) -> Path:
 # -- building -------------------------------------------------------------------------------------
 
 
-def _schema() -> tuple[Any, Any]:
+def bench_schema() -> tuple[Any, Any]:
     from pyiceberg.partitioning import PartitionField, PartitionSpec
     from pyiceberg.schema import Schema
     from pyiceberg.transforms import IdentityTransform
@@ -232,8 +232,8 @@ def build(spec: TableSpec, workers: int) -> dict[str, Any]:
     except NoSuchTableError:
         pass
     shutil.rmtree(PRISTINE / spec.name, ignore_errors=True)
-    _marker_path(spec).unlink(missing_ok=True)
-    schema, partition_spec = _schema()
+    marker_path(spec).unlink(missing_ok=True)
+    schema, partition_spec = bench_schema()
     if spec.kind == "expire":
         partition_spec = UNPARTITIONED_PARTITION_SPEC
     table = catalog.create_table(
@@ -243,15 +243,15 @@ def build(spec: TableSpec, workers: int) -> dict[str, Any]:
         properties={TableProperties.DEFAULT_NAME_MAPPING: schema.name_mapping.model_dump_json()},
     )
     shutil.rmtree(local_path(table.location()) + "/data", ignore_errors=True)
-    builder = {"optimize": _build_optimize, "expire": _build_expire, "vacuum": _build_vacuum}
+    builder = {"optimize": _build_optimize, "expire": build_expire_table, "vacuum": _build_vacuum}
     timings = builder[spec.kind](table, spec, workers)
     table = catalog.load_table(spec.identifier)
-    row = _catalog_row(spec.identifier)
+    row = catalog_row(spec.identifier)
     assert row is not None
-    _dispose(catalog)
+    dispose_catalog(catalog)
     tmp = PRISTINE / f".{spec.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    _link_tree(Path(local_path(table.location())), tmp)
+    link_tree(Path(local_path(table.location())), tmp)
     tmp.rename(PRISTINE / spec.name)
     marker = {
         "params": spec.params(),
@@ -263,7 +263,7 @@ def build(spec: TableSpec, workers: int) -> dict[str, Any]:
         "workers": workers,
         **{k: round(v, 2) for k, v in timings.items()},
     }
-    _marker_path(spec).write_text(json.dumps(marker, indent=2))
+    marker_path(spec).write_text(json.dumps(marker, indent=2))
     return marker
 
 
@@ -272,10 +272,10 @@ def _init_worker(metadata_json: str) -> None:
     from pyiceberg.table.metadata import TableMetadataUtil
 
     metadata = TableMetadataUtil.parse_raw(metadata_json)
-    _WORKER.update(metadata=metadata, arrow_schema=metadata.schema().as_arrow(), io=PyArrowFileIO())
+    WORKER.update(metadata=metadata, arrow_schema=metadata.schema().as_arrow(), io=PyArrowFileIO())
 
 
-def _rows(index: int, rows: int, part: int) -> Any:
+def make_rows(index: int, rows: int, part: int) -> Any:
     """Deterministic rows of file ``index``: ~29 bytes a row once zstd-compressed."""
     import numpy as np
     import pyarrow as pa
@@ -298,7 +298,7 @@ def _rows(index: int, rows: int, part: int) -> Any:
                 np.char.mod("%016x", rng.integers(0, 2**62, rows, dtype=np.int64)).astype(object)
             ),
         },
-        schema=_WORKER["arrow_schema"],
+        schema=WORKER["arrow_schema"],
     )
 
 
@@ -308,14 +308,14 @@ def _write_files(task: tuple[str, int, int, int, int]) -> list[Any]:
     from pyiceberg.io.pyarrow import parquet_file_to_data_file
 
     data_dir, start, stop, rows, partitions = task
-    metadata = _WORKER["metadata"]
+    metadata = WORKER["metadata"]
     out = []
     for i in range(start, stop):
         part = i % partitions
         folder = os.path.join(data_dir, f"part={part}") if partitions > 1 else data_dir
         path = os.path.join(folder, f"{i:06d}-bench.parquet")
-        pq.write_table(_rows(i, rows, part), path, compression="zstd")
-        data_file = parquet_file_to_data_file(_WORKER["io"], metadata, f"file://{path}")
+        pq.write_table(make_rows(i, rows, part), path, compression="zstd")
+        data_file = parquet_file_to_data_file(WORKER["io"], metadata, f"file://{path}")
         data_file.spec_id = metadata.default_spec_id
         out.append(data_file)
     return out
@@ -410,8 +410,8 @@ def _write_snapshot_manifests(
     )
 
     start, stop, ids, data_files = task  # ids/data_files cover start-1..stop-1
-    metadata = _WORKER["metadata"]
-    io = _WORKER["io"]
+    metadata = WORKER["metadata"]
+    io = WORKER["io"]
     schema, spec = metadata.schema(), metadata.spec()
     meta_dir = f"{metadata.location}/metadata"
     out = []
@@ -457,7 +457,7 @@ def _write_snapshot_manifests(
     return out
 
 
-def _build_expire(
+def build_expire_table(
     table: Any,
     spec: TableSpec,
     workers: int,

@@ -81,8 +81,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _processes as P  # noqa: E402
-import _tables as T  # noqa: E402
+import _processes as P
+import _tables as T
 
 KINDS = ("optimize", "expire", "vacuum")
 #: Engines measured as whole fresh processes (start-up included) by `_processes.measured`.
@@ -251,8 +251,8 @@ def run_worker(task: dict[str, Any]) -> dict[str, Any]:
     import contextlib
 
     import pyarrow as pa
-    import pyiceberg.catalog.sql  # noqa: F401 - imports are not part of the operation
-    import pyiceberg.io.pyarrow  # noqa: F401
+    import pyiceberg.catalog.sql
+    import pyiceberg.io.pyarrow
     import pyiceberg.table  # noqa: F401
 
     import phlo_lakehouse.operations  # noqa: F401

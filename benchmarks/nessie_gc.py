@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     s3 = s3_client(endpoint)
     with NessieServer.started(
         Path(tempfile.mkdtemp(prefix="gc-bench-")), endpoint, "gc-bench"
-    ) as server:  # noqa: E501
+    ) as server:
         print(f"Nessie GC benchmark (own Nessie at {server.uri}, moto at {endpoint})")
         rows = []
         for factor in (1, args.scale):

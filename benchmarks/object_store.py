@@ -35,8 +35,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _processes as P  # noqa: E402
-import _tables as T  # noqa: E402
+import _processes as P
+import _tables as T
 
 WORK = Path(__file__).resolve().parent / ".work" / "object_store"
 SNAPSHOTS = 2_000
@@ -88,14 +88,14 @@ def _s3_data_files(table: Any, n: int, rows: int) -> list[Any]:
     import pyarrow.parquet as pq
     from pyiceberg.io.pyarrow import parquet_file_to_data_file
 
-    T._WORKER.update(
+    T.WORKER.update(
         metadata=table.metadata, arrow_schema=table.metadata.schema().as_arrow(), io=table.io
     )
 
     def write(i: int) -> Any:
         path = f"{table.location()}/data/{i:06d}-bench.parquet"
         with table.io.new_output(path).create(overwrite=True) as out:
-            pq.write_table(T._rows(i, rows, 0), out, compression="zstd")
+            pq.write_table(T.make_rows(i, rows, 0), out, compression="zstd")
         data_file = parquet_file_to_data_file(table.io, table.metadata, path)
         data_file.spec_id = table.metadata.default_spec_id
         return data_file
@@ -112,22 +112,23 @@ def _thread_map(fn: Any, tasks: list[Any]) -> Any:
 def build_expire(lakehouse: Any, name: str, snapshots: int) -> None:
     from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
 
-    schema, _ = T._schema()
+    schema, _ = T.bench_schema()
     table = lakehouse.catalog().create_table(
         name, schema=schema, partition_spec=UNPARTITIONED_PARTITION_SPEC
     )
     spec = T.TableSpec("expire", snapshots)
-    T._build_expire(table, spec, 1, write_files=_s3_data_files, map_unordered=_thread_map)
+    T.build_expire_table(table, spec, 1, write_files=_s3_data_files, map_unordered=_thread_map)
 
 
 def build_vacuum(lakehouse: Any, name: str) -> None:
     import pyarrow as pa
 
-    schema, partition_spec = T._schema()
+    schema, partition_spec = T.bench_schema()
     table = lakehouse.catalog().create_table(name, schema=schema, partition_spec=partition_spec)
-    T._WORKER["arrow_schema"] = table.metadata.schema().as_arrow()
+    T.WORKER["arrow_schema"] = table.metadata.schema().as_arrow()
     for commit in range(T.VACUUM_COMMITS):
-        batch = [T._rows(commit * 8 + p, T.VACUUM_ROWS_PER_FILE, p) for p in range(T.PARTITIONS)]
+        rows = T.VACUUM_ROWS_PER_FILE
+        batch = [T.make_rows(commit * 8 + p, rows, p) for p in range(T.PARTITIONS)]
         table.append(pa.concat_tables(batch))
 
 

@@ -110,7 +110,7 @@ def spark_engine(args: argparse.Namespace) -> tuple[IcebergLakehouse, SparkEngin
     return lakehouse, SparkEngine(settings, jars=jars), "local[2] SparkSession"
 
 
-def timed_optimize(lakehouse: IcebergLakehouse, name: str, engine) -> tuple[float, dict]:  # noqa: ANN001
+def timed_optimize(lakehouse: IcebergLakehouse, name: str, engine) -> tuple[float, dict]:
     started = time.perf_counter()
     result = lakehouse.run(OptimizeOperation(), name, engine=engine)
     elapsed = time.perf_counter() - started

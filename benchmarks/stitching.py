@@ -42,8 +42,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _processes as P  # noqa: E402
-import _tables as T  # noqa: E402
+import _processes as P
+import _tables as T
 
 FILES = 64
 ROW_GROUP_BYTES = 64 * 1024 * 1024
@@ -118,7 +118,7 @@ def build(spec: T.TableSpec, workers: int) -> dict[str, Any]:
     except NoSuchTableError:
         pass
     shutil.rmtree(T.PRISTINE / spec.name, ignore_errors=True)
-    schema, partition_spec = T._schema()
+    schema, partition_spec = T.bench_schema()
     table = catalog.create_table(
         spec.identifier,
         schema=schema,
@@ -166,12 +166,12 @@ def build(spec: T.TableSpec, workers: int) -> dict[str, Any]:
                 data_file.spec_id = table.metadata.default_spec_id
                 append.append_data_file(data_file)
     table = catalog.load_table(spec.identifier)
-    row = T._catalog_row(spec.identifier)
+    row = T.catalog_row(spec.identifier)
     assert row is not None
-    T._dispose(catalog)
+    T.dispose_catalog(catalog)
     tmp = T.PRISTINE / f".{spec.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    T._link_tree(Path(T.local_path(table.location())), tmp)
+    T.link_tree(Path(T.local_path(table.location())), tmp)
     tmp.rename(T.PRISTINE / spec.name)
     marker = {
         "params": spec.params(),
@@ -183,7 +183,7 @@ def build(spec: T.TableSpec, workers: int) -> dict[str, Any]:
         "write_s": round(written - started, 2),
         "bytes": sum(os.path.getsize(p) for p in paths),
     }
-    T._marker_path(spec).write_text(json.dumps(marker, indent=2))
+    T.marker_path(spec).write_text(json.dumps(marker, indent=2))
     return marker
 
 

@@ -95,7 +95,7 @@ def build_catalog(settings: CatalogSettings, ref: str | None = None) -> Catalog:
         return HiveCatalog(settings.name, **props)
     except (InvalidConfig, CatalogUnavailable):
         raise
-    except Exception as e:  # noqa: BLE001 - classified below, never swallowed
+    except Exception as e:
         raise _classify_connect_error(settings, e) from e
 
 

@@ -68,7 +68,7 @@ S3_TEST_PROPERTIES = {
 }
 
 
-def moto_client(endpoint: str, service: str = "s3"):  # noqa: ANN201
+def moto_client(endpoint: str, service: str = "s3"):
     """A boto3 client talking to moto directly (tests' oracle for what storage holds)."""
     import boto3
 

@@ -24,7 +24,7 @@ DATA_FILE_FIELD_ID = 2
 EQUALITY_IDS_FIELD_ID = 135
 
 
-def manifest_writer(format_version, spec, schema, output, snapshot_id, compression, *, deletes):  # noqa: ANN001, ANN202
+def manifest_writer(format_version, spec, schema, output, snapshot_id, compression, *, deletes):
     """A PyIceberg manifest writer (v1 or v2; delete manifests only in v2) that writes its
     entries in blocks of `BLOCK_ENTRIES`."""
     from pyiceberg.manifest import ManifestWriterV1, ManifestWriterV2
@@ -51,7 +51,7 @@ def _blocked_writer_class(base: type, deletes: bool) -> type:
     class _BlockedOutput(AvroOutputFile):
         """Gathers ``write_block`` calls into blocks of `BLOCK_ENTRIES` entries."""
 
-        def __enter__(self):  # noqa: ANN204
+        def __enter__(self):
             self.pending: list[Any] = []
             return super().__enter__()
 
@@ -65,21 +65,21 @@ def _blocked_writer_class(base: type, deletes: bool) -> type:
                 pending, self.pending = self.pending, []
                 super().write_block(pending)
 
-        def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        def __exit__(self, exc_type, exc, tb) -> None:
             if exc_type is None:
                 self.flush_pending()
             super().__exit__(exc_type, exc, tb)
 
     class _Writer(base):
-        def new_writer(self):  # noqa: ANN202 - PyIceberg's arguments; blocked, spec types
+        def new_writer(self):
             return _BlockedOutput(
-                output_file=self._output_file,  # noqa: SLF001
-                file_schema=_spec_equality_ids(self._with_partition(self.version)),  # noqa: SLF001
+                output_file=self._output_file,
+                file_schema=_spec_equality_ids(self._with_partition(self.version)),
                 record_schema=_spec_equality_ids(
-                    self._with_partition(DEFAULT_READ_VERSION)  # noqa: SLF001
+                    self._with_partition(DEFAULT_READ_VERSION)
                 ),
                 schema_name="manifest_entry",
-                metadata=self._meta,  # noqa: SLF001
+                metadata=self._meta,
             )
 
     if not deletes:

@@ -56,7 +56,7 @@ def _remove_snapshots_class() -> type:
         pass
 
     @_apply_table_update.register(_RemoveSnapshots)
-    def _apply(update, base_metadata, context):  # noqa: ANN001, ANN202 - PyIceberg's signature
+    def _apply(update, base_metadata, context):
         removed = set(update.snapshot_ids)
         missing = removed - {s.snapshot_id for s in base_metadata.snapshots}
         if missing:

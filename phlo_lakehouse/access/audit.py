@@ -182,7 +182,7 @@ class SqlAuditLogger(AuditLogger):
         if limit:
             query = query.limit(limit)
         with self.engine.connect() as conn:
-            rows = [AuditRecord(**row._mapping) for row in conn.execute(query)]
+            rows = [AuditRecord(**row._asdict()) for row in conn.execute(query)]
         return sorted(rows, key=lambda r: r.seq)
 
     def verify(self) -> VerifyReport:

@@ -24,13 +24,13 @@ def _url() -> str:
     return current_state().hook_settings().access_url()
 
 
-def _acl():  # noqa: ANN202 - SqlAccessControlProvider, imported lazily
+def _acl():
     from phlo_lakehouse.access import SqlAccessControlProvider
 
     return SqlAccessControlProvider(_url())
 
 
-def _audit():  # noqa: ANN202 - SqlAuditLogger, imported lazily
+def _audit():
     from phlo_lakehouse.access import SqlAuditLogger
 
     return SqlAuditLogger(_url(), secret=current_state().hook_settings().audit_secret)

@@ -172,7 +172,7 @@ def evolve(
     """
     manager = _manager()
 
-    def runner(handle: LakehouseTable, dry_run: bool):  # noqa: ANN202
+    def runner(handle: LakehouseTable, dry_run: bool):
         return manager.evolve_schema(
             handle.identifier, ref=handle.ref, dry_run=dry_run, **changes
         )

@@ -103,7 +103,7 @@ def rollback(
         )
     manager = _manager()
 
-    def runner(handle: LakehouseTable, dry_run: bool):  # noqa: ANN202
+    def runner(handle: LakehouseTable, dry_run: bool):
         if to_snapshot is not None:
             return manager.rollback_to_snapshot(
                 handle.identifier,
@@ -140,7 +140,7 @@ def set_current(
     """
     manager = _manager()
 
-    def runner(handle: LakehouseTable, dry_run: bool):  # noqa: ANN202
+    def runner(handle: LakehouseTable, dry_run: bool):
         return manager.set_current_snapshot(
             handle.identifier,
             snapshot_id,
@@ -171,7 +171,7 @@ def tag(
     """
     manager = _manager()
 
-    def runner(handle: LakehouseTable, dry_run: bool):  # noqa: ANN202
+    def runner(handle: LakehouseTable, dry_run: bool):
         return manager.create_tag(
             handle.identifier,
             name,
@@ -209,7 +209,7 @@ def branch(
     """
     manager = _manager()
 
-    def runner(handle: LakehouseTable, dry_run: bool):  # noqa: ANN202
+    def runner(handle: LakehouseTable, dry_run: bool):
         return manager.create_branch(
             handle.identifier,
             name,

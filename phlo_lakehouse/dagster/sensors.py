@@ -179,7 +179,7 @@ def _run_request(
     )
 
 
-def _needs(stats, triggers: MaintenanceTriggers) -> list[tuple[str, str]]:  # noqa: ANN001
+def _needs(stats, triggers: MaintenanceTriggers) -> list[tuple[str, str]]:
     needs = []
     files = stats.file_count or 0
     small = (

@@ -292,7 +292,7 @@ class SparkEngine:
         what = f"{operation.name if operation else 'Spark procedure'} of {table.identifier}"
         try:
             return [row.asDict() for row in self.session().sql(sql).collect()]
-        except Exception as e:  # noqa: BLE001 - Py4J and Spark Connect raise many types
+        except Exception as e:
             text = str(e)
             if any(name in text for name in _UNKNOWN_ERRORS):
                 raise CommitStateUnknown(

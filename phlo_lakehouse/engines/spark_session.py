@@ -122,7 +122,7 @@ def start_local_session(
         try:
             session = builder.getOrCreate()
             break
-        except Exception as e:  # noqa: BLE001 - Py4J/JVM start-up errors have many types
+        except Exception as e:
             # A JVM that exits before handing over its gateway port is sometimes transient
             # (a fork racing other threads of the process); a second start is cheap.
             if attempt + 1 == LOCAL_START_ATTEMPTS:

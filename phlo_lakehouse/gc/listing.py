@@ -62,7 +62,7 @@ def list_location(
                 yield visible
     except OperationFailed:
         raise
-    except Exception as e:  # noqa: BLE001 - every listing failure stops the GC before deleting
+    except Exception as e:
         if _refused(e):
             raise InvalidConfig(
                 f"the catalog's storage credentials cannot list {location}: {_first_line(e)}",

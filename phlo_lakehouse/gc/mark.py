@@ -190,7 +190,7 @@ class LiveSetBuilder:
     ) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
         try:
             result = future.result()
-        except Exception as e:  # noqa: BLE001 - any read failure stops the GC
+        except Exception as e:
             raise _unreadable(args[0], args[2] if len(args) > 2 else None, e) from e
         if fn == self._read_metadata:
             base, files, manifest_lists = result

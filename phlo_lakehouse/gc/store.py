@@ -96,7 +96,7 @@ class LiveSetStore:
         base.mkdir(parents=True, exist_ok=True)
         remove_stale(base)
         directory = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=base))
-        lock = open(directory / "lock", "w")  # noqa: SIM115 - held until close()
+        lock = open(directory / "lock", "w")
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         store = cls(directory, lock)
         store.db.executescript(_SCHEMA)

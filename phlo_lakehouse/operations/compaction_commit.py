@@ -55,7 +55,7 @@ def replace_files(
     ).commit()
 
 
-def commit_in_batches(options, table, groups, run_group, commit_batch, workers):  # noqa: ANN001, ANN201
+def commit_in_batches(options, table, groups, run_group, commit_batch, workers):
     """Partial progress: the groups (in job order) in at most ``max_commits`` commits; a
     batch whose commit is refused (the table moved) is dropped with its files, up to
     ``max_failed_commits`` times (``options``: the operation's `RewriteOptions`).

@@ -216,7 +216,7 @@ def commit_removed_deletes(
     operation: str,
     added_deletes: list | None = None,
     delete_sequence_numbers: dict[str, int] | None = None,
-):  # noqa: ANN201 - ReplaceOutcome
+):
     """One ``replace`` commit removing ``removed`` delete files (and adding ``added_deletes``,
     with ``delete_sequence_numbers`` by path) through the shared replace producer."""
     return ReplaceFiles(

@@ -34,12 +34,12 @@ class ManifestFactory:
             TableProperties.WRITE_AVRO_COMPRESSION, TableProperties.WRITE_AVRO_COMPRESSION_DEFAULT
         )
 
-    def _output(self, name: str):  # noqa: ANN202 - PyIceberg OutputFile
+    def _output(self, name: str):
         path = self.table.location_provider().new_metadata_location(name)
         self.written.append(path)
         return self.table.io.new_output(path)
 
-    def writer(self, spec_id: int, content: int):  # noqa: ANN202
+    def writer(self, spec_id: int, content: int):
         from pyiceberg.manifest import ManifestContent
 
         name = f"{self.commit_uuid}-m{self.counter}.avro"

@@ -322,7 +322,7 @@ class OptimizeOperation(TableOperation):
             outcome["written"] = writer_paths
             return outcome
 
-        def commit_batch(batch: list[dict[str, Any]], removed_deletes: list[LiveFile]):  # noqa: ANN202
+        def commit_batch(batch: list[dict[str, Any]], removed_deletes: list[LiveFile]):
             return replace_files(
                 table,
                 plan,

@@ -107,7 +107,7 @@ def read_footer(stream: Any, file_size: int) -> Footer:
     raw = stream.read(size)
     try:
         metadata = from_buffer(raw)
-    except Exception as e:  # noqa: BLE001 - a corrupt footer surfaces as anything here
+    except Exception as e:
         raise FooterError(f"unreadable footer: {e}") from e
     problem = _unsupported(metadata)
     if problem:

@@ -278,7 +278,7 @@ class RewritePositionDeletesOperation(TableOperation):
                 "duplicates": duplicates,
             }
 
-        def commit(batch: list[dict[str, Any]], extra: list[LiveFile]):  # noqa: ANN202
+        def commit(batch: list[dict[str, Any]], extra: list[LiveFile]):
             return commit_removed_deletes(
                 table,
                 plan,
@@ -317,7 +317,7 @@ class RewritePositionDeletesOperation(TableOperation):
         )
         return replace(applied, attempts=max(c.attempts for c in commits))
 
-    def _run(self, table, groups, dangling, run_group, commit, workers):  # noqa: ANN001, ANN202
+    def _run(self, table, groups, dangling, run_group, commit, workers):
         """Rewrite and commit: all in one commit, or with partial progress in batches (a
         refused batch is dropped with its files) and the dangling files in a commit of their
         own. Files written for groups that do not commit are deleted only when the commit

@@ -334,9 +334,9 @@ class ReplaceFiles:
         return summary
 
 
-def new_snapshot(  # noqa: ANN201
+def new_snapshot(
     metadata, snapshot_id, parent_id, sequence_number, manifest_list, summary, operation="replace"
-):  # noqa: ANN001
+):
     from pyiceberg.table.snapshots import Operation, Snapshot, Summary
 
     return Snapshot(

@@ -269,7 +269,7 @@ def _range_end(transform: str, value: int, field: NestedField) -> int:
     return _cutoff_value(field, end)
 
 
-def _old_rows(table, field, bound, drop, boundary, deletes) -> dict[str, int]:  # noqa: ANN001
+def _old_rows(table, field, bound, drop, boundary, deletes) -> dict[str, int]:
     """Old live rows per file: a dropped file's record count when no delete applies to it, else
     counted from its live rows (deletes applied), like every boundary file."""
     position = _column_position(table, field.field_id)
@@ -282,13 +282,13 @@ def _old_rows(table, field, bound, drop, boundary, deletes) -> dict[str, int]:  
     return counts
 
 
-def _live_rows(table: LakehouseTable, data: LiveFile, deletes: dict[str, list]):  # noqa: ANN202
+def _live_rows(table: LakehouseTable, data: LiveFile, deletes: dict[str, list]):
     from phlo_lakehouse.operations.read import read_group
 
     return read_group(table.table, [data], {data.path: deletes.get(data.path, [])})
 
 
-def _keep_mask(batch, position: int, bound: int):  # noqa: ANN001, ANN202
+def _keep_mask(batch, position: int, bound: int):
     """True for rows to keep: the column is null or not older than ``bound``."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -304,7 +304,7 @@ def _column_position(table: LakehouseTable, field_id: int) -> int:
     return [f.field_id for f in table.table.schema().fields].index(field_id)
 
 
-def _rewrite_without_old_rows(table, data, field, bound, deletes):  # noqa: ANN001, ANN202
+def _rewrite_without_old_rows(table, data, field, bound, deletes):
     """Write ``data``'s live rows that are not old into new files of its partition."""
     from phlo_lakehouse.operations.rewrite import RollingDataFileWriter
 

@@ -53,7 +53,7 @@ def parse_sort_spec(spec: str) -> tuple[str, str, str]:
     return match.group("col"), direction, placement
 
 
-def require_column(schema: Schema, column: str, argument: str):  # noqa: ANN202
+def require_column(schema: Schema, column: str, argument: str):
     try:
         return schema.find_field(column)
     except ValueError as e:
@@ -63,12 +63,12 @@ def require_column(schema: Schema, column: str, argument: str):  # noqa: ANN202
         ) from e
 
 
-def parse_filter(text: str):  # noqa: ANN202
+def parse_filter(text: str):
     from pyiceberg.expressions.parser import parse
 
     try:
         return parse(text)
-    except Exception as e:  # noqa: BLE001 - pyparsing raises several types
+    except Exception as e:
         raise InvalidInput(
             f"partition_filter {text!r} is not a valid expression",
             hint="e.g. \"event_time >= '2026-01-02T00:00:00+00:00' and kind = 'click'\"",

@@ -126,6 +126,6 @@ def _namespace_from_phlo(spec: Any, table: str) -> str | None:
         return None
     try:
         return str(found.provider.resolve_namespace(table))
-    except Exception as error:  # a provider's resolver is not ours to trust
+    except Exception as error:  # noqa: BLE001 - a provider's resolver is not ours to trust
         logger.warning("namespace_resolver %s failed for %s: %s", found.name, table, error)
         return None

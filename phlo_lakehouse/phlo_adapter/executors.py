@@ -69,6 +69,11 @@ class LakehouseMaintenanceExecutor(LakehouseFromEnvironment):
         """The ref used when a call names none."""
         return self._ref or self.lakehouse().settings.default_ref
 
+    @property
+    def bound_ref(self) -> str | None:
+        """The ref `for_ref` bound this executor to, or None."""
+        return self._ref
+
     def for_ref(self, ref: str) -> LakehouseMaintenanceExecutor:
         """This executor bound to ``ref`` (phlo-dagster's ``MaintenanceExecutor.for_ref``)."""
         return type(self)(ref=ref, lakehouse=self._lakehouse, env=self._env)
@@ -92,7 +97,7 @@ class LakehouseMaintenanceExecutor(LakehouseFromEnvironment):
                 evidence=self._evidence(seen.table),
                 operation_id=self._operation_id(table_name, ref),
             )
-        except Exception as error:  # every refusal and failure is a result
+        except Exception as error:  # noqa: BLE001 - every refusal and failure is a result
             return results.refused_result(
                 self.operation, table_name, ref, error, dry_run=True, evidence=self._base()
             )
@@ -117,7 +122,7 @@ class LakehouseMaintenanceExecutor(LakehouseFromEnvironment):
                 evidence=self._evidence(seen.table),
                 operation_id=self._operation_id(table_name, ref),
             )
-        except Exception as error:  # every refusal and failure is a result
+        except Exception as error:  # noqa: BLE001 - every refusal and failure is a result
             return results.refused_result(
                 self.operation,
                 table_name,

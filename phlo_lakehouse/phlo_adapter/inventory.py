@@ -33,8 +33,9 @@ def inventory(executor: LakehouseMaintenanceExecutor) -> list[dict[str, Any]]:
         lakehouse = executor.lakehouse()
         ref = executor.default_ref
         tables = lakehouse.list_tables(None, ref)
-    except Exception as error:
-        return [_entry(executor, "*", executor._ref or "main", "error", failure=failure_of(error))]
+    except Exception as error:  # noqa: BLE001 - a failure is an entry
+        ref = executor.bound_ref or "main"
+        return [_entry(executor, "*", ref, "error", failure=failure_of(error))]
     return [_table_entry(executor, str(table), ref) for table in tables]
 
 
@@ -44,7 +45,7 @@ def _table_entry(executor: LakehouseMaintenanceExecutor, name: str, ref: str) ->
     try:
         table = executor.lakehouse().get_table(name, ref)
         stats = MetadataCollector().collect(table)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - a failure is an entry
         return _entry(executor, name, ref, "error", failure=failure_of(error))
     summary = {
         "snapshot_id": stats.snapshot_id,
@@ -60,7 +61,7 @@ def _table_entry(executor: LakehouseMaintenanceExecutor, name: str, ref: str) ->
         figures = _plan_figures(executor, table)
     except RetentionFloorViolation as error:
         return _entry(executor, name, ref, "blocked", stats=summary, failure=failure_of(error))
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - a failure is an entry
         return _entry(executor, name, ref, "error", stats=summary, failure=failure_of(error))
     state = "due" if has_work(executor.operation, figures) else "ok"
     return _entry(executor, name, ref, state, stats=summary, plan=figures)

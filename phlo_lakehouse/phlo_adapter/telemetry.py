@@ -102,7 +102,7 @@ class PhloTelemetryHook:
     def _emit(self, context: OperationContext, **fields: Any) -> None:
         try:
             self._emit_events(context, **fields)
-        except Exception as error:  # a telemetry sink never fails the operation
+        except Exception as error:  # noqa: BLE001 - a telemetry sink never fails the operation
             from phlo_lakehouse.sinks import sink_failed
 
             sink_failed(context, "phlo_telemetry", error)

@@ -191,7 +191,7 @@ def _observations(setup: Setup, key: dg.AssetKey, run_id: str) -> dict[str, dict
     }
 
 
-def _exercise(setup: Setup, key: dg.AssetKey, table: str, translator=None) -> None:  # noqa: ANN001
+def _exercise(setup: Setup, key: dg.AssetKey, table: str, translator=None) -> None:
     built = _build(key, table, translator)
     orders = built["orders"]
     assert orders.key == key

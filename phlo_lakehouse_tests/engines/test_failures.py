@@ -34,7 +34,7 @@ class FailingSession:
         self.message = message
         self.statements: list[str] = []
 
-    def sql(self, statement: str):  # noqa: ANN201
+    def sql(self, statement: str):
         self.statements.append(statement)
         raise RuntimeError(self.message)
 

@@ -27,13 +27,13 @@ class History:
     locations: dict[str, list[str]] = field(default_factory=dict)
     next_id: int = 0
 
-    def _catalog(self, ref: str):
+    def catalog(self, ref: str):
         catalog = self.lakehouse.catalog(ref)
         catalog.create_namespace_if_not_exists(self.namespace)
         return catalog
 
     def create(self, ref: str, table: str, batches: int = 1, rows_per_batch: int = 3) -> str:
-        created = self._catalog(ref).create_table(f"{self.namespace}.{table}", schema=SCHEMA)
+        created = self.catalog(ref).create_table(f"{self.namespace}.{table}", schema=SCHEMA)
         self.locations.setdefault(table, []).append(created.location())
         for _ in range(batches):
             self.append(ref, table, rows_per_batch)

@@ -92,7 +92,7 @@ def _step(model: Model, data: st.DataObject) -> None:
     action = data.draw(st.sampled_from(choices), label="action")
     if action == "create":
         table = data.draw(st.sampled_from(free), label="table")
-        created = h._catalog(ref).create_table(f"{h.namespace}.{table}", schema=SCHEMA)
+        created = h.catalog(ref).create_table(f"{h.namespace}.{table}", schema=SCHEMA)
         model.locations.append(created.location())
         model.committed(ref)
         return
@@ -172,7 +172,7 @@ def test_gc_deletes_exactly_all_files_minus_the_live_set_minus_the_young(gc_ness
     gc_nessie.reset()
     history = History(gc_nessie.lakehouse())
     model = Model(history, s3)
-    history._catalog("main")  # the namespace: step 0's commit
+    history.catalog("main")  # the namespace: step 0's commit
     model.committed("main")
     steps = data.draw(st.integers(5, 10), label="steps")
     # The split late more often than not: most of the history old enough to collect.

@@ -76,7 +76,7 @@ def database(hive_uri: str, tmp_path: Path) -> Iterator[str]:
     yield name
 
 
-class hive_client:  # noqa: N801 - used as a context manager, like open()
+class hive_client:
     """An open thrift client of the metastore at ``uri``."""
 
     def __init__(self, uri: str) -> None:

@@ -22,7 +22,7 @@ def data_file_paths(handle: LakehouseTable) -> set[str]:
     return {f.path for f in live_files(handle.table, handle.snapshot).data}
 
 
-def referenced_by(metadata, io, *, deleted_entries: bool = False) -> set[str]:  # noqa: ANN001
+def referenced_by(metadata, io, *, deleted_entries: bool = False) -> set[str]:
     """Files ``metadata`` references through its snapshots — manifest lists, manifests, data and
     delete files (with ``deleted_entries``, also files its manifests list as deleted) — read
     with PyIceberg's public API only: an oracle independent of the operations' own readers."""

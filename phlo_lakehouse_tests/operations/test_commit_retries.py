@@ -30,15 +30,15 @@ class RacedPropertyChange(TableOperation):
 
     name: ClassVar[str] = "raced_property_change"
 
-    def __init__(self, other_writer, races: int) -> None:  # noqa: ANN001
+    def __init__(self, other_writer, races: int) -> None:
         self.other_writer = other_writer
         self.races = races
         self.commit_times: list[float] = []
 
-    def plan(self, table) -> OperationPlan:  # noqa: ANN001
+    def plan(self, table) -> OperationPlan:
         return OperationPlan(self.name, str(table.identifier), table.ref, table.snapshot_id, {})
 
-    def execute(self, table, plan: OperationPlan) -> OperationResult:  # noqa: ANN001
+    def execute(self, table, plan: OperationPlan) -> OperationResult:
         from pyiceberg.table.update import AssertRefSnapshotId, SetPropertiesUpdate
 
         if len(self.commit_times) < self.races:

@@ -109,7 +109,7 @@ def test_optimize_after_schema_evolution_keeps_every_row_of_both_schemas(lakehou
     assert rows_of(lakehouse.get_table(TABLE)) == before
 
 
-def _iceberg_string():  # noqa: ANN202
+def _iceberg_string():
     from pyiceberg.types import StringType
 
     return StringType()

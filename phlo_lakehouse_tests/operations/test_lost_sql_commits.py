@@ -58,7 +58,7 @@ class SqlBench:
         self.direct.get_table(self.name).table.append(rows)
         self.expected = sorted(self.expected + rows.to_pylist(), key=lambda r: r["event_id"])
 
-    def table(self):  # noqa: ANN201
+    def table(self):
         return self.direct.get_table(self.name)
 
     def trials(
@@ -85,23 +85,23 @@ class SqlBench:
         assert all("/metadata/" in p for p in vacuumed.details.get("orphan_files", []))
 
 
-def _referenced(table) -> set[str]:  # noqa: ANN001
+def _referenced(table) -> set[str]:
     """Every file the metadata references (PyIceberg's public API)."""
     found = {table.metadata_location, *(e.metadata_file for e in table.metadata.metadata_log)}
     return found | referenced_by(table.metadata, table.io)
 
 
-def _stored(table) -> set[str]:  # noqa: ANN001
+def _stored(table) -> set[str]:
     root = Path(urlsplit(table.location()).path)
     return {f"file://{p}" for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")}
 
 
-def _referenced_exist(table) -> None:  # noqa: ANN001
+def _referenced_exist(table) -> None:
     missing = _referenced(table) - _stored(table)
     assert not missing, f"referenced but missing: {sorted(missing)[:3]}"
 
 
-def _unreferenced(table) -> set[str]:  # noqa: ANN001
+def _unreferenced(table) -> set[str]:
     return _stored(table) - _referenced(table)
 
 

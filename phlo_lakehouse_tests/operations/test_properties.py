@@ -102,7 +102,7 @@ class LakehouseHistory(RuleBasedStateMachine):
     def branches(self) -> list[str]:
         return sorted(r for r in self.model if r not in self.tags)
 
-    def _table(self):  # noqa: ANN202 - a PyIceberg Table
+    def _table(self):
         return self.lakehouse.get_table(TABLE).table
 
     def _head(self, ref: str) -> int:

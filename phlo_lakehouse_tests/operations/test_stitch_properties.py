@@ -19,7 +19,7 @@ from phlo_lakehouse.operations.optimize import OptimizeOperation
 from phlo_lakehouse.storage.listing import normalize_location
 
 
-def _types():  # noqa: ANN202 - (iceberg type, value strategy) pairs
+def _types():
     from pyiceberg.types import (
         BinaryType,
         BooleanType,
@@ -81,7 +81,7 @@ TYPES = _types()
 
 
 @st.composite
-def tables(draw):  # noqa: ANN201
+def tables(draw):
     kinds = draw(st.lists(st.sampled_from(sorted(TYPES)), min_size=1, max_size=5))
     nullable = draw(st.lists(st.booleans(), min_size=len(kinds), max_size=len(kinds)))
     files = draw(st.lists(st.integers(1, 60), min_size=1, max_size=4))
