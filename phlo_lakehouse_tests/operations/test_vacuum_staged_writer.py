@@ -176,7 +176,7 @@ def test_files_a_writer_in_another_process_has_not_committed_survive_vacuum_and_
     assert referenced <= _stored(settings, location)
 
 
-def _far_future():  # noqa: ANN202
+def _far_future():
     from datetime import UTC, datetime, timedelta
 
     return datetime.now(UTC) + timedelta(days=30)

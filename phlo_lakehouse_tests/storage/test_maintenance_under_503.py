@@ -55,7 +55,7 @@ def table_settings(moto_proxy, bucket, tmp_path) -> CatalogSettings:
     )
 
 
-def _history(settings: CatalogSettings):  # noqa: ANN202
+def _history(settings: CatalogSettings):
     """Four appends and a compaction: expiry has manifest lists, manifests and data to delete."""
     lakehouse = IcebergLakehouse(settings)
     handle = seed_demo_table(lakehouse, TABLE, commits=4, rows_per_commit=30)
