@@ -1,0 +1,51 @@
+"""The package's shape: the import-linter layer contracts (pyproject.toml) hold, they catch an
+upward import, and no module is longer than 400 lines."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import phlo_lakehouse
+
+PACKAGE = Path(phlo_lakehouse.__file__).parent
+PYPROJECT = PACKAGE.parent / "pyproject.toml"
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+MAX_LINES = 400
+
+
+def _lint_imports(cwd: Path, pythonpath: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(pythonpath), "NO_COLOR": "1"}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", "pyproject.toml", "--no-cache"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_layer_contracts_are_kept():
+    run = _lint_imports(PYPROJECT.parent, PYPROJECT.parent)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 kept, 0 broken" in run.stdout
+
+
+def test_an_upward_import_from_a_low_layer_breaks_the_contracts(tmp_path):
+    copy = tmp_path / "phlo_lakehouse"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PYPROJECT, tmp_path / "pyproject.toml")
+    # A test-only fixture module in the base layer that reaches up to the Dagster adapter.
+    (copy / "units_fixture_upward.py").write_text("import phlo_lakehouse.dagster\n")
+    (copy / "units.py").write_text(
+        (copy / "units.py").read_text() + "\nfrom phlo_lakehouse import units_fixture_upward\n"
+    )
+    run = _lint_imports(tmp_path, tmp_path)
+    assert run.returncode != 0, run.stdout
+    assert "1 broken" in run.stdout
+    assert "phlo_lakehouse.units_fixture_upward -> phlo_lakehouse.dagster" in run.stdout
+
