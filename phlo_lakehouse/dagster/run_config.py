@@ -25,6 +25,7 @@ from phlo_lakehouse.operations.optimize import STRATEGIES
 from phlo_lakehouse.operations.orphans import PREFIX_MISMATCH_MODES
 from phlo_lakehouse.operations.position_delete_files import GRANULARITIES
 from phlo_lakehouse.operations.rewrite_options import DEFAULT_MAX_COMMITS, JOB_ORDERS
+from phlo_lakehouse.operations.stitch import STITCH_MODES
 
 
 def _enum(name: str, values: Sequence[str]) -> dg.Enum:
@@ -36,6 +37,7 @@ PREFIX_MISMATCH = _enum("LakehouseVacuumPrefixMismatch", PREFIX_MISMATCH_MODES)
 ENGINE = _enum("LakehouseEngine", ENGINE_KINDS)
 JOB_ORDER = _enum("LakehouseRewriteJobOrder", JOB_ORDERS)
 DELETE_GRANULARITY = _enum("LakehouseDeleteGranularity", GRANULARITIES)
+STITCH = _enum("LakehouseOptimizeStitch", STITCH_MODES)
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,13 @@ OPERATION_SETTINGS: dict[str, dict[str, Setting]] = {
             dg.Noneable(int),
             "Partition spec the rewritten files are written in; null: the table's current "
             "spec (after partition evolution, older specs' files are rewritten into it).",
+        ),
+        "stitch": Setting(
+            None,
+            dg.Noneable(STITCH),
+            "Row-group stitching: auto copies whole row groups without decoding when safe, "
+            "always does so for every safe group whatever its row-group size, never always "
+            "decodes; null: the table property phlo-lakehouse.optimize.stitch, else auto.",
         ),
     },
     "expire": {

@@ -1,6 +1,7 @@
 """The maintenance jobs executed in process against real embedded lakehouses."""
 
 import dagster as dg
+import pytest
 
 from phlo_lakehouse.dagster import lakehouse_maintenance_definitions
 from phlo_lakehouse.operations.reachable import reachable_files
@@ -121,3 +122,61 @@ def test_bad_settings_in_run_config_fail_before_any_table_is_touched(
     assert failure.step_key == "lakehouse_vacuum__select_tables"
     assert "force" in failure.event_specific_data.error.cause.message
     assert len(_orphans(resource.get_table("demo.events"))) == 5
+
+
+def _row_groups_per_file(handle) -> list[int]:
+    """Row groups of each live data file, read from the Parquet footers by pyarrow."""
+    import pyarrow.parquet as pq
+
+    from phlo_lakehouse.storage.listing import normalize_location
+
+    return sorted(
+        pq.ParquetFile(normalize_location(task.file.file_path)[2]).metadata.num_row_groups
+        for task in handle.scan().plan_files()
+    )
+
+
+def test_stitch_in_run_config_chooses_row_group_copying_or_decoding(tmp_path, instance):
+    """optimize.stitch in run config reaches the operation: ``always`` copies the inputs' row
+    groups (each output file holds as many row groups as the inputs it replaced), ``never``
+    decodes (one row group per small output file); rows equal either way. The table property
+    says ``never``, so ``always`` must come from the run config."""
+    from phlo_lakehouse.dagster import LakehouseResource
+    from phlo_lakehouse.demo import seed_demo_table
+    from phlo_lakehouse.operations.stitch import STITCH_PROPERTY
+
+    for mode in ("always", "never"):
+        resource = LakehouseResource(home=str(tmp_path / mode))
+        handle = seed_demo_table(
+            resource.get_lakehouse(), "demo.events", commits=6, rows_per_commit=300
+        )
+        with handle.table.transaction() as tx:
+            tx.set_properties({STITCH_PROPERTY: "never" if mode == "always" else "always"})
+        handle = resource.get_table("demo.events")
+        rows, inputs = rows_of(handle), _row_groups_per_file(handle)
+        partitions = len({t.file.partition for t in handle.scan().plan_files()})
+        job = _defs(resource, tables=["demo.events"]).resolve_job_def("lakehouse_optimize")
+
+        result = job.execute_in_process(
+            run_config=_select(job.name, optimize={"stitch": mode}), instance=instance
+        )
+
+        assert result.success
+        after = resource.get_table("demo.events")
+        assert rows_of(after) == rows
+        outputs = _row_groups_per_file(after)
+        assert len(outputs) == partitions < len(inputs)
+        if mode == "always":
+            assert sum(outputs) == sum(inputs)
+        else:
+            assert outputs == [1] * partitions
+
+
+def test_an_unknown_stitch_mode_is_refused_by_the_run_config(resource, fragmented, instance):
+    job = _defs(resource, tables=["demo.events"]).resolve_job_def("lakehouse_optimize")
+    before = resource.get_table("demo.events").snapshot_id
+    with pytest.raises(dg.DagsterInvalidConfigError, match="stitch"):
+        job.execute_in_process(
+            run_config=_select(job.name, optimize={"stitch": "sometimes"}), instance=instance
+        )
+    assert resource.get_table("demo.events").snapshot_id == before
