@@ -2,6 +2,7 @@
 (S3 warehouse on moto) on a non-main branch, configured the way a Phlo project is: Phlo's own
 NESSIE_*/MINIO_* variables."""
 
+import json
 from urllib.parse import urlparse
 
 import pytest
@@ -115,3 +116,52 @@ def test_snapshot_expiry_on_a_nessie_branch_keeps_files_for_nessie_gc(
     assert result["status"] == "noop" and result["affected"]["files_left_in_place"] is True
     assert nessie_lakehouse.get_table(table, branch).table.metadata_location == before
     assert project.journal(f"snapshot_expiry:{table}:{branch}")["state"] == "succeeded"
+
+
+def test_inventory_lists_the_tables_of_phlos_configured_branch(nessie_project, nessie_lakehouse):
+    """``ICEBERG_NESSIE_REF`` (Phlo's own variable) names the ref the inventory reads: the branch
+    lists its table with the branch's figures; main, which never saw the table, does not."""
+    project, table, branch = nessie_project
+    phlo_only = {**_phlo_variables_only(project), "PHLO_LAKEHOUSE_REF": ""}
+    head = nessie_lakehouse.get_table(table, branch).snapshot_id
+
+    done = project.phlo(
+        "operations", "maintenance", "inventory", "--format", "json",
+        ICEBERG_NESSIE_REF=branch, **phlo_only,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    entries = {(e["table_name"], e["operation"]): e for e in json.loads(done.stdout)["tables"]}
+    compact = entries[(table, "compact")]
+    assert compact["ref"] == branch and compact["state"] == "due"
+    assert compact["stats"]["snapshot_id"] == head
+    assert compact["stats"]["data_files"] == data_file_count(nessie_lakehouse, table, branch)
+    assert entries[(table, "snapshot_expiry")]["state"] == "ok"
+
+    done = project.phlo(
+        "operations", "maintenance", "inventory", "--format", "json",
+        ICEBERG_NESSIE_REF="main", **phlo_only,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert table not in {e["table_name"] for e in json.loads(done.stdout)["tables"]}
+
+
+def test_a_catalog_gone_between_plan_and_apply_fails_the_journal_entry(
+    nessie_project, nessie_lakehouse
+):
+    """Nessie unreachable at apply time: a failed result (exit 1, no traceback) and Phlo's
+    journal entry ``failed`` — never left ``submitted`` by an exception; the branch unchanged."""
+    project, table, branch = nessie_project
+    phlo_only = _phlo_variables_only(project)
+    done, _, plan_file = project.plan("compact", table, branch, **phlo_only)
+    assert done.returncode == 0, done.stderr
+    before = nessie_lakehouse.get_table(table, branch).table.metadata_location
+
+    done, result = project.apply(plan_file, NESSIE_PORT="9", **phlo_only)  # nobody listens
+    assert done.returncode == 1
+    assert result["status"] == "failed" and result["executed"] is False
+    assert result["failure"]["code"] == "catalog_unavailable"
+    assert "Traceback" not in done.stderr
+    record = project.journal(f"compact:{table}:{branch}")
+    assert record["state"] == "failed"
+    assert record["result"]["failure"]["code"] == "catalog_unavailable"
+    assert nessie_lakehouse.get_table(table, branch).table.metadata_location == before
