@@ -9,8 +9,9 @@ import pytest
 
 from phlo_lakehouse.testing.lakehouses import temporary_lakehouse
 from phlo_lakehouse_tests.cli.conftest import TOP_LEVEL_COMMANDS, cli_env, script
+from phlo_lakehouse_tests.phlo_adapter.conftest import require_phlo
 
-pytest.importorskip("phlo")
+require_phlo()  # skips the module without phlo; fails it under CI=true
 
 
 @pytest.fixture
