@@ -223,6 +223,8 @@ class FaultProxy:
             upstream = None
         if fault is not None and fault.kind == "drop_response":
             return False, upstream
+        if fault is not None and fault.kind == "gateway_error":
+            head, body = _status_response(fault.status, fault.body, fault.content_type), b""
         if fault is not None and fault.kind == "rewrite":
             assert fault.rewrite is not None
             head, body = _with_body(head, fault.rewrite(request, _decoded(head, body)))
@@ -364,7 +366,8 @@ def _serialize_request(request: HttpRequest) -> bytes:
 
 
 def _status_response(status: int, body: bytes, content_type: str) -> bytes:
-    reason = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+    reason = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+              504: "Gateway Timeout"}  # fmt: skip
     head = (
         f"HTTP/1.1 {status} {reason.get(status, 'Injected')}\r\n"
         f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"

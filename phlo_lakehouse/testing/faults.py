@@ -9,6 +9,8 @@ Kinds, in the order a request meets them:
 - ``delay``: wait ``delay_s`` before forwarding (the request then proceeds normally);
 - ``drop_response``: forward the request, read the server's whole response (so the server has
   applied it), then close the client's connection without sending it — a lost response;
+- ``gateway_error``: forward, read the server's whole response, then answer ``status`` with
+  ``body`` instead — a gateway (load balancer) timing out on a request the server applied;
 - ``rewrite``: forward, then send the client ``rewrite(request, response_body)``'s bytes as the
   body instead (headers adjusted) — e.g. per-key errors in an S3 ``DeleteObjects`` answer.
 
@@ -29,7 +31,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-KINDS = ("drop_request", "reset", "status", "delay", "drop_response", "rewrite")
+KINDS = ("drop_request", "reset", "status", "delay", "drop_response", "gateway_error", "rewrite")
 #: Kinds that stop the request before the server sees it.
 BEFORE_FORWARDING = ("drop_request", "reset", "status")
 

@@ -83,6 +83,14 @@ def test_drop_response_after_the_server_handled_the_request(proxy):
     assert _Recorder.seen == [("POST", "/commit", b"payload")]
 
 
+def test_gateway_error_answers_a_status_after_the_server_handled_the_request(proxy):
+    proxy.add(Fault("gateway_error", path=r"/commit", status=504, body=b"{}", count=1))
+    lost = requests.post(f"{proxy.url}/commit", data=b"payload", timeout=5)
+    assert lost.status_code == 504 and lost.content == b"{}"
+    assert _Recorder.seen == [("POST", "/commit", b"payload")]
+    assert requests.post(f"{proxy.url}/commit", data=b"again", timeout=5).text == "POST /commit 5"
+
+
 def test_reset_status_and_delay(proxy):
     proxy.add(Fault("reset", path=r"/reset"))
     proxy.add(Fault("status", path=r"/busy", status=503, body=b'{"e": 1}'))
