@@ -26,7 +26,7 @@ import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from typing import Literal
+from typing import Any, Literal
 
 from phlo_lakehouse.testing.faults import Fault, FaultLog, HttpRequest
 
@@ -212,12 +212,14 @@ class FaultProxy:
             return True, upstream
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.delay_s)
-        if upstream is None or upstream[1].is_closing():
-            upstream = await asyncio.open_connection(*self.upstream)
-        up_reader, up_writer = upstream
-        up_writer.write(_serialize_request(request))
-        await up_writer.drain()
-        head, body, close_after = await _read_response(up_reader, request.method)
+        try:
+            head, body, close_after, upstream = await self._forward(request, upstream)
+        except (ConnectionError, asyncio.IncompleteReadError) as e:
+            if upstream is None or getattr(e, "partial", b""):
+                raise
+            upstream[1].close()  # the server closed it while idle, before reading the request
+            head, body, close_after, upstream = await self._forward(request, None)
+        up_writer = upstream[1]
         if close_after:
             up_writer.close()
             upstream = None
@@ -231,6 +233,13 @@ class FaultProxy:
         writer.write(head + body)
         await writer.drain()
         return not close_after, upstream
+
+    async def _forward(self, request: HttpRequest, upstream: Any) -> tuple[Any, ...]:
+        if upstream is None or upstream[1].is_closing():
+            upstream = await asyncio.open_connection(*self.upstream)
+        upstream[1].write(_serialize_request(request))
+        await upstream[1].drain()
+        return (*await _read_response(upstream[0], request.method), upstream)
 
     async def _pipe_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
