@@ -49,3 +49,13 @@ def test_an_upward_import_from_a_low_layer_breaks_the_contracts(tmp_path):
     assert "1 broken" in run.stdout
     assert "phlo_lakehouse.units_fixture_upward -> phlo_lakehouse.dagster" in run.stdout
 
+
+
+def test_no_module_is_longer_than_400_lines():
+    lengths = {
+        str(path.relative_to(PACKAGE.parent)): len(path.read_text().splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert len(lengths) > 100  # the whole package was read
+    too_long = {path: n for path, n in lengths.items() if n > MAX_LINES}
+    assert not too_long, f"modules over {MAX_LINES} lines: {too_long}"

@@ -11,7 +11,8 @@ Example:
     0
 """
 
-from phlo_lakehouse.cli.command import CliState, LakehouseCommand, LakehouseGroup, with_table
+from phlo_lakehouse.cli.command import CliState, LakehouseCommand, LakehouseGroup
 from phlo_lakehouse.cli.main import cli, main
+from phlo_lakehouse.cli.table_args import with_table
 
 __all__ = ["CliState", "LakehouseCommand", "LakehouseGroup", "cli", "main", "with_table"]

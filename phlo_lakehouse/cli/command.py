@@ -9,22 +9,20 @@ Every command gets the same behaviour from here:
   exits with its ``exit_code`` (2 for invalid input and not found, 1 for a failed operation);
   any other exception prints one ``error:`` line and exits 1. ``--debug`` adds the traceback.
   Click usage errors print the same two-line form and exit 2.
-- **Tables**: `with_table` parses ``TABLE`` and ``--ref`` and loads the table (or every table a
-  selector such as ``raw.*`` matches), so unknown tables and refs fail before anything runs.
+- **Tables**: `phlo_lakehouse.cli.table_args.with_table` parses ``TABLE`` and ``--ref`` and loads
+  the table (or every table a selector matches): unknown tables and refs fail before it runs.
 
 Example:
     >>> import click
     >>> @click.command(cls=LakehouseCommand)
-    ... @with_table()
-    ... def show(table):
-    ...     click.echo(str(table))
+    ... def show():
+    ...     click.echo("shown")
     >>> sorted(p.name for p in show.params)
-    ['debug', 'json', 'output_format', 'ref', 'table']
+    ['debug', 'json', 'output_format']
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import traceback
@@ -34,8 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from phlo_lakehouse.cli.params import REF, TableParam
-from phlo_lakehouse.errors import LakehouseError, TableNotFound
+from phlo_lakehouse.errors import LakehouseError
 
 if TYPE_CHECKING:
     from phlo_lakehouse.config import CatalogSettings
@@ -361,50 +358,3 @@ def report_error(error: BaseException, ctx: click.Context | None = None) -> None
     click.echo(f"error: {message}", err=True)
     if hint:
         click.echo(f"hint: {hint}", err=True)
-
-
-# -- table arguments -------------------------------------------------------------------------
-
-
-def with_table(*, selector: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add a ``TABLE`` argument and ``--ref``; the callback gets loaded tables.
-
-    Args:
-        selector: accept patterns such as ``raw.*`` and pass ``tables`` (a list of every
-            matching `LakehouseTable`, sorted) instead of ``table`` (one `LakehouseTable`).
-
-    Raises (inside the command, rendered as errors):
-        InvalidIdentifier / InvalidRefName: malformed TABLE or ``--ref``.
-        TableNotFound / NamespaceNotFound / RefNotFound: nothing by that name on that ref.
-
-    Example:
-        >>> @click.command(cls=LakehouseCommand)
-        ... @with_table(selector=True)
-        ... def count(tables):
-        ...     click.echo(len(tables))
-    """
-
-    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, table: str, ref: str | None, **kwargs: Any) -> Any:
-            lakehouse = current_state().lakehouse
-            if not selector:
-                return fn(*args, table=lakehouse.get_table(table, ref), **kwargs)
-            matched = lakehouse.resolve_tables([table], ref)
-            if not matched:
-                raise TableNotFound(
-                    f"no table matches {table!r}",
-                    hint="list tables with `phlo-lakehouse tables list`",
-                )
-            return fn(*args, tables=[lakehouse.get_table(t, ref) for t in matched], **kwargs)
-
-        wrapper = click.option(
-            "--ref",
-            type=REF,
-            default=None,
-            help="Branch or tag (a Nessie reference on Nessie catalogs). Default: main.",
-        )(wrapper)
-        return click.argument("table", type=TableParam(selector=selector))(wrapper)
-
-    return decorator
-

@@ -134,8 +134,8 @@ def gc(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from phlo_lakehouse.gc.collector import MIN_OLDER_THAN
     from phlo_lakehouse.gc.operation import NessieGCOperation
+    from phlo_lakehouse.gc.settings import MIN_OLDER_THAN
 
     if older_than < MIN_OLDER_THAN and not force:
         raise InvalidInput(

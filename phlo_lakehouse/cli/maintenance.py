@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 import click
 
 from phlo_lakehouse.cli.apply import Confirmation, ProgressUnit, confirmed, run_operation
-from phlo_lakehouse.cli.command import LakehouseCommand, LakehouseGroup, current_state, with_table
+from phlo_lakehouse.cli.command import LakehouseCommand, LakehouseGroup, current_state
 from phlo_lakehouse.cli.params import DURATION, FILE_SIZE, PREFIX_MISMATCH_OPTION, format_duration
 from phlo_lakehouse.cli.rewrite_flags import rewrite_option_flags
+from phlo_lakehouse.cli.table_args import with_table
 from phlo_lakehouse.errors import InvalidInput
 
 if TYPE_CHECKING:

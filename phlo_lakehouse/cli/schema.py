@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from phlo_lakehouse.cli.apply import Confirmation, confirmed, run_changes
-from phlo_lakehouse.cli.command import LakehouseGroup, current_state, with_table
+from phlo_lakehouse.cli.command import LakehouseGroup, current_state
 from phlo_lakehouse.cli.output import echo_section, emit_json, render_pairs, render_rows
 from phlo_lakehouse.cli.params import PairParam
+from phlo_lakehouse.cli.table_args import with_table
 
 if TYPE_CHECKING:
     from phlo_lakehouse.schema import SchemaManager

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 import click
 
 from phlo_lakehouse.cli.apply import Confirmation, confirmed, run_changes
-from phlo_lakehouse.cli.command import LakehouseGroup, current_state, with_table
+from phlo_lakehouse.cli.command import LakehouseGroup, current_state
 from phlo_lakehouse.cli.output import emit_json, render_rows
 from phlo_lakehouse.cli.params import DURATION, REF, TableParam
+from phlo_lakehouse.cli.table_args import with_table
 from phlo_lakehouse.errors import InvalidInput
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from phlo_lakehouse.cli.command import LakehouseGroup, current_state, with_table
+from phlo_lakehouse.cli.command import LakehouseGroup, current_state
 from phlo_lakehouse.cli.output import (
     echo_section,
     emit_json,
@@ -20,6 +20,7 @@ from phlo_lakehouse.cli.output import (
     render_rows,
 )
 from phlo_lakehouse.cli.params import REF
+from phlo_lakehouse.cli.table_args import with_table
 
 if TYPE_CHECKING:
     from phlo_lakehouse.table import LakehouseTable

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 import click
 
 from phlo_lakehouse.cli.apply import Confirmation, ProgressUnit, confirmed, run_operation
-from phlo_lakehouse.cli.command import LakehouseCommand, LakehouseGroup, current_state, with_table
+from phlo_lakehouse.cli.command import LakehouseCommand, LakehouseGroup, current_state
 from phlo_lakehouse.cli.params import DURATION, FILE_SIZE, GROUP_SIZE
+from phlo_lakehouse.cli.table_args import with_table
 from phlo_lakehouse.operations.rewrite_options import DEFAULT_MAX_COMMITS, JOB_ORDERS
 
 if TYPE_CHECKING:

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from phlo_lakehouse.errors import InvalidInput, OperationFailed
-from phlo_lakehouse.gc.collector import DEFAULT_OLDER_THAN, GCPlan, GCSettings, NessieGC
+from phlo_lakehouse.gc.collector import GCPlan, NessieGC
 from phlo_lakehouse.gc.mark import READ_THREADS
+from phlo_lakehouse.gc.settings import DEFAULT_OLDER_THAN, GCSettings
 from phlo_lakehouse.operations.base import (
     CatalogOperation,
     CatalogTarget,
