@@ -20,6 +20,7 @@ import click
 from phlo_lakehouse.cli.apply import APPLY, CONFIRM, Confirmation, ask, confirmed
 from phlo_lakehouse.cli.command import LakehouseGroup, current_state
 from phlo_lakehouse.cli.output import emit_json
+from phlo_lakehouse.errors import TableNotFound
 
 _COMMON = [
     click.option("--namespace", default=None, help="Target namespace (default: the source's)."),
@@ -145,6 +146,9 @@ def catalog(
     )
 
 
+_SOURCES = {"iceberg": "this catalog", "hive": "the Hive metastore", "glue": "the Glue catalog"}
+
+
 def _options(options: dict[str, Any]) -> dict[str, Any]:
     return {
         "namespace": options["namespace"],
@@ -156,6 +160,13 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
 
 def _run(migration: Any, selectors: tuple[str, ...], confirmation: Confirmation) -> None:
     state = current_state()
+    if not migration.discover_tables(list(selectors)):
+        # as every other selector of the CLI: an empty selection is an error (exit 2)
+        listed = " (`phlo-lakehouse tables list` shows them)" if migration.kind == "iceberg" else ""
+        raise TableNotFound(
+            f"no table matches {' '.join(selectors)!r} in {_SOURCES[migration.kind]}",
+            hint=f"a selector is namespace.table or a pattern such as 'raw.*'{listed}",
+        )
     mode = confirmation.mode(state, f"migrate {' '.join(selectors)}")
     if mode != APPLY:
         _show(state, migration.run(list(selectors), dry_run=True))

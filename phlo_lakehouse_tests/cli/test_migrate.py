@@ -36,3 +36,23 @@ class TestMigrateCatalog(CLITestCase):
         )
         assert result.exit_code in (1, 2)
         self.assert_output_contains(result, "raw.nope")
+
+    def test_nothing_matching_exits_2_like_every_other_selector(self, tmp_path):
+        target = f"sqlite:///{tmp_path}/t.db"
+        migrate = [
+            "migrate", "catalog", "nope.*", "--to-type", "sql", "--to-uri", target,
+            "--to-warehouse", f"file://{tmp_path}/wh", "--yes",
+        ]  # fmt: skip
+        # the same empty selection through the maintenance selectors (the oracle: their rule)
+        for args in (migrate, ["vacuum", "nope.*", "--yes"], ["optimize", "nope.*", "--yes"]):
+            result = self.invoke_command(args)
+            self.assert_exit_code(result, 2)
+            error, hint = result.stderr.splitlines()
+            assert error.startswith("error: no table matches 'nope.*'"), error
+            assert hint.startswith("hint: ") and "Traceback" not in result.output
+        assert "in this catalog" in self.invoke_command(migrate).stderr
+        # nothing changed: the source keeps its table, the target catalog has none
+        assert self.lakehouse.table_exists("raw.events")
+        assert IcebergLakehouse(
+            CatalogSettings(type="sql", uri=target, warehouse=f"file://{tmp_path}/wh")
+        ).list_tables() == []
