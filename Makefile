@@ -1,7 +1,9 @@
 # phlo_lakehouse: the two set-up commands are `make run` and `make test`.
 SHELL := /bin/bash
+# The interpreter the virtualenv is made with: Python 3.11 (default), 3.12 or 3.13, e.g.
+# `make test-fast PY=python3.12 VENV=.venv-3.12`.
 PY ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 EXTRAS := dev,dagster-iceberg,phlo
@@ -10,7 +12,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 .PHONY: install run test test-fast dev lint bench clean services-start services-stop
 
 $(STAMP): pyproject.toml constraints.txt
-	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), "phlo_lakehouse needs Python 3.11, found " + sys.version' 
+	@$(PY) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 13), "phlo_lakehouse needs Python 3.11, 3.12 or 3.13, found " + sys.version' 
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
@@ -27,9 +29,10 @@ run: install
 test: install
 	bash scripts/test.sh
 
-## Unit tests only (no services).
+## The service-free tier: every test without a service marker (tools such as chromium or
+## faketime still required under CI=true).
 test-fast: install
-	$(PYTHON) -m pytest -q -m "not postgres and not moto and not nessie and not iceberg_rest and not spark and not hive and not pushgateway"
+	$(PYTHON) -m pytest -q --timeout=900 --durations=25 -m "not needs_service"
 
 ## The Dagster UI on the embedded default.
 dev: install

@@ -17,6 +17,19 @@ import pytest
 from phlo_lakehouse import CatalogSettings, IcebergLakehouse
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+#: The markers of tests that need a service started by scripts/services (pyproject's markers).
+SERVICE_MARKERS = frozenset(
+    {"postgres", "moto", "nessie", "iceberg_rest", "spark", "spark_connect", "hive", "pushgateway"}
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``needs_service`` every test carrying a service marker, so the service-free tier
+    is ``-m "not needs_service"`` (`make test-fast`; CI runs it on Python 3.12 and 3.13)."""
+    for item in items:
+        if any(mark.name in SERVICE_MARKERS for mark in item.iter_markers()):
+            item.add_marker(pytest.mark.needs_service)
 
 
 def missing_service(message: str, *, module: bool = False) -> None:

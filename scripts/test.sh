@@ -11,4 +11,4 @@ source .services/env.sh
 # The Spark Connect client (gRPC) and local Spark sessions (a JVM forked by pyspark) share the
 # test process: gRPC's fork handlers must stay out of that fork.
 export GRPC_ENABLE_FORK_SUPPORT=false
-.venv/bin/python -m pytest -q --timeout=900 "$@"
+.venv/bin/python -m pytest -q --timeout=900 --durations=25 "$@"
