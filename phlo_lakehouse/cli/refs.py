@@ -56,7 +56,7 @@ def _change(
 
 @click.group(cls=LakehouseGroup)
 def refs() -> None:
-    """Nessie branches and tags: list, create, delete, diff and merge."""
+    """Nessie branches and tags: list, create, delete, assign, diff and merge."""
 
 
 @refs.command("list")

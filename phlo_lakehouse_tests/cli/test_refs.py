@@ -92,6 +92,20 @@ class TestRefsOnNessie(CLITestCase):
         self.assert_success(self.invoke_command(["refs", "delete", self.branch, "--yes"]))
         assert self.branch not in self.heads()
 
+    def test_assign_previews_then_moves_the_branch(self):
+        self.invoke_command(["refs", "create", self.branch, "--yes"])
+        self.write_on_branch()
+        moved_from = self.heads()[self.branch]
+        assert moved_from != self.heads()["main"]
+        preview = self.invoke_command(["refs", "assign", self.branch, "--to", "main", "--dry-run"])
+        self.assert_success(preview)
+        assert self.heads()[self.branch] == moved_from
+        done = self.invoke_command(["refs", "assign", self.branch, "--to", "main", "-y", "--json"])
+        self.assert_success(done)
+        document = self.json_output(done)
+        assert (document["hash_before"], document["dry_run"]) == (moved_from, False)
+        assert self.heads()[self.branch] == self.heads()["main"] == document["hash_after"]
+
     @pytest.mark.parametrize(
         "args, expected",
         [
