@@ -59,3 +59,16 @@ def test_no_module_is_longer_than_400_lines():
     assert len(lengths) > 100  # the whole package was read
     too_long = {path: n for path, n in lengths.items() if n > MAX_LINES}
     assert not too_long, f"modules over {MAX_LINES} lines: {too_long}"
+
+
+def test_mypy_is_clean_on_the_package():
+    mypy = Path(sys.executable).parent / "mypy"
+    run = subprocess.run(
+        [str(mypy), "--config-file", "pyproject.toml"],
+        cwd=PYPROJECT.parent,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "Success: no issues found" in run.stdout

@@ -215,7 +215,8 @@ class FaultProxy:
         try:
             head, body, close_after, upstream = await self._forward(request, upstream)
         except (ConnectionError, asyncio.IncompleteReadError) as e:
-            if upstream is None or getattr(e, "partial", b""):
+            partial = e.partial if isinstance(e, asyncio.IncompleteReadError) else b""
+            if upstream is None or partial:
                 raise
             upstream[1].close()  # the server closed it while idle, before reading the request
             head, body, close_after, upstream = await self._forward(request, None)
