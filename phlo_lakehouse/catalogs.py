@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from phlo_lakehouse.errors import (
     InvalidConfig,
     LakehouseError,
     NamespaceNotFound,
+    TableMetadataMissing,
     TableNotFound,
 )
 
@@ -99,6 +101,20 @@ def build_catalog(settings: CatalogSettings, ref: str | None = None) -> Catalog:
         raise _classify_connect_error(settings, e) from e
 
 
+def sqlite_catalog_path(settings: CatalogSettings) -> Path | None:
+    """The database file of a SQLite catalog (None for other catalogs and in-memory SQLite).
+
+    Example:
+        >>> from phlo_lakehouse.config import CatalogSettings
+        >>> sqlite_catalog_path(CatalogSettings.embedded("/tmp/lh"))
+        PosixPath('/tmp/lh/catalog.db')
+    """
+    uri = settings.uri or ""
+    if settings.type != "sql" or not uri.startswith("sqlite:///") or ":memory:" in uri:
+        return None
+    return Path(uri[len("sqlite:///") :].split("?", 1)[0])
+
+
 def _prepare_local_sql(props: dict[str, str]) -> None:
     """Create the directories an embedded SQLite catalog and file:// warehouse live in."""
     uri = props["uri"]
@@ -109,22 +125,33 @@ def _prepare_local_sql(props: dict[str, str]) -> None:
         Path(urlparse(warehouse).path).mkdir(parents=True, exist_ok=True)
 
 
+_CONNECTION_WORDS = (
+    "connection",
+    "refused",
+    "could not connect",
+    "timed out",
+    "unreachable",
+    "name or service",
+    "max retries",
+    "operationalerror",
+    "transport",
+    "endpointconnectionerror",
+    "could not translate host",
+)
+
+
+def _first_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".splitlines()[0][:200]
+
+
+def _is_connection_failure(error: BaseException) -> bool:
+    """True for a client library's "cannot connect" error (thrift, botocore, requests…)."""
+    return any(w in _first_line(error).lower() for w in _CONNECTION_WORDS)
+
+
 def _classify_connect_error(settings: CatalogSettings, error: Exception) -> Exception:
-    text = f"{type(error).__name__}: {error}".splitlines()[0][:200]
-    connection_words = (
-        "connection",
-        "refused",
-        "could not connect",
-        "timed out",
-        "unreachable",
-        "name or service",
-        "max retries",
-        "operationalerror",
-        "transport",
-        "endpointconnectionerror",
-        "could not translate host",
-    )
-    if any(w in text.lower() for w in connection_words):
+    text = _first_line(error)
+    if _is_connection_failure(error):
         return CatalogUnavailable(
             f"cannot reach the {settings.describe()}: {text}",
             hint="check that the service is running and the uri/port are right",
@@ -159,6 +186,28 @@ def load_table(catalog: Catalog, ident: TableIdentifier, nessie_ref: str | None 
         ) from e
 
 
+_QUOTED_PATH = re.compile(r"'([^']+)'")
+
+
+def missing_file_error(error: FileNotFoundError) -> TableMetadataMissing:
+    """`TableMetadataMissing` naming the file storage reported missing (``error``).
+
+    Example:
+        >>> e = FileNotFoundError(2, "Failed to open local file '/wh/t/m/1.metadata.json'")
+        >>> missing_file_error(e).path
+        '/wh/t/m/1.metadata.json'
+    """
+    found = error.filename or next(iter(_QUOTED_PATH.findall(str(error))), None)
+    path = str(found) if found else None
+    name = path or "a file"
+    return TableMetadataMissing(
+        f"table metadata file {name} is missing from storage (the catalog still points at it)",
+        hint="restore the file from a backup or storage versioning; or drop the table from the "
+        "catalog and register an earlier *.metadata.json from the same metadata folder",
+        path=path,
+    )
+
+
 @contextmanager
 def catalog_errors(settings: CatalogSettings) -> Iterator[None]:
     """Turn connection failures inside catalog calls into `CatalogUnavailable`."""
@@ -166,12 +215,19 @@ def catalog_errors(settings: CatalogSettings) -> Iterator[None]:
         yield
     except LakehouseError:
         raise
+    except FileNotFoundError as e:
+        raise missing_file_error(e) from e
     except (OSError, ConnectionError) as e:
         raise CatalogUnavailable(
             f"cannot reach the {settings.describe()}: {type(e).__name__}",
             hint="check that the service is running and the uri/port are right",
         ) from e
     except Exception as e:
+        if _is_connection_failure(e):
+            raise CatalogUnavailable(
+                f"cannot reach the {settings.describe()}: {_first_line(e)}",
+                hint="check that the service is running and the uri/port are right",
+            ) from e
         if type(e).__name__ in ("OperationalError", "InterfaceError"):
             raise CatalogUnavailable(
                 f"cannot reach the {settings.describe()}: {type(e).__name__}",

@@ -92,6 +92,24 @@ class CatalogUnavailable(LakehouseError):
     """Error when the catalog service cannot be reached or refuses the connection."""
 
 
+class CatalogMissing(NotFound):
+    """Error when the catalog named by the settings does not exist (e.g. a mistyped ``--home``);
+    nothing is created unless asked for."""
+
+
+class TableMetadataMissing(LakehouseError):
+    """Error when a file the table's metadata needs (its metadata.json, a manifest list or a
+    manifest) is missing from storage; the catalog itself answered.
+
+    Attributes:
+        path: the missing file, as storage reported it (None when it did not say).
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, path: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.path = path
+
+
 class SparkUnavailable(CatalogUnavailable):
     """Error when the Spark engine (a Spark Connect server or local Spark) cannot be reached."""
 

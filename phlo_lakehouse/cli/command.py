@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from phlo_lakehouse.cli.library_logs import quiet_library_logs
 from phlo_lakehouse.errors import LakehouseError
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ class CliState:
         debug: print tracebacks with errors.
         env: the environment the settings are read from (default: ``os.environ``).
         json_flag: ``--json`` was given (Phlo then wraps the output in its envelope).
+        create: an embedded catalog that does not exist yet may be created (``--create``,
+            ``demo seed``); otherwise a missing one is `CatalogMissing`.
 
     Example:
         >>> CliState(catalog_options={"home": "/tmp/lh"}).settings().uri
@@ -69,6 +72,7 @@ class CliState:
     debug: bool = False
     env: Mapping[str, str] | None = None
     json_flag: bool = False
+    create: bool = False
     _lakehouse: IcebergLakehouse | None = None
 
     def settings(self) -> CatalogSettings:
@@ -98,7 +102,12 @@ class CliState:
             from phlo_lakehouse.hooks import build_hooks
             from phlo_lakehouse.lakehouse import IcebergLakehouse
 
-            lakehouse = IcebergLakehouse(self.settings())
+            settings = self.settings()
+            if not self.create:
+                from phlo_lakehouse.cli.catalog_presence import require_existing_catalog
+
+                require_existing_catalog(settings)
+            lakehouse = IcebergLakehouse(settings)
             lakehouse.hooks = build_hooks(self.hook_settings(), lakehouse)
             self._lakehouse = lakehouse
         return self._lakehouse
@@ -258,9 +267,12 @@ class LakehouseCommand(click.Command):
 
 
 def _reporting_errors(invoke: Callable[[click.Context], Any], ctx: click.Context) -> Any:
-    """``invoke(ctx)``, its errors printed as one line (and a hint) with the right exit code."""
+    """``invoke(ctx)``, its errors printed as one line (and a hint) with the right exit code;
+    without ``--debug``, libraries that log tracebacks themselves (thrift) are silenced."""
+    state = ctx.find_object(CliState)
     try:
-        return invoke(ctx)
+        with quiet_library_logs(not (state is not None and state.debug)):
+            return invoke(ctx)
     except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
         raise
     except LakehouseError as error:

@@ -53,6 +53,7 @@ def seed(
     from phlo_lakehouse.demo import plant_orphans, seed_demo_table
 
     state = current_state()
+    state.create = True  # seeding is how a demo lakehouse comes to exist
     lakehouse = state.lakehouse
     exists = lakehouse.table_exists(name)
     if exists and not replace:

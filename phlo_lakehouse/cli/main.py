@@ -59,6 +59,13 @@ def _version() -> str:
     default=None,
     help="Embedded lakehouse directory (SQLite catalog + local warehouse). Default .lakehouse",
 )
+@click.option(
+    "--create",
+    is_flag=True,
+    default=False,
+    help="Create the embedded lakehouse (--home / sqlite --catalog-uri) if it does not exist; "
+    "without it a missing one is an error.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -66,6 +73,7 @@ def cli(
     catalog_uri: str | None,
     warehouse: str | None,
     home: str | None,
+    create: bool,
 ) -> None:
     """Inspect and maintain Iceberg tables: list, describe and stats; optimize, expire,
     vacuum and rewrite manifests.
@@ -80,6 +88,7 @@ def cli(
         "warehouse": warehouse,
         "home": home,
     }
+    state.create = state.create or create
 
 
 for _command in (

@@ -42,6 +42,7 @@ def temporary_lakehouse(
     root = Path(home) if home is not None else Path(tempfile.mkdtemp(prefix="phlo-lakehouse-"))
     lakehouse = IcebergLakehouse(CatalogSettings.embedded(root))
     try:
+        lakehouse.catalog()  # the catalog exists with no tables too (the CLI refuses a missing one)
         for spec in tables:
             seed = spec if isinstance(spec, TableSeed) else TableSeed(spec)
             seed_demo_table(

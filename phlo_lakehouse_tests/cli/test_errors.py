@@ -5,6 +5,8 @@ corrupted metadata), not mocks."""
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pytest
+
 from phlo_lakehouse.testing.cli import CLITestCase
 from phlo_lakehouse_tests.cli.conftest import table_state
 
@@ -62,3 +64,34 @@ class TestErrors(CLITestCase):
         result = self.invoke_command(["optimize", "raw.*", "--yes"])
         self.assert_exit_code(result, 1)
         assert table_state(self.lakehouse, "raw.events") == before
+
+
+class TestMissingMetadata(CLITestCase):
+    tables = ["raw.gone"]
+
+    def _delete_metadata(self) -> Path:
+        location = self.lakehouse.get_table("raw.gone").table.metadata_location
+        path = Path(urlparse(location).path)
+        path.unlink()
+        return path
+
+    def test_cli_names_the_missing_file_instead_of_an_unreachable_catalog(self):
+        path = self._delete_metadata()
+        result = self.invoke_command(["tables", "describe", "raw.gone"])
+        self.assert_exit_code(result, 1)
+        error, hint = result.stderr.splitlines()
+        assert error == (
+            f"error: table metadata file {path} is missing from storage "
+            "(the catalog still points at it)"
+        )
+        assert hint.startswith("hint: restore the file from a backup")
+        assert "cannot reach" not in result.stderr
+
+    def test_python_api_raises_table_metadata_missing_with_the_path(self):
+        from phlo_lakehouse import IcebergLakehouse
+        from phlo_lakehouse.errors import TableMetadataMissing
+
+        path = self._delete_metadata()
+        with pytest.raises(TableMetadataMissing) as raised:
+            IcebergLakehouse(self.lakehouse.settings).get_table("raw.gone")
+        assert raised.value.path == str(path)
