@@ -28,7 +28,7 @@ def test_cli_dagster_and_api_get_the_same_hooks_in_the_same_order(tmp_path):
         "PHLO_LAKEHOUSE_PUSHGATEWAY_URL": "http://127.0.0.1:9",
         "PHLO_LAKEHOUSE_METRICS_JOB": "nightly",
     }
-    cli = CliState(catalog_options={"home": home}, env=env).lakehouse
+    cli = CliState(catalog_options={"home": home}, env=env, create=True).lakehouse
     resource = LakehouseResource(
         home=home, access_control=True, pushgateway_url="http://127.0.0.1:9", metrics_job="nightly"
     ).get_lakehouse()
