@@ -94,12 +94,17 @@ def _optimize_figures(
     row = rows[0] if rows else {}
     commits = _new_snapshots(after, plan.snapshot_id)
     summaries = [s.summary.additional_properties if s.summary else {} for s in commits]
-    rewritten = int(row.get("rewritten_data_files_count") or 0)
+    # No rows when the procedure's answer was lost and the commit was found by re-reading:
+    # the commits' snapshot summaries tell what they replaced.
+    replaced = _total(summaries, "deleted-data-files")
+    rewritten = int(row.get("rewritten_data_files_count") or replaced)
     figures = {
         "files_to_rewrite": rewritten,
         "bytes_to_rewrite": int(row.get("rewritten_bytes_count") or 0),
         "rows_to_rewrite": _total(summaries, "deleted-records"),
-        "expected_output_files": int(row.get("added_data_files_count") or 0),
+        "expected_output_files": int(
+            row.get("added_data_files_count") or _total(summaries, "added-data-files")
+        ),
     }
     extra = {
         "rows_written": _total(summaries, "added-records"),
