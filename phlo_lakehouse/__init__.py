@@ -9,11 +9,19 @@ Example:
     6000
 """
 
+from typing import TYPE_CHECKING
+
 from phlo_lakehouse.config import CatalogSettings
 from phlo_lakehouse.errors import (
     AccessDenied,
+    AuditFailed,
+    AuditUnavailable,
     CatalogUnavailable,
+    ColumnNotFound,
+    CommitStateUnknown,
+    ConfirmationRequired,
     Conflict,
+    DeletionIncomplete,
     InvalidConfig,
     InvalidDuration,
     InvalidIdentifier,
@@ -21,12 +29,19 @@ from phlo_lakehouse.errors import (
     InvalidRefName,
     InvalidSize,
     LakehouseError,
+    MergeConflict,
     NamespaceNotFound,
     NotFound,
     OperationFailed,
+    PlanStale,
     RefNotFound,
+    RetentionFloorViolation,
     SnapshotNotFound,
+    SparkUnavailable,
+    StaleReplace,
     TableNotFound,
+    UnsupportedUpstreamVersion,
+    ValidationFailed,
 )
 from phlo_lakehouse.identifiers import (
     TableIdentifier,
@@ -42,9 +57,15 @@ from phlo_lakehouse.units import format_size, parse_duration, parse_size
 
 __all__ = [
     "AccessDenied",
+    "AuditFailed",
+    "AuditUnavailable",
     "CatalogSettings",
     "CatalogUnavailable",
+    "ColumnNotFound",
+    "CommitStateUnknown",
+    "ConfirmationRequired",
     "Conflict",
+    "DeletionIncomplete",
     "IcebergLakehouse",
     "InvalidConfig",
     "InvalidDuration",
@@ -52,19 +73,30 @@ __all__ = [
     "InvalidInput",
     "InvalidRefName",
     "InvalidSize",
-    "LakehouseError",
     "Lakehouse",
+    "LakehouseError",
     "LakehouseTable",
+    "MergeConflict",
     "MetadataCollector",
     "NamespaceNotFound",
+    "NessieReferences",
     "NotFound",
     "OperationFailed",
+    "PlanStale",
     "RefNotFound",
+    "RetentionFloorViolation",
+    "SchemaManager",
+    "SnapshotManager",
     "SnapshotNotFound",
+    "SparkUnavailable",
+    "StaleReplace",
     "TableIdentifier",
     "TableMetadata",
     "TableNotFound",
     "TableSelector",
+    "UnsupportedUpstreamVersion",
+    "ValidationFailed",
+    "WriteAuditPublish",
     "format_size",
     "parse_duration",
     "parse_namespace",
@@ -74,7 +106,26 @@ __all__ = [
 ]
 
 
+if TYPE_CHECKING:
+    from phlo_lakehouse.nessie import NessieReferences
+    from phlo_lakehouse.schema import SchemaManager
+    from phlo_lakehouse.snapshots import SnapshotManager
+    from phlo_lakehouse.wap import WriteAuditPublish
+
+#: The managers, imported on first use (they load PyIceberg; importing the package does not).
+_LAZY = {
+    "SnapshotManager": "phlo_lakehouse.snapshots",
+    "SchemaManager": "phlo_lakehouse.schema",
+    "WriteAuditPublish": "phlo_lakehouse.wap",
+    "NessieReferences": "phlo_lakehouse.nessie",
+}
+
+
 def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
     if name == "LakehouseResource":  # renamed; the Dagster resource keeps this name
         from phlo_lakehouse import lakehouse
 

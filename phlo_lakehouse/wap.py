@@ -325,3 +325,5 @@ class WriteAuditPublish:
                 "the write-audit-publish run has not started",
                 hint="use it as a context manager or call start() first",
             )
+
+__all__ = ["AuditOutcome", "WapResult", "WriteAuditPublish"]

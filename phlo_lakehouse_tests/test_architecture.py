@@ -72,3 +72,25 @@ def test_mypy_is_clean_on_the_package():
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "Success: no issues found" in run.stdout
+
+
+def test_the_public_surface_names_every_manager_and_error_class():
+    import inspect
+
+    from phlo_lakehouse import errors
+
+    error_classes = {
+        name
+        for name, value in vars(errors).items()
+        if inspect.isclass(value)
+        and issubclass(value, errors.LakehouseError)
+        and value.__module__ == errors.__name__
+    }
+    assert len(error_classes) > 20
+    assert error_classes == set(errors.__all__)
+    managers = {"SnapshotManager", "SchemaManager", "WriteAuditPublish", "NessieReferences"}
+    assert error_classes | managers <= set(phlo_lakehouse.__all__)
+    for name in phlo_lakehouse.__all__:  # each resolves (the managers on first use)
+        assert getattr(phlo_lakehouse, name).__name__ == name or not inspect.isclass(
+            getattr(phlo_lakehouse, name)
+        )
