@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse.engines.sql import (
     LOCAL_HINT,
     _option_text,
+    quote_column,
     quote_identifier,
     spark_filter,
     sql_map,
@@ -262,7 +263,7 @@ def _rewrite_data_files(
     else:
         arguments["strategy"] = sql_string("sort")
         if operation.strategy == "zorder":
-            columns = ", ".join(quote_identifier(c) for c in operation.zorder_by)
+            columns = ", ".join(quote_column(c) for c in operation.zorder_by)
             arguments["sort_order"] = sql_string(f"zorder({columns})")
         elif operation.sort_keys:  # else: Spark sorts by the table's sort order, as we do
             terms = ", ".join(_sort_term(*key) for key in operation.sort_keys)
@@ -305,7 +306,7 @@ def _rewrite_options(options: Any) -> dict[str, Any]:
 def _sort_term(column: str, direction: str, nulls: str) -> str:
     order = "ASC" if direction == "ascending" else "DESC"
     placement = "FIRST" if nulls == "at_start" else "LAST"
-    return f"{quote_identifier(column)} {order} NULLS {placement}"
+    return f"{quote_column(column)} {order} NULLS {placement}"
 
 
 def _check_manifest_target(operation: Any, table: LakehouseTable) -> None:

@@ -32,6 +32,17 @@ def quote_identifier(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def quote_column(name: str) -> str:
+    """A column reference: each part of a struct field path quoted (``loc.lat`` is the field
+    ``lat`` of the struct ``loc``, as in Iceberg's column names).
+
+    Example:
+        >>> quote_column("loc.lat")
+        '`loc`.`lat`'
+    """
+    return ".".join(quote_identifier(part) for part in name.split("."))
+
+
 def sql_string(value: str) -> str:
     r"""A Spark SQL string literal (backslash escapes, as Spark's parser reads them).
 
@@ -119,7 +130,7 @@ _COMPARISONS = {
 
 def _predicate(predicate: Any) -> str:
     kind = type(predicate).__name__
-    column = ".".join(quote_identifier(p) for p in predicate.term.name.split("."))
+    column = quote_column(predicate.term.name)
     if kind in _COMPARISONS:
         return f"{column} {_COMPARISONS[kind]} {_literal(predicate.literal.value)}"
     if kind in ("In", "NotIn"):

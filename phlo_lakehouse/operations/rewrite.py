@@ -222,8 +222,26 @@ def sort_rows(rows: pa.Table, keys: Sequence[tuple[str, str, str]]) -> pa.Table:
 
     if not keys or rows.num_rows < 2:
         return rows
-    order = pc.sort_indices(rows, options=pc.SortOptions([tuple(k) for k in keys]))
-    return rows.take(order)
+    import pyarrow as pa
+
+    # Keys may name struct fields (loc.lat): sort a table of the key values, take the rows.
+    key_table = pa.table({f"k{i}": column_values(rows, key[0]) for i, key in enumerate(keys)})
+    sort_keys = [(f"k{i}", *key[1:]) for i, key in enumerate(keys)]
+    return rows.take(pc.sort_indices(key_table, options=pc.SortOptions(sort_keys)))
+
+
+def column_values(rows: pa.Table, name: str) -> pa.ChunkedArray:
+    """The values of column ``name``: a top-level column or a struct field path (``loc.lat``)."""
+    import pyarrow.compute as pc
+
+    if name in rows.column_names:
+        return rows[name]
+    parts = name.split(".")
+    for depth in range(len(parts) - 1, 0, -1):
+        top = ".".join(parts[:depth])
+        if top in rows.column_names:
+            return pc.struct_field(rows[top], parts[depth:])
+    raise KeyError(name)
 
 
 def zorder_rows(rows: pa.Table, columns: Sequence[str]) -> pa.Table:
@@ -243,7 +261,7 @@ def zorder_rows(rows: pa.Table, columns: Sequence[str]) -> pa.Table:
     z = np.zeros(rows.num_rows, dtype=np.uint64)
     scaled_cols = []
     for name in columns:
-        ranks = pc.rank(rows[name], sort_keys="ascending", tiebreaker="dense")
+        ranks = pc.rank(column_values(rows, name), sort_keys="ascending", tiebreaker="dense")
         ranks_np = ranks.to_numpy().astype(np.float64) - 1.0
         highest = float(ranks_np.max()) if ranks_np.size else 0.0
         scaled = np.floor(ranks_np * (top / highest)) if highest else ranks_np

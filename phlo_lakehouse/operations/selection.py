@@ -63,6 +63,34 @@ def require_column(schema: Schema, column: str, argument: str):
         ) from e
 
 
+def require_orderable_column(schema: Schema, column: str, argument: str):
+    """The field ``column`` names, when rows can be ordered by it: a primitive column, top-level
+    or nested in structs (``loc.lat``); list and map elements and whole structs are refused."""
+    from pyiceberg.types import ListType, MapType
+
+    field = require_column(schema, column, argument)
+    parts = column.split(".")
+    for depth in range(1, len(parts)):
+        prefix = ".".join(parts[:depth])
+        try:
+            outer = schema.find_field(prefix).field_type
+        except ValueError:
+            continue  # a top-level name containing a dot
+        if isinstance(outer, ListType | MapType):
+            kind = "list" if isinstance(outer, ListType) else "map"
+            raise InvalidInput(
+                f"{argument} column {column!r} is inside the {kind}"
+                f" {prefix!r}; rows cannot be ordered by a list or map element",
+                hint="order by a top-level column or a field of a struct, e.g. loc.lat",
+            )
+    if not field.field_type.is_primitive:
+        raise InvalidInput(
+            f"{argument} column {column!r} is a {field.field_type}, not a single value",
+            hint="order by one of its fields (e.g. loc.lat), not the whole struct/list/map",
+        )
+    return field
+
+
 def parse_filter(text: str):
     from pyiceberg.expressions.parser import parse
 
@@ -110,7 +138,7 @@ def resolve_sort_keys(
         return []
     if sort_keys:
         for column, _, _ in sort_keys:
-            require_column(schema, column, "sort_by")
+            require_orderable_column(schema, column, "sort_by")
         return sort_keys
     order = table.sort_order()
     if order.is_unsorted:
@@ -138,7 +166,7 @@ def resolve_sort_keys(
 def check_zorder_columns(schema: Schema, zorder_by: Sequence[str]) -> None:
     """Refuse z-order columns of types z-ordering cannot interleave."""
     for column in zorder_by:
-        field = require_column(schema, column, "zorder_by")
+        field = require_orderable_column(schema, column, "zorder_by")
         if str(field.field_type) not in ZORDER_TYPES and not str(field.field_type).startswith(
             "timestamp"
         ):

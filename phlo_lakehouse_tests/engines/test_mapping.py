@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pyarrow as pa
 import pytest
 from pyiceberg.expressions.parser import parse
 
@@ -105,6 +106,29 @@ def test_target_defaults_to_the_tables_property_like_our_plan(lakehouse, table):
 )  # fmt: skip
 def test_strategies_map_to_strategy_and_sort_order(lakehouse, table, kwargs, expected):
     assert expected in sql_for(lakehouse, table, OptimizeOperation(**kwargs))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [("sort", "sort_order => '`loc`.`lat` ASC NULLS FIRST'"),
+     ("zorder", "sort_order => 'zorder(`loc`.`lat`)'")],
+)  # fmt: skip
+def test_a_struct_field_is_passed_to_spark_as_a_field_path(lakehouse, strategy, expected):
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import DoubleType, NestedField, StructType
+
+    lakehouse.catalog().create_namespace("geo")
+    created = lakehouse.catalog().create_table(
+        "geo.places",
+        Schema(NestedField(1, "loc", StructType(NestedField(2, "lat", DoubleType())))),
+    )
+    for lat in (2.0, 1.0):
+        created.append(pa.Table.from_pylist([{"loc": {"lat": lat}}], created.schema().as_arrow()))
+    nested = lakehouse.get_table("geo.places")
+    key = {"sort_by" if strategy == "sort" else "zorder_by": ["loc.lat"]}
+    operation = OptimizeOperation(strategy=strategy, rewrite_all=True, **key)
+    sql = sql_for(lakehouse, nested, operation)
+    assert expected in sql
 
 
 def test_sort_without_columns_leaves_the_table_order_to_spark(lakehouse, table):
