@@ -113,9 +113,9 @@ def shell_commands(code: str) -> list[str]:
     joined: list[str] = []
     pending = ""
     for raw in code.splitlines():
-        line = pending + raw
+        line = pending + raw.lstrip() if pending else raw
         if line.rstrip().endswith("\\"):
-            pending = line.rstrip()[:-1] + " "
+            pending = line.rstrip()[:-1].rstrip() + " "
             continue
         pending = ""
         joined.append(line)

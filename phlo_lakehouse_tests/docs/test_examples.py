@@ -90,7 +90,7 @@ def sessions(tmp_path_factory: pytest.TempPathFactory):
     return session_for
 
 
-def _run(block: Block, session: DocumentSession, request: pytest.FixtureRequest) -> None:
+def _run(block: Block, session: DocumentSession | None, request: pytest.FixtureRequest) -> None:
     kind = kind_of(block)
     if kind == "text" or "skip" in block.marks:
         return
@@ -100,6 +100,8 @@ def _run(block: Block, session: DocumentSession, request: pytest.FixtureRequest)
         require_env(SERVICE_ENV[service], service)
     if kind == "data":
         check_data_block(block)
+        if block.marks.get("file") and session is not None:
+            (session.workdir / block.marks["file"]).write_text(block.code)
     elif kind == "shell":
         run_shell_block(block, session.workdir, session.env)
     else:
@@ -117,6 +119,9 @@ def _run(block: Block, session: DocumentSession, request: pytest.FixtureRequest)
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
 def test_docs_example_runs(block: Block, sessions, request: pytest.FixtureRequest) -> None:
+    if kind_of(block) not in ("python", "shell") or "skip" in block.marks:
+        _run(block, None, request)  # data and text blocks need no demo home
+        return
     session = sessions(block.path)
     # Earlier Python blocks of the same document define names later ones use (run them first
     # when this block is selected alone; their own failures are reported by their own cases).
