@@ -6,7 +6,8 @@ a block: ``<!-- docs-test: needs=nessie -->``, ``<!-- docs-test: exit=2 -->``,
 ``<!-- docs-test: file=definitions.py -->``, ``<!-- docs-test: skip="output sample" -->``.
 
 Example:
-    >>> blocks = extract_blocks("x.md", "<!-- docs-test: exit=2 -->\\n```bash\\nphlo-lakehouse x\\n```\\n")
+    >>> text = "<!-- docs-test: exit=2 -->\\n```bash\\nphlo-lakehouse x\\n```\\n"
+    >>> blocks = extract_blocks("x.md", text)
     >>> blocks[0].language, blocks[0].marks["exit"], blocks[0].line
     ('bash', '2', 3)
 """
@@ -93,7 +94,8 @@ def extract_blocks(path: str, text: str) -> list[Block]:
         body: list[str] = []
         j = i + 1
         while j < len(lines) and not (
-            lines[j].strip().startswith(fence[0] * len(fence)) and lines[j].strip().strip(fence[0]) == ""
+            lines[j].strip().startswith(fence[0] * len(fence))
+            and lines[j].strip().strip(fence[0]) == ""
         ):
             body.append(lines[j][indent:] if lines[j][:indent].strip() == "" else lines[j])
             j += 1
@@ -170,7 +172,7 @@ def run_python_block(block: Block, namespace: dict[str, object], cwd: Path) -> N
     try:
         code = compile(block.code, block.where, "exec")
         exec(code, namespace)  # the docs' own example, run as written
-    except Exception as error:  # noqa: BLE001 - any failure of an example is a docs failure
+    except Exception as error:
         raise DocsExampleError(f"{block.where}: {type(error).__name__}: {error}") from error
     defs = namespace.get("defs") if target else None
     if defs is not None:
@@ -179,8 +181,10 @@ def run_python_block(block: Block, namespace: dict[str, object], cwd: Path) -> N
         if isinstance(defs, dg.Definitions):
             try:
                 defs.get_repository_def().load_all_definitions()
-            except Exception as error:  # noqa: BLE001 - any failure of an example is a docs failure
-                raise DocsExampleError(f"{block.where}: definitions do not load: {error}") from error
+            except Exception as error:
+                raise DocsExampleError(
+                    f"{block.where}: definitions do not load: {error}"
+                ) from error
 
 
 def check_data_block(block: Block) -> None:
@@ -195,7 +199,7 @@ def check_data_block(block: Block) -> None:
 
 
 def kind_of(block: Block) -> str:
-    """``python``, ``shell``, ``data``, ``text`` or an error for a block without a known language."""
+    """``python``, ``shell``, ``data`` or ``text``; an error for a block of unknown language."""
     for kind, languages in (
         ("python", PYTHON),
         ("shell", SHELL),

@@ -10,13 +10,14 @@ service is up (in CI always).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from phlo_lakehouse_tests.conftest import require_env
+from phlo_lakehouse_tests.conftest import missing_service, require_env
 from phlo_lakehouse_tests.docs.markdown_examples import (
     Block,
     check_data_block,
@@ -95,6 +96,10 @@ def _run(block: Block, session: DocumentSession | None, request: pytest.FixtureR
     if kind == "text" or "skip" in block.marks:
         return
     for service in block.needs:
+        if service == "phlo":  # the package (extra [phlo]), not a server
+            if importlib.util.find_spec("phlo") is None:
+                missing_service("phlo is not installed: pip install -e '.[phlo]'")
+            continue
         if service not in SERVICE_ENV:
             raise AssertionError(f"{block.where}: unknown service {service!r} in needs=")
         require_env(SERVICE_ENV[service], service)
@@ -117,9 +122,23 @@ def _run(block: Block, session: DocumentSession | None, request: pytest.FixtureR
             os.environ.update(saved_env)
 
 
+def _needs_no_home(block: Block) -> bool:
+    """Data and text blocks (unless written to a file) and skipped blocks need no demo home."""
+    if "skip" in block.marks:
+        return True
+    return kind_of(block) in ("data", "text") and not block.marks.get("file")
+
+
+def _sets_up(block: Block) -> bool:
+    """Blocks a later block of the same document may depend on: Python, and files written."""
+    return "skip" not in block.marks and (
+        kind_of(block) == "python" or bool(block.marks.get("file"))
+    )
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
 def test_docs_example_runs(block: Block, sessions, request: pytest.FixtureRequest) -> None:
-    if kind_of(block) not in ("python", "shell") or "skip" in block.marks:
+    if _needs_no_home(block):
         _run(block, None, request)  # data and text blocks need no demo home
         return
     session = sessions(block.path)
@@ -128,7 +147,7 @@ def test_docs_example_runs(block: Block, sessions, request: pytest.FixtureReques
     for index, earlier in enumerate(BLOCKS):
         if earlier is block:
             break
-        if earlier.path == block.path and index not in session.done and kind_of(earlier) == "python":
+        if earlier.path == block.path and index not in session.done and _sets_up(earlier):
             session.done.add(index)
             try:
                 _run(earlier, session, request)

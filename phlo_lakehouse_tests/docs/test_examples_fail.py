@@ -62,13 +62,19 @@ def test_a_cli_block_on_a_table_the_demo_lacks_fails_and_the_declared_exit_code_
     unmarked, marked = extract_blocks("cli.md", text)
     home = tmp_path / ".lakehouse"
     home.mkdir()
-    with pytest.raises(DocsExampleError, match=r"cli.md:2: `phlo-lakehouse tables stats raw.events` exited 2"):
+    with pytest.raises(
+        DocsExampleError, match=r"cli.md:2: `phlo-lakehouse tables stats raw.events` exited 2"
+    ):
         run_shell_block(unmarked, tmp_path, _env(home))
-    assert run_shell_block(marked, tmp_path, _env(home)) == ["phlo-lakehouse tables stats raw.events"]
+    assert run_shell_block(marked, tmp_path, _env(home)) == [
+        "phlo-lakehouse tables stats raw.events"
+    ]
 
 
 def test_shell_blocks_run_only_cli_lines_with_prompts_and_continuations_handled() -> None:
-    code = "make run\npip install .\nphlo-lakehouse optimize demo.events \\\n  --dry-run  # preview\n"
+    code = (
+        "make run\npip install .\nphlo-lakehouse optimize demo.events \\\n  --dry-run  # preview\n"
+    )
     assert shell_commands(code) == ["phlo-lakehouse optimize demo.events --dry-run  # preview"]
     console = "$ phlo-lakehouse tables list\nTABLE  NAMESPACE\nphlo-lakehouse not-a-command\n"
     assert shell_commands(console) == ["phlo-lakehouse tables list"]
