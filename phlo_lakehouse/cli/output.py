@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
@@ -114,12 +112,12 @@ def echo_section(title: str, body: str) -> None:
 
 
 class Progress:
-    """A one-line progress bar on stderr, redrawn in place while work runs.
+    """A progress bar on stderr (`click.progressbar`), moved as each unit of work completes.
 
     The total comes from plan figures (files to rewrite, files to delete …); `advance` moves
-    the bar as each unit of work completes, and a ticker thread keeps the elapsed time moving
-    while a step runs. Disabled (draws nothing) when ``enabled`` is False: the CLI enables it
-    only for table output on a terminal.
+    the bar. Disabled (draws nothing) when ``enabled`` is False: the CLI enables it only for
+    table output on a terminal. On a stream that is not a terminal, click prints the label once
+    and no bar.
 
     Args:
         label: what runs, e.g. "optimize demo.events".
@@ -137,7 +135,6 @@ class Progress:
     """
 
     width = 24
-    _frames = "|/-\\"
 
     def __init__(
         self,
@@ -157,52 +154,39 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.done = 0
         self.done_bytes = 0
-        self._started = time.monotonic()
-        self._tick = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._ticker: threading.Thread | None = None
+        self._bar: Any = None
 
     def __enter__(self) -> Progress:
         if self.enabled:
-            self._draw()
-            self._ticker = threading.Thread(target=self._run_ticker, daemon=True)
-            self._ticker.start()
+            self._bar = click.progressbar(
+                length=self.total,
+                label=self.label,
+                file=self.stream,
+                width=self.width,
+                show_pos=False,
+                bar_template="%(label)s  [%(bar)s] %(info)s",
+                item_show_func=lambda _: self.figures(),
+            )
+            self._bar.__enter__()
+            self._bar.render_progress()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._ticker is not None:
-            self._ticker.join()
-        if self.enabled:
-            self._draw(final=True)
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+            self._bar = None
+
+    def figures(self) -> str:
+        """Units (and bytes, when known) done so far, e.g. "2/3 files  1.0 KiB/2.0 KiB"."""
+        text = f"{self.done}/{self.total} {self.unit}"
+        if self.total_bytes:
+            text += f"  {format_size(self.done_bytes)}/{format_size(self.total_bytes)}"
+        return text
 
     def advance(self, units: int, num_bytes: int = 0) -> None:
         """Count ``units`` (and ``num_bytes``) of work as done."""
-        with self._lock:
-            self.done = min(self.total, self.done + max(0, units))
-            self.done_bytes += max(0, num_bytes)
-        if self.enabled:
-            self._draw()
-
-    def _run_ticker(self) -> None:
-        while not self._stop.wait(0.2):
-            self._tick += 1
-            self._draw()
-
-    def _draw(self, *, final: bool = False) -> None:
-        with self._lock:
-            share = self.done / self.total if self.total else 1.0
-            filled = int(round(share * self.width))
-            bar = "#" * filled + "-" * (self.width - filled)
-            spinner = " " if final else self._frames[self._tick % len(self._frames)]
-            figures = f"{self.done}/{self.total} {self.unit}"
-            if self.total_bytes:
-                figures += f"  {format_size(self.done_bytes)}/{format_size(self.total_bytes)}"
-            elapsed = int(time.monotonic() - self._started)
-            line = (
-                f"\r{spinner} {self.label}  [{bar}] {share:>4.0%}  {figures}  "
-                f"{elapsed // 60:02d}:{elapsed % 60:02d}\x1b[K"
-            )
-            self.stream.write(line + ("\n" if final else ""))
-            self.stream.flush()
+        step = min(self.total - self.done, max(0, units))
+        self.done += step
+        self.done_bytes += max(0, num_bytes)
+        if self._bar is not None:
+            self._bar.update(step, current_item=self.done)
