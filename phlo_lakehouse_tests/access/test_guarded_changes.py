@@ -318,7 +318,7 @@ def test_wap_publish_on_nessie_needs_publish_and_its_branch_steps_manage_refs(
 # -- migration -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def migration_target(request, tmp_path, unique_name):
     if request.param == "sqlite":
         return IcebergLakehouse(CatalogSettings.embedded(tmp_path / "target"))
