@@ -31,7 +31,7 @@ from phlo_lakehouse.access.policy import AccessPolicy, Effect, Permission, norma
 from phlo_lakehouse.access.store import AccessControlProvider
 from phlo_lakehouse.errors import InvalidInput
 
-_HINT = "see the README's access-control section for the file format"
+_HINT = "see docs/access-control.md for the file format"
 
 
 @dataclass(frozen=True)
