@@ -31,8 +31,9 @@ test: install
 
 ## The service-free tier: every test without a service marker (tools such as chromium or
 ## faketime still required under CI=true).
+FAST ?= not needs_service
 test-fast: install
-	$(PYTHON) -m pytest -q --timeout=900 --durations=25 -m "not needs_service"
+	$(PYTHON) -m pytest -q --timeout=900 --durations=25 -m "$(FAST)"
 
 ## The Dagster UI on the embedded default.
 dev: install
