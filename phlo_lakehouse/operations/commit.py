@@ -5,7 +5,7 @@ not safe to re-run; our operations therefore build their own updates and commit 
 explicit optimistic-concurrency requirements. A `CommitFailedException` (the table moved) becomes
 `Conflict`, which the operations answer by re-validating on a refreshed table.
 
-The PyIceberg internals it needs (``Table._do_commit``) are reached through the boundary,
+The PyIceberg internals it needs are reached through the boundary,
 `phlo_lakehouse._upstream.pyiceberg`, which checks the pinned version when imported.
 """
 
