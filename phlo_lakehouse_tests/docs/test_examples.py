@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from phlo_lakehouse_tests.conftest import missing_service, require_env
+from phlo_lakehouse_tests.conftest import SERVICE_MARKERS, missing_service, require_env
 from phlo_lakehouse_tests.docs.markdown_examples import (
     Block,
     check_data_block,
@@ -136,7 +136,14 @@ def _sets_up(block: Block) -> bool:
     )
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
+def _param(block: Block):
+    """The block as a test case carrying its services' markers (``needs=nessie`` → ``nessie``),
+    so the service-free tier (``-m "not needs_service"``) leaves it out."""
+    marks = [getattr(pytest.mark, s) for s in block.needs if s in SERVICE_MARKERS]
+    return pytest.param(block, id=block.where, marks=marks)
+
+
+@pytest.mark.parametrize("block", [_param(b) for b in BLOCKS])
 def test_docs_example_runs(block: Block, sessions, request: pytest.FixtureRequest) -> None:
     if _needs_no_home(block):
         _run(block, None, request)  # data and text blocks need no demo home
@@ -151,7 +158,7 @@ def test_docs_example_runs(block: Block, sessions, request: pytest.FixtureReques
             session.done.add(index)
             try:
                 _run(earlier, session, request)
-            except (AssertionError, pytest.skip.Exception):
+            except (AssertionError, pytest.skip.Exception, pytest.fail.Exception):
                 pass
     session.done.add(BLOCKS.index(block))
     _run(block, session, request)
