@@ -22,15 +22,37 @@ def data_file_paths(handle: LakehouseTable) -> set[str]:
     return {f.path for f in live_files(handle.table, handle.snapshot).data}
 
 
-def referenced_by(metadata, io, *, deleted_entries: bool = False) -> set[str]:
+def referenced_by(
+    metadata,
+    io,
+    *,
+    deleted_entries: bool = False,
+    cache: dict[str, set[str]] | None = None,
+    expired_ok: bool = False,
+) -> set[str]:
     """Files ``metadata`` references through its snapshots — manifest lists, manifests, data and
     delete files (with ``deleted_entries``, also files its manifests list as deleted) — read
-    with PyIceberg's public API only: an oracle independent of the operations' own readers."""
+    with PyIceberg's public API only: an oracle independent of the operations' own readers.
+
+    ``cache`` (manifest list or manifest path -> what it references; both files are immutable)
+    lets a walk over many metadata files of one history read each of them once (one cache
+    per ``deleted_entries`` setting). With ``expired_ok``, a manifest list that no longer exists
+    (an old metadata file's snapshot that expiry removed and deleted) is skipped: what only it
+    referenced then counts as unreferenced, so a garbage check gets stricter, never laxer."""
+    memo: dict[str, set[str]] = {} if cache is None else cache
     found: set[str] = set()
     for snapshot in metadata.snapshots:
-        found.add(snapshot.manifest_list)
-        for manifest in snapshot.manifests(io):
-            found.add(manifest.manifest_path)
-            entries = manifest.fetch_manifest_entry(io, discard_deleted=not deleted_entries)
-            found.update(e.data_file.file_path for e in entries)
+        if expired_ok and not io.new_input(snapshot.manifest_list).exists():
+            continue
+        if snapshot.manifest_list not in memo:
+            listed = {snapshot.manifest_list}
+            for manifest in snapshot.manifests(io):
+                if manifest.manifest_path not in memo:
+                    entries = manifest.fetch_manifest_entry(io, discard_deleted=not deleted_entries)
+                    memo[manifest.manifest_path] = {manifest.manifest_path} | {
+                        e.data_file.file_path for e in entries
+                    }
+                listed |= memo[manifest.manifest_path]
+            memo[snapshot.manifest_list] = listed
+        found |= memo[snapshot.manifest_list]
     return found

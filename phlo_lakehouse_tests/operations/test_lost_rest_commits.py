@@ -1,10 +1,10 @@
 """Lost commit answers on a real Iceberg REST catalog (Iceberg 1.10's REST server over SQLite,
 data on moto; scripts/services/iceberg_rest.sh): a `FaultProxy` in front of the catalog drops the
 answer to the table's commit request (``POST …/tables/events``) after the server applied it, or
-drops the request before it reaches the server. ≥ 20 trials of each per operation: manifest
-rewrite and schema changes here (optimize, expiry, tags and rollbacks: on Nessie and PostgreSQL,
-test_lost_commits.py / test_lost_sql_commits.py). One table per operation, reused across its
-trials.
+drops the request before it reaches the server. ≥ 20 trials of each per operation: optimize
+(partial progress off and on), manifest rewrite, expiry with file deletion, schema changes, tags
+and rollbacks (the same operations on Nessie and PostgreSQL: test_lost_commits.py /
+test_lost_sql_commits.py). One table per operation, reused across its trials.
 
 After every trial the table, read through a catalog that bypasses the proxy, has exactly the rows
 the test expects, the operation's effect is there, and every file its metadata references is in
@@ -25,9 +25,13 @@ import pytest
 from phlo_lakehouse import CatalogSettings, IcebergLakehouse
 from phlo_lakehouse.demo import demo_rows, seed_demo_table
 from phlo_lakehouse.operations import (
+    ExpireSnapshotsOperation,
+    OptimizeOperation,
     RewriteManifestsOperation,
 )
+from phlo_lakehouse.operations.ref_ops import CreateRefOperation
 from phlo_lakehouse.operations.schema_ops import EvolveSchemaOperation, SchemaChanges
+from phlo_lakehouse.operations.snapshot_ops import RollbackOperation
 from phlo_lakehouse.testing.fault_proxy import FaultProxy
 from phlo_lakehouse.testing.faults import Fault
 from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES, moto_client, require_env
@@ -104,8 +108,8 @@ class RestBench:
         whole history is checked once, after the trials: reading them all per trial is slow)."""
         table = self.table().table
         found = {table.metadata_location}
-        for ref in table.metadata.refs.values():
-            snapshot = table.snapshot_by_id(ref.snapshot_id)
+        for snapshot_id in {ref.snapshot_id for ref in table.metadata.refs.values()}:
+            snapshot = table.snapshot_by_id(snapshot_id)
             found.add(snapshot.manifest_list)
             for manifest in snapshot.manifests(table.io):
                 found.add(manifest.manifest_path)
@@ -114,15 +118,18 @@ class RestBench:
         return found
 
     def _history_references(self) -> set[str]:
-        """Files any metadata file of the table's log references (deleted entries too)."""
+        """Files any metadata file of the table's log references (deleted entries too; snapshots
+        that expiry removed and whose manifest lists it deleted are skipped)."""
         from pyiceberg.serializers import FromInputFile
 
         table = self.table().table
         found: set[str] = set()
+        cache: dict[str, set[str]] = {}
         for location in [table.metadata_location,
                          *(e.metadata_file for e in table.metadata.metadata_log)]:  # fmt: skip
             metadata = FromInputFile.table_metadata(table.io.new_input(location))
-            found |= {location} | referenced_by(metadata, table.io, deleted_entries=True)
+            found |= {location} | referenced_by(metadata, table.io, deleted_entries=True,
+                                                cache=cache, expired_ok=True)  # fmt: skip
         return found
 
     def _stored(self) -> set[str]:
@@ -177,3 +184,79 @@ def test_schema_changes_survive_lost_commit_answers_on_rest(bench):
         assert names.count(added[-1]) == 1 and names[-1] == added[-1]
 
     b.trials(prepare=lambda: None, run=evolve, check=added_once)
+
+
+def test_optimize_survives_lost_commit_answers_on_rest(bench):
+    b = bench()
+
+    def two_files() -> None:
+        b.append()
+        b.append()
+
+    def compacted() -> None:
+        assert len(list(b.table().table.scan().plan_files())) == 1
+
+    b.trials(prepare=two_files, run=lambda: b.run(OptimizeOperation(min_input_files=2)),
+             check=compacted)  # fmt: skip
+
+
+def test_optimize_partial_progress_survives_lost_commit_answers_on_rest(bench):
+    b = bench(partitioned=True)
+    operation = OptimizeOperation(min_input_files=2, partial_progress=True)
+
+    def two_files_in_each_of_two_days() -> None:  # two file groups: two commits, the first faulted
+        b.append(days=2)
+        b.append(days=2)
+
+    def one_file_per_partition() -> None:
+        paths = [t.file.file_path for t in b.table().table.scan().plan_files()]
+        partitions = [p.rsplit("/", 1)[0] for p in paths]
+        assert len(paths) == len(set(partitions)), paths
+
+    b.trials(prepare=two_files_in_each_of_two_days, run=lambda: b.run(operation),
+             check=one_file_per_partition)  # fmt: skip
+
+
+def test_expiry_survives_lost_commit_answers_and_deletes_only_after_its_commit_on_rest(bench):
+    b = bench()
+    heads: list[int] = []
+
+    def expire() -> None:
+        heads.append(b.table().snapshot_id)
+        b.run(ExpireSnapshotsOperation(older_than="0s", retain_last=1))
+
+    def only_the_head_is_left() -> None:
+        assert [s.snapshot_id for s in b.table().table.metadata.snapshots] == [heads[-1]]
+
+    b.trials(prepare=b.append, run=expire, check=only_the_head_is_left)
+
+
+def test_tags_and_rollbacks_survive_lost_commit_answers_on_rest(bench):
+    b = bench()
+    tags: list[str] = []
+
+    def tag() -> None:
+        tags.append(f"v{len(tags)}")
+        b.run(CreateRefOperation(tags[-1], kind="tag"))
+
+    def tagged() -> None:
+        refs = b.table().table.metadata.refs
+        assert refs[tags[-1]].snapshot_id == b.table().snapshot_id
+
+    b.trials(prepare=lambda: None, run=tag, check=tagged)
+    assert set(b.table().table.metadata.refs) == {"main", *tags} and len(tags) == 2 * TRIALS
+
+    kept: list[tuple[int, list[dict]]] = []
+
+    def append_then_remember() -> None:
+        kept.append((b.table().snapshot_id, list(b.expected)))
+        b.append()
+
+    def rollback() -> None:
+        b.run(RollbackOperation(snapshot_id=kept[-1][0]))
+        b.expected = kept[-1][1]
+
+    def rolled_back() -> None:
+        assert b.table().snapshot_id == kept[-1][0]
+
+    b.trials(prepare=append_then_remember, run=rollback, check=rolled_back)
