@@ -42,17 +42,22 @@ def referenced_by(
     memo: dict[str, set[str]] = {} if cache is None else cache
     found: set[str] = set()
     for snapshot in metadata.snapshots:
-        if expired_ok and not io.new_input(snapshot.manifest_list).exists():
-            continue
-        if snapshot.manifest_list not in memo:
-            listed = {snapshot.manifest_list}
-            for manifest in snapshot.manifests(io):
-                if manifest.manifest_path not in memo:
-                    entries = manifest.fetch_manifest_entry(io, discard_deleted=not deleted_entries)
-                    memo[manifest.manifest_path] = {manifest.manifest_path} | {
-                        e.data_file.file_path for e in entries
-                    }
-                listed |= memo[manifest.manifest_path]
-            memo[snapshot.manifest_list] = listed
-        found |= memo[snapshot.manifest_list]
+        path = snapshot.manifest_list
+        if path not in memo:
+            expired = expired_ok and not io.new_input(path).exists()
+            memo[path] = set() if expired else _listed_by(snapshot, io, deleted_entries, memo)
+        found |= memo[path]
     return found
+
+
+def _listed_by(snapshot, io, deleted_entries: bool, memo: dict[str, set[str]]) -> set[str]:
+    """The snapshot's manifest list, its manifests and their files (each manifest read once)."""
+    listed = {snapshot.manifest_list}
+    for manifest in snapshot.manifests(io):
+        if manifest.manifest_path not in memo:
+            entries = manifest.fetch_manifest_entry(io, discard_deleted=not deleted_entries)
+            memo[manifest.manifest_path] = {manifest.manifest_path} | {
+                e.data_file.file_path for e in entries
+            }
+        listed |= memo[manifest.manifest_path]
+    return listed
