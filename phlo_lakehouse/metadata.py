@@ -25,6 +25,7 @@ from phlo_lakehouse.table import LakehouseTable
 if TYPE_CHECKING:
     from pyiceberg.manifest import ManifestFile
     from pyiceberg.table import Table
+    from pyiceberg.typedef import Record
 
 TARGET_FILE_SIZE_PROPERTY = "write.target-file-size-bytes"
 DEFAULT_TARGET_FILE_SIZE = 512 * 1024 * 1024
@@ -51,6 +52,11 @@ def _target_file_size(properties: Mapping[str, str]) -> int:
         return int(raw) if raw is not None else DEFAULT_TARGET_FILE_SIZE
     except ValueError:
         return DEFAULT_TARGET_FILE_SIZE
+
+
+def partition_values(partition: Record) -> tuple[Any, ...]:
+    """The values of a partition `Record` (which iterates only by ``__getitem__``, untyped)."""
+    return tuple(partition[position] for position in range(len(partition)))
 
 
 @dataclass(frozen=True)
@@ -272,7 +278,9 @@ def _manifest_figures(table: Table, manifest: ManifestFile) -> dict[str, Any]:
         if data_file.content == DataFileContent.DATA:
             figures["data_sizes"].append(data_file.file_size_in_bytes)
             figures["records"] += data_file.record_count
-            figures["partitions"].add((manifest.partition_spec_id, tuple(data_file.partition)))
+            figures["partitions"].add(
+                (manifest.partition_spec_id, partition_values(data_file.partition))
+            )
         else:
             figures["delete_files"] += 1
             figures["delete_bytes"] += data_file.file_size_in_bytes

@@ -291,6 +291,4 @@ def _non_negative_int(properties: Mapping[str, str], key: str, default: int) -> 
     from phlo_lakehouse.units import int_property
 
     hint = f"set {key} to e.g. {default} (Iceberg's default) or unset it"
-    value = int_property(properties, key, default, minimum=0, hint=hint)
-    assert value is not None
-    return value
+    return int_property(properties, key, default, minimum=0, hint=hint)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from phlo_lakehouse.errors import InvalidConfig, InvalidDuration, InvalidSize
 
@@ -167,14 +168,18 @@ def format_size(num_bytes: int | float) -> str:
     raise AssertionError("unreachable")
 
 
+#: an `int_property` default: a whole number, or None for "no default"
+IntDefault = TypeVar("IntDefault", int, None)
+
+
 def int_property(
     properties: Mapping[str, str],
     key: str,
-    default: int | None,
+    default: IntDefault,
     *,
     minimum: int = 0,
     hint: str | None = None,
-) -> int | None:
+) -> int | IntDefault:
     """The whole-number table property ``key`` (``default`` when unset).
 
     Example:

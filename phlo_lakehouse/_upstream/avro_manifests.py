@@ -89,11 +89,11 @@ def _readers_for(header: Any, kind: str) -> tuple[Any, Any]:
         readers = _readers.get(key)
         if readers is None:
             schema = header.get_schema()
-            readers = tuple(
+            whole, leading = (
                 visit_with_partner(s, _projection(kind), ReadSchemaResolver(), _accessor())
                 for s in (schema, _leading_fields(schema, kind))
             )
-            _readers[key] = readers
+            readers = _readers[key] = (whole, leading)
     return readers
 
 

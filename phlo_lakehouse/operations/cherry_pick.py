@@ -69,7 +69,11 @@ class CherryPickOperation(SnapshotOperation):
         files = added_data_files(source_table, self.snapshot_id)
         head = table.snapshot
         ancestors = list(ancestors_of(head, table.table.metadata))
-        picked = {s.summary.additional_properties.get("source-snapshot-id") for s in ancestors}
+        picked = {
+            s.summary.additional_properties.get("source-snapshot-id")
+            for s in ancestors
+            if s.summary is not None
+        }
         live = {f.path for f in live_files(table.table, head).data} if head else set()
         if (
             self.snapshot_id in {s.snapshot_id for s in ancestors}

@@ -151,7 +151,8 @@ def _assert_refs_unchanged(refs: dict[str, int]) -> TableRequirement:
         type: Literal["assert-refs-unchanged"] = "assert-refs-unchanged"
         refs: dict[str, int]
 
-        def validate(self, base_metadata: object) -> None:
+        # PyIceberg's requirements all shadow pydantic's deprecated classmethod of this name.
+        def validate(self, base_metadata: object) -> None:  # type: ignore[override]
             current = {n: r.snapshot_id for n, r in getattr(base_metadata, "refs", {}).items()}
             if current != self.refs:
                 added = sorted(set(current) - set(self.refs))
@@ -159,4 +160,6 @@ def _assert_refs_unchanged(refs: dict[str, int]) -> TableRequirement:
                     f"the table's refs changed (new: {', '.join(added) or 'none'})"
                 )
 
-    return AssertRefsUnchanged(refs=refs)
+    # TableRequirement is PyIceberg's closed union of its own requirement classes (for parsing);
+    # catalogs validating client-side accept any ValidatableTableRequirement.
+    return AssertRefsUnchanged(refs=refs)  # type: ignore[return-value]

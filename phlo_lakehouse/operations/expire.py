@@ -40,7 +40,7 @@ from phlo_lakehouse.operations.snapshot_retention import (
     retained_snapshot_ids,
 )
 from phlo_lakehouse.storage.deletion import delete_files
-from phlo_lakehouse.units import int_property, parse_duration
+from phlo_lakehouse.units import IntDefault, int_property, parse_duration
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -376,8 +376,8 @@ def _figures(
 
 
 def _int_property(
-    properties: Mapping[str, str], key: str, default: int | None, minimum: int
-) -> int | None:
+    properties: Mapping[str, str], key: str, default: IntDefault, minimum: int
+) -> int | IntDefault:
     hint = f"fix or remove the property, or pass the value to expire explicitly ({key})"
     return int_property(properties, key, default, minimum=minimum, hint=hint)
 

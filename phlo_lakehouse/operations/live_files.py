@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from phlo_lakehouse.metadata import partition_values
 from phlo_lakehouse.operations.gc_pause import gc_paused
 from phlo_lakehouse.storage.listing import threads_for
 from phlo_lakehouse.storage.parallel import parallel_map
@@ -43,8 +44,8 @@ class LiveFile:
         return self.data_file.spec_id
 
     @property
-    def partition_key(self) -> tuple[int, tuple]:
-        return (self.data_file.spec_id, tuple(self.data_file.partition))
+    def partition_key(self) -> tuple[int, tuple[Any, ...]]:
+        return (self.data_file.spec_id, partition_values(self.data_file.partition))
 
 
 @dataclass

@@ -101,7 +101,8 @@ class ManifestFactory:
             snapshot_id=self.snapshot_id,
             parent_snapshot_id=parent_id,
             sequence_number=sequence_number,
-            avro_compression=self.compression,
+            # PyIceberg's Literal omits the Iceberg codec names it maps at runtime (gzip, zstd).
+            avro_compression=self.compression,  # type: ignore[arg-type]
         ) as writer:
             writer.add_manifests(manifests)
         return output.location

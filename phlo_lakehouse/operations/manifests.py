@@ -19,12 +19,14 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
+from phlo_lakehouse.metadata import partition_values
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.commit import commit_updates
 from phlo_lakehouse.operations.format_support import refuse_format_v3
 from phlo_lakehouse.operations.live_files import read_entries
 from phlo_lakehouse.operations.manifest_factory import ManifestFactory
 from phlo_lakehouse.operations.replace import new_snapshot
+from phlo_lakehouse.operations.snapshot_state import require_snapshot
 from phlo_lakehouse.outcome import may_clean_up
 from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import FILE_SIZES, parse_size
@@ -107,24 +109,10 @@ class RewriteManifestsOperation(TableOperation):
             SetSnapshotRefUpdate,
         )
 
-        base = {
-            "operation": self.name,
-            "table": plan.table,
-            "ref": plan.ref,
-            "dry_run": False,
-            "snapshot_id_before": plan.snapshot_id,
-            "plan": plan,
-        }
         if not plan.figures["manifests_to_rewrite"]:
-            return OperationResult(
-                **base,
-                committed=False,
-                snapshot_id_after=plan.snapshot_id,
-                figures=dict(plan.figures),
-                details=plan.details,
-            )
+            return OperationResult.applied(plan, committed=False)
         metadata = table.table.metadata
-        head = metadata.snapshot_by_id(plan.snapshot_id)
+        head = require_snapshot(table.table, plan.snapshot_id)
         manifests = head.manifests(table.table.io)
         data = [m for m in manifests if m.content == ManifestContent.DATA]
         deletes = [m for m in manifests if m.content != ManifestContent.DATA]
@@ -183,9 +171,8 @@ class RewriteManifestsOperation(TableOperation):
             "expected_manifests": len(new_manifests),
             "delete_manifests_kept": len(deletes),
         }
-        return OperationResult(
-            **base,
-            committed=True,
+        return OperationResult.applied(
+            plan,
             snapshot_id_after=snapshot_id,
             figures=figures,
             details={
@@ -218,7 +205,8 @@ class RewriteManifestsOperation(TableOperation):
 
 
 def _partition_order(entry: ManifestEntry) -> tuple:
-    values = tuple((v is None, v if v is not None else 0) for v in entry.data_file.partition)
+    partition = partition_values(entry.data_file.partition)
+    values = tuple((v is None, v if v is not None else 0) for v in partition)
     return values, entry.data_file.file_path
 
 

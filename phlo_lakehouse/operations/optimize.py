@@ -227,7 +227,7 @@ class OptimizeOperation(TableOperation):
             # so they form one group (per size bin) written into the output spec's partitions.
             key = data.partition_key if data.spec_id == output_spec else (output_spec, ())
             by_partition[key].append((data, applicable_deletes(data, candidates)))
-        groups = []
+        groups: list[FileGroup] = []
         for key in sorted(by_partition, key=repr):
             selected = select_files(by_partition[key], target, self)
             for files in pack_groups(selected, self.max_group_bytes):

@@ -68,9 +68,7 @@ def delete_granularity(table: Table) -> str:
 
 def delete_target_file_size(table: Table) -> int:
     """The table's ``write.delete.target-file-size-bytes``, else Iceberg's 64 MiB."""
-    size = int_property(table.properties, DELETE_TARGET_PROPERTY, DEFAULT_DELETE_TARGET, minimum=1)
-    assert size is not None
-    return size
+    return int_property(table.properties, DELETE_TARGET_PROPERTY, DEFAULT_DELETE_TARGET, minimum=1)
 
 
 def read_positions(table: Table, deletes: Sequence[LiveFile]) -> list[pa.Table]:

@@ -225,7 +225,12 @@ class _ScanReader:
         from pyiceberg.manifest import DataFile, DataFileContent
         from pyiceberg.table import FileScanTask
 
-        names = [self.schema.find_column_name(fid) for fid in delete.data_file.equality_ids or []]
+        names = []
+        for field_id in delete.data_file.equality_ids or []:
+            name = self.schema.find_column_name(field_id)
+            if name is None:
+                raise ValueError(f"Could not find column: field id {field_id} of {delete.path}")
+            names.append(name)
         projected = self.schema.select(*names)
         # ArrowScan reads data files; present the delete file as one (same layout, key columns).
         as_data = DataFile.from_args(

@@ -174,8 +174,9 @@ class RemoveRefOperation(SnapshotOperation):
     def plan(self, table: LakehouseTable) -> OperationPlan:
         """Check that the ref exists; report where it points."""
         if table.nessie:
-            ref = self.refs(table).get(self.ref_name)
-            return self._plan(table, {"ref_kind": ref.kind.lower()}, {"hash": ref.hash})
+            nessie_ref = self.refs(table).get(self.ref_name)
+            kind = {"ref_kind": nessie_ref.kind.lower()}
+            return self._plan(table, kind, {"hash": nessie_ref.hash})
         ref = table.table.metadata.refs.get(self.ref_name)
         if ref is None:
             raise RefNotFound(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from phlo_lakehouse.metadata import partition_values
 from phlo_lakehouse.operations.rewrite import FileWriting, RollingDataFileWriter
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class PartitionedWriter(FileWriting):
 
     def write(self, batch: pa.RecordBatch) -> None:
         for partition, rows in split_by_partition(self.table, self.spec_id, batch):
-            key = tuple(partition)
+            key = partition_values(partition)
             if key not in self._writers:
                 self._writers[key] = RollingDataFileWriter(
                     self.table,

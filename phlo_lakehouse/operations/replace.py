@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from phlo_lakehouse.errors import Conflict, StaleReplace
+from phlo_lakehouse.metadata import partition_values
 from phlo_lakehouse.operations.commit import commit_updates
 from phlo_lakehouse.operations.live_files import LiveFile, applicable_deletes, read_entries
 from phlo_lakehouse.operations.manifest_factory import ManifestFactory
@@ -326,7 +327,7 @@ class ReplaceFiles:
             "changed-partition-count": str(
                 len(
                     {f.partition_key for f in removed}
-                    | {(f.spec_id, tuple(f.partition)) for f in self.added}
+                    | {(f.spec_id, partition_values(f.partition)) for f in self.added}
                 )
             ),
         }

@@ -142,7 +142,9 @@ class DataRetentionOperation(TableOperation):
         drop, rewrite = set(plan.details["files_to_drop"]), set(plan.details["files_to_rewrite"])
         if not drop and not rewrite:
             return replace(OperationResult.from_plan(plan), dry_run=False)
-        live = live_files(table.table, table.table.snapshot_by_id(plan.snapshot_id))
+        snapshot_id = plan.snapshot_id
+        snapshot = table.table.snapshot_by_id(snapshot_id) if snapshot_id is not None else None
+        live = live_files(table.table, snapshot)
         deletes = deletes_by_data_file(live)
         field = table.table.schema().find_field(plan.details["field_id"])
         bound = _cutoff_value(field, datetime.fromisoformat(plan.details["cutoff"]))
@@ -217,8 +219,6 @@ def _cutoff_value(field: NestedField, cutoff: datetime) -> int:
 
 def _classify(table: LakehouseTable, data: LiveFile, field: NestedField, bound: int) -> str:
     """ "old" (every row older than ``bound``), "young" (none) or "straddles" (read to know)."""
-    from pyiceberg.conversions import from_bytes
-
     file = data.data_file
     nulls = (file.null_value_counts or {}).get(field.field_id)
     upper_of_partition = _partition_upper(table, data, field)
@@ -230,12 +230,24 @@ def _classify(table: LakehouseTable, data: LiveFile, field: NestedField, bound: 
         return "young"  # only nulls: never old
     if lower is None or upper is None:
         return "straddles"
-    low, high = from_bytes(field.field_type, lower), from_bytes(field.field_type, upper)
+    low, high = _stored_value(field, lower), _stored_value(field, upper)
     if high < bound and nulls == 0:
         return "old"
     if low >= bound:
         return "young"
     return "straddles"
+
+
+def _stored_value(field: NestedField, raw: bytes) -> int:
+    """A bound of a date or timestamp column as stored: days, micro- or nanoseconds."""
+    from pyiceberg.conversions import from_bytes
+    from pyiceberg.types import PrimitiveType
+
+    kind = field.field_type
+    value: object = from_bytes(kind, raw) if isinstance(kind, PrimitiveType) else None
+    if not isinstance(value, int):
+        raise TypeError(f"column {field.name!r} is not a date or timestamp column")
+    return value
 
 
 def _partition_upper(table: LakehouseTable, data: LiveFile, field: NestedField) -> int | None:

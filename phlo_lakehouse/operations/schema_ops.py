@@ -221,8 +221,8 @@ class SchemaChanges:
     def stage(self, update: UpdateSchema) -> UpdateSchema:
         """Stage the changes on a PyIceberg schema builder (renames last: other changes name
         columns by their current names)."""
-        for column in self.add_columns:
-            update.add_column(tuple(column.name.split(".")), column.type, column.doc)
+        for new_column in self.add_columns:
+            update.add_column(tuple(new_column.name.split(".")), new_column.type, new_column.doc)
         for column in self.drop_columns:
             update.delete_column(column)
         for column, new_type in self.widen_types.items():

@@ -153,9 +153,15 @@ def resolve_sort_keys(
                 f"table sort order uses transform {sort_field.transform}",
                 hint="pass sort_by columns (only identity sort fields are supported)",
             )
+        name = schema.find_column_name(sort_field.source_id)
+        if name is None:
+            raise InvalidInput(
+                f"table sort order sorts by field id {sort_field.source_id}, not in the schema",
+                hint="pass sort_by columns, or fix the table's sort order",
+            )
         keys.append(
             (
-                schema.find_column_name(sort_field.source_id),
+                name,
                 "ascending" if sort_field.direction.value == "asc" else "descending",
                 "at_start" if sort_field.null_order.value == "nulls-first" else "at_end",
             )

@@ -69,7 +69,8 @@ class ComputeTableStatsOperation(TableOperation):
         refuse_format_v3(table, self.name)
         snapshot = self._snapshot(table)
         schemas = table.table.schemas()
-        schema = schemas.get(snapshot.schema_id, table.table.schema())
+        schema_id = snapshot.schema_id
+        schema = schemas[schema_id] if schema_id in schemas else table.table.schema()
         columns = self._resolve_columns(table, schema)
         summary = snapshot.summary
         replaced = any(
