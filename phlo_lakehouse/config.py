@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from phlo_lakehouse.errors import InvalidConfig
 from phlo_lakehouse.identifiers import validate_ref_name
@@ -29,6 +30,17 @@ CATALOG_TYPES = ("sql", "rest", "nessie", "glue", "hive")
 DEFAULT_HOME = ".lakehouse"
 DEFAULT_CATALOG_NAME = "lakehouse"
 _PREFIX = "PHLO_LAKEHOUSE_"
+
+
+class SettingsFields(TypedDict, total=False):
+    """`CatalogSettings` fields as keyword arguments (overrides of `CatalogSettings.embedded`)."""
+
+    type: str
+    name: str
+    uri: str | None
+    warehouse: str | None
+    default_ref: str
+    properties: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,7 @@ class CatalogSettings:
 
     @classmethod
     def embedded(
-        cls, home: str | os.PathLike[str] = DEFAULT_HOME, **overrides: object
+        cls, home: str | os.PathLike[str] = DEFAULT_HOME, **overrides: Unpack[SettingsFields]
     ) -> CatalogSettings:
         """The embedded default: SQLite catalog and local warehouse under ``home``.
 

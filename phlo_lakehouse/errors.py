@@ -174,8 +174,11 @@ class AuditFailed(OperationFailed):
 
 
 class _ValidationReport(Protocol):
-    source: str
-    target: str
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
 
     def differences(self) -> list[str]: ...
 

@@ -170,5 +170,5 @@ def _split(value: str | Sequence[str]) -> list[str]:
     return [str(p) for p in value]
 
 
-def _show(value: object) -> str:
+def _show(value: str | Sequence[str]) -> str:
     return repr(value if isinstance(value, str) else ".".join(map(str, value)))

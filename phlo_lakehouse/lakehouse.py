@@ -58,6 +58,22 @@ class Lakehouse(ABC):
         True
     """
 
+    settings: CatalogSettings  #: the catalog this lakehouse reads
+
+    @property
+    @abstractmethod
+    def is_nessie(self) -> bool:
+        """True when refs are catalog-wide Nessie references."""
+
+    @property
+    @abstractmethod
+    def nessie(self) -> NessieReferences:
+        """The Nessie reference client (Nessie catalogs only)."""
+
+    @abstractmethod
+    def catalog(self, ref: str | None = None) -> Catalog:
+        """The PyIceberg catalog (for Nessie: the one serving ``ref``)."""
+
     @abstractmethod
     def get_table(self, name: str | TableIdentifier, ref: str | None = None) -> LakehouseTable:
         """Load table ``name`` as of ``ref`` (default: the configured default ref, ``main``)."""
@@ -271,12 +287,10 @@ class IcebergLakehouse(Lakehouse):
 
     @property
     def is_nessie(self) -> bool:
-        """True when refs are catalog-wide Nessie references."""
         return self.settings.type == "nessie" and self._given_catalog is None
 
     @property
     def nessie(self) -> NessieReferences:
-        """The Nessie reference client (Nessie catalogs only)."""
         if not self.is_nessie:
             raise InvalidConfig(
                 f"the {self.settings.describe()} has no Nessie references",

@@ -224,10 +224,10 @@ def _partitions(schema: Schema, spec: PartitionSpec | None, dialect: str) -> lis
                 parts.append(f"{base}({arg}, {column})")
             else:
                 parts.append(f"{_SPARK_TRANSFORMS[base]}({column})")
+        elif base == "identity":
+            parts.append(f"{source}")
         else:
-            parts.append(
-                source if base == "identity" else f"{base}({source}{', ' + arg if arg else ''})"
-            )
+            parts.append(f"{base}({source}{', ' + arg if arg else ''})")
     return parts
 
 

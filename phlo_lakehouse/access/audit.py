@@ -125,9 +125,12 @@ class SqlAuditLogger(AuditLogger):
             with self.engine.begin() as conn:
                 conn.execute(sa.text("SELECT COUNT(*) FROM phlo_audit_head"))
         except sa.exc.SQLAlchemyError as error:
+            # Only statement errors carry the driver's exception (``orig``).
+            cause = error.orig if isinstance(error, sa.exc.StatementError) else None
+            cause = cause or error
             raise AuditUnavailable(
                 f"the audit store is unreachable, so nothing was changed: "
-                f"{type(error.orig or error).__name__}: {str(error.orig or error).strip()[:160]}",
+                f"{type(cause).__name__}: {str(cause).strip()[:160]}",
                 hint="access control is on: operations run only when they can be audited; "
                 "check the access database (PHLO_LAKEHOUSE_ACCESS_DB / access_db_url)",
             ) from error

@@ -174,9 +174,9 @@ def run_changes(
     names = ", ".join(str(t.identifier) for t in tables)
     mode = confirmation.mode(state, f"{name} {names}")
     if mode == PREVIEW:
-        plans = [runner(t, True) for t in tables]
-        show_results(state, name, plans, footer="dry run: nothing changed")
-        return plans
+        previews = [runner(t, True) for t in tables]
+        show_results(state, name, previews, footer="dry run: nothing changed")
+        return previews
     bar_wanted = unit is not None and state.show_progress
     plans = [runner(t, True) for t in tables] if mode == CONFIRM or bar_wanted else None
     if mode == CONFIRM:

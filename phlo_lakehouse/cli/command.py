@@ -175,8 +175,8 @@ class _OneLineUsageError(click.UsageError):
 
 
 def _one_line_usage(error: click.UsageError) -> _OneLineUsageError:
+    # The exit code is click's class-level UsageError.exit_code (2), inherited.
     converted = _OneLineUsageError(error.format_message(), error.ctx)
-    converted.exit_code = error.exit_code
     converted.hint = getattr(error, "hint", None)
     return converted
 

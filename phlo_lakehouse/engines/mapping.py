@@ -114,6 +114,12 @@ def check_mappable(operation: TableOperation) -> None:
     Raises:
         InvalidInput: naming the option and what to do instead.
     """
+    from phlo_lakehouse.operations import (
+        ExpireSnapshotsOperation,
+        OptimizeOperation,
+        VacuumOperation,
+    )
+
     kind = operation.name
     if kind not in PROCEDURES:
         raise InvalidInput(
@@ -125,32 +131,32 @@ def check_mappable(operation: TableOperation) -> None:
             f"{kind} option(s) {', '.join(unknown)} have no Spark procedure mapping",
             hint=f"map them in phlo_lakehouse.engines.mapping, or {LOCAL_HINT}",
         )
-    if kind == "optimize" and operation.only_files is not None:
+    if isinstance(operation, OptimizeOperation) and operation.only_files is not None:
         raise InvalidInput(
             "optimize files= (a subset of data files) cannot be expressed in Spark's "
             "rewrite_data_files, which selects and groups files itself",
             hint="drop files= (with partial_progress Spark commits file groups on its own), "
             f"or {LOCAL_HINT}",
         )
-    if kind == "optimize" and operation.stitch == "always":
+    if isinstance(operation, OptimizeOperation) and operation.stitch == "always":
         raise InvalidInput(
             "optimize stitch='always' cannot be expressed: Spark's rewrite_data_files always "
             "decodes and re-encodes rows",
             hint=f"use stitch='auto' or 'never', or {LOCAL_HINT}",
         )
-    if kind == "expire" and not operation.delete_files:
+    if isinstance(operation, ExpireSnapshotsOperation) and not operation.delete_files:
         raise InvalidInput(
             "expire delete_files=False cannot be expressed: Spark's expire_snapshots always "
             "deletes the files only expired snapshots reference",
             hint=f"on Nessie let Nessie GC delete files, i.e. {LOCAL_HINT}",
         )
-    if kind == "expire" and operation.now is not None:
+    if isinstance(operation, ExpireSnapshotsOperation) and operation.now is not None:
         raise InvalidInput(
             "expire now= cannot be expressed: Spark's expire_snapshots measures snapshot and ref "
             "ages from its own clock",
             hint=f"omit now=, or {LOCAL_HINT}",
         )
-    if kind == "vacuum" and operation.older_than < ORPHAN_MIN_AGE:
+    if isinstance(operation, VacuumOperation) and operation.older_than < ORPHAN_MIN_AGE:
         raise InvalidInput(
             f"vacuum older_than={operation.older_than} cannot be expressed: Spark's "
             "remove_orphan_files refuses cutoffs less than 24 hours old (force=True is ours)",
@@ -172,6 +178,8 @@ def procedure_call(
     Raises:
         InvalidInput: an option, ref or cutoff the procedure cannot express.
     """
+    from phlo_lakehouse.operations import VacuumOperation
+
     check_mappable(operation)
     kind = operation.name
     if kind in ("optimize", "rewrite_manifests") and not table.nessie and table.ref != "main":
@@ -194,7 +202,7 @@ def procedure_call(
         )
         work = plan.details["expired_snapshot_ids"] or plan.details["removed_refs"]
         return call if work else None
-    if kind == "vacuum":
+    if isinstance(operation, VacuumOperation):
         call = orphan_files_call(
             table,
             plan,

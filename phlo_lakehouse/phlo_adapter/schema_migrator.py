@@ -27,6 +27,7 @@ from phlo_lakehouse.phlo_adapter.environment import LakehouseFromEnvironment
 
 if TYPE_CHECKING:
     from phlo.capabilities.specs import NormalizedSchema, SchemaMigrationPlan
+    from pyiceberg.table.snapshots import Snapshot
     from pyiceberg.types import IcebergType
 
 
@@ -226,13 +227,13 @@ class LakehouseSchemaMigrator(LakehouseFromEnvironment):
         that wrote with it."""
         table = self.lakehouse().get_table(table_name, self._ref).table
         metadata = table.metadata
-        first_use: dict[int, Any] = {}
+        first_use: dict[int, Snapshot] = {}
         for snapshot in sorted(metadata.snapshots, key=lambda s: s.timestamp_ms):
             if snapshot.schema_id is not None:
                 first_use.setdefault(snapshot.schema_id, snapshot)
         entries = []
         for schema in sorted(metadata.schemas, key=lambda s: s.schema_id, reverse=True)[:limit]:
-            snapshot = first_use.get(schema.schema_id)
+            first = first_use.get(schema.schema_id)
             entries.append(
                 {
                     "schema_id": schema.schema_id,
@@ -245,8 +246,8 @@ class LakehouseSchemaMigrator(LakehouseFromEnvironment):
                         }
                         for f in schema.fields
                     ],
-                    "first_snapshot_id": snapshot.snapshot_id if snapshot else None,
-                    "timestamp_ms": snapshot.timestamp_ms if snapshot else None,
+                    "first_snapshot_id": first.snapshot_id if first else None,
+                    "timestamp_ms": first.timestamp_ms if first else None,
                 }
             )
         return entries

@@ -61,12 +61,13 @@ def spark_catalog_conf(settings: CatalogSettings) -> dict[str, str]:
     Raises:
         InvalidConfig: the catalog is not a file-based SQLite ``sql`` catalog.
     """
-    if settings.type != "sql" or not (settings.uri or "").startswith("sqlite"):
+    uri = settings.uri or ""
+    if settings.type != "sql" or not uri.startswith("sqlite"):
         raise InvalidConfig(
             f"no Spark catalog mapping for the {settings.describe()}",
             hint="spark_session_for supports sql catalogs on SQLite (CatalogSettings.embedded)",
         )
-    path = urlparse(settings.uri).path[1:]  # sqlite:///<path>: drop the separator slash
+    path = urlparse(uri).path[1:]  # sqlite:///<path>: drop the separator slash
     if path in ("", ":memory:"):
         raise InvalidConfig(
             "an in-memory SQLite catalog cannot be shared with Spark",
