@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.catalogs import build_catalog, catalog_errors, load_table
@@ -182,72 +182,48 @@ class Lakehouse(ABC):
         return self.executor().run_catalog(operation, ref, dry_run=dry_run, principal=principal)
 
     def optimize_table(
-        self,
-        name: str | TableIdentifier,
-        ref: str | None = None,
-        *,
-        dry_run: bool = False,
-        principal: str | None = None,
-        **kwargs: Any,
+        self, name: str | TableIdentifier, ref: str | None = None, **kwargs: Any
     ) -> OperationResult:
-        """Compact ``name``; keyword arguments go to `OptimizeOperation`."""
-        from phlo_lakehouse.operations import operation_for
-
-        return self.run(
-            operation_for("optimize", **kwargs), name, ref, dry_run=dry_run, principal=principal
-        )
+        """Compact ``name``; ``dry_run``/``principal`` as for `run`, other keyword arguments go
+        to `OptimizeOperation`."""
+        return run_kind(self.run, "optimize", name, ref, kwargs)
 
     def expire_snapshots(
-        self,
-        name: str | TableIdentifier,
-        ref: str | None = None,
-        *,
-        dry_run: bool = False,
-        principal: str | None = None,
-        **kwargs: Any,
+        self, name: str | TableIdentifier, ref: str | None = None, **kwargs: Any
     ) -> OperationResult:
-        """Expire old snapshots of ``name``; keyword arguments go to `ExpireSnapshotsOperation`."""
-        from phlo_lakehouse.operations import operation_for
-
-        return self.run(
-            operation_for("expire", **kwargs), name, ref, dry_run=dry_run, principal=principal
-        )
+        """Expire old snapshots of ``name``; ``dry_run``/``principal`` as for `run`, other
+        keyword arguments go to `ExpireSnapshotsOperation`."""
+        return run_kind(self.run, "expire", name, ref, kwargs)
 
     def vacuum(
-        self,
-        name: str | TableIdentifier,
-        ref: str | None = None,
-        *,
-        dry_run: bool = False,
-        principal: str | None = None,
-        **kwargs: Any,
+        self, name: str | TableIdentifier, ref: str | None = None, **kwargs: Any
     ) -> OperationResult:
-        """Delete orphan files of ``name``; keyword arguments go to `VacuumOperation`."""
-        from phlo_lakehouse.operations import operation_for
-
-        return self.run(
-            operation_for("vacuum", **kwargs), name, ref, dry_run=dry_run, principal=principal
-        )
+        """Delete orphan files of ``name``; ``dry_run``/``principal`` as for `run`, other
+        keyword arguments go to `VacuumOperation`."""
+        return run_kind(self.run, "vacuum", name, ref, kwargs)
 
     def rewrite_manifests(
-        self,
-        name: str | TableIdentifier,
-        ref: str | None = None,
-        *,
-        dry_run: bool = False,
-        principal: str | None = None,
-        **kwargs: Any,
+        self, name: str | TableIdentifier, ref: str | None = None, **kwargs: Any
     ) -> OperationResult:
-        """Cluster the manifests of ``name``; kwargs go to `RewriteManifestsOperation`."""
-        from phlo_lakehouse.operations import operation_for
+        """Cluster the manifests of ``name``; ``dry_run``/``principal`` as for `run`, other
+        keyword arguments go to `RewriteManifestsOperation`."""
+        return run_kind(self.run, "rewrite_manifests", name, ref, kwargs)
 
-        return self.run(
-            operation_for("rewrite_manifests", **kwargs),
-            name,
-            ref,
-            dry_run=dry_run,
-            principal=principal,
-        )
+
+def run_kind(
+    run: Callable[..., OperationResult],
+    kind: str,
+    name: str | TableIdentifier,
+    ref: str | None,
+    kwargs: dict[str, Any],
+) -> OperationResult:
+    """Call ``run`` (a `Lakehouse.run`) with the operation ``kind`` built from ``kwargs``; their
+    ``dry_run`` and ``principal`` go to ``run`` instead."""
+    from phlo_lakehouse.operations import operation_for
+
+    dry_run = bool(kwargs.pop("dry_run", False))
+    principal = kwargs.pop("principal", None)
+    return run(operation_for(kind, **kwargs), name, ref, dry_run=dry_run, principal=principal)
 
 
 class IcebergLakehouse(Lakehouse):

@@ -24,7 +24,7 @@ from pydantic import Field, PrivateAttr, field_validator
 from phlo_lakehouse.config import CATALOG_TYPES, CatalogSettings
 from phlo_lakehouse.hooks import HookSettings, build_hooks
 from phlo_lakehouse.identifiers import TableIdentifier, validate_ref_name
-from phlo_lakehouse.lakehouse import IcebergLakehouse
+from phlo_lakehouse.lakehouse import IcebergLakehouse, run_kind
 from phlo_lakehouse.metadata import TableMetadata
 from phlo_lakehouse.operations.base import CatalogOperation, OperationResult, TableOperation
 from phlo_lakehouse.schema import CompatibilityReport, SchemaDiff, SchemaManager
@@ -244,32 +244,21 @@ class LakehouseResource(dg.ConfigurableResource):
 
     def optimize_table(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
         """Compact ``name`` (see `OptimizeOperation`)."""
-        return self._run_kind("optimize", name, ref, kwargs)
+        return run_kind(self.run, "optimize", name, ref, kwargs)
 
     def expire_snapshots(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
         """Expire snapshots of ``name`` (see `ExpireSnapshotsOperation`)."""
-        return self._run_kind("expire", name, ref, kwargs)
+        return run_kind(self.run, "expire", name, ref, kwargs)
 
     def vacuum(self, name: str, ref: str | None = None, **kwargs: Any) -> OperationResult:
         """Delete orphan files of ``name`` (see `VacuumOperation`)."""
-        return self._run_kind("vacuum", name, ref, kwargs)
+        return run_kind(self.run, "vacuum", name, ref, kwargs)
 
     def rewrite_manifests(
         self, name: str, ref: str | None = None, **kwargs: Any
     ) -> OperationResult:
         """Cluster the manifests of ``name`` (see `RewriteManifestsOperation`)."""
-        return self._run_kind("rewrite_manifests", name, ref, kwargs)
-
-    def _run_kind(
-        self, kind: str, name: str, ref: str | None, kwargs: dict[str, Any]
-    ) -> OperationResult:
-        from phlo_lakehouse.operations import operation_for
-
-        dry_run = bool(kwargs.pop("dry_run", False))
-        principal = kwargs.pop("principal", None)
-        return self.run(
-            operation_for(kind, **kwargs), name, ref, dry_run=dry_run, principal=principal
-        )
+        return run_kind(self.run, "rewrite_manifests", name, ref, kwargs)
 
 
 class MetadataResource(dg.ConfigurableResource):
