@@ -126,7 +126,7 @@ def table_maintenance_assets(
         )
         for key, ident in by_key.items()
     }
-    table_of = {maintenance: by_key[spec.deps[0].asset_key] for maintenance, spec in specs.items()}
+    table_of = {key.with_prefix(MAINTENANCE_PREFIX): ident for key, ident in by_key.items()}
 
     @dg.multi_asset(
         name=f"{MAINTENANCE_PREFIX}_{_digest(sorted(map(str, by_key.values())))}",

@@ -79,15 +79,12 @@ _TRIGGERS = ys.closed_object(
 )
 
 
-def _settings(kind: str) -> Any:
-    return Annotated[
-        dict[str, Any],
-        _attribute(
-            ys.settings_schema(kind),
-            f"Default {kind} settings in the jobs' run config (the launchpad shows them).",
-            [],
-        ),
-    ]
+def _defaults(kind: str) -> dg.Resolver:
+    return _attribute(
+        ys.settings_schema(kind),
+        f"Default {kind} settings in the jobs' run config (the launchpad shows them).",
+        [],
+    )
 
 
 #: What ``dg scaffold defs phlo_lakehouse.dagster.LakehouseMaintenanceComponent NAME`` writes.
@@ -157,12 +154,18 @@ class LakehouseMaintenanceComponent(dg.Component, dg.Resolvable):
             ["main", "etl"],
         ),
     ] = None
-    optimize: _settings("optimize") = field(default_factory=dict)
-    expire: _settings("expire") = field(default_factory=dict)
-    vacuum: _settings("vacuum") = field(default_factory=dict)
-    rewrite_manifests: _settings("rewrite_manifests") = field(default_factory=dict)
-    compute_table_stats: _settings("compute_table_stats") = field(default_factory=dict)
-    rewrite_position_deletes: _settings("rewrite_position_deletes") = field(default_factory=dict)
+    optimize: Annotated[dict[str, Any], _defaults("optimize")] = field(default_factory=dict)
+    expire: Annotated[dict[str, Any], _defaults("expire")] = field(default_factory=dict)
+    vacuum: Annotated[dict[str, Any], _defaults("vacuum")] = field(default_factory=dict)
+    rewrite_manifests: Annotated[
+        dict[str, Any], _defaults("rewrite_manifests")
+    ] = field(default_factory=dict)
+    compute_table_stats: Annotated[
+        dict[str, Any], _defaults("compute_table_stats")
+    ] = field(default_factory=dict)
+    rewrite_position_deletes: Annotated[
+        dict[str, Any], _defaults("rewrite_position_deletes")
+    ] = field(default_factory=dict)
     data_retention: Annotated[
         dict[str, Any] | None,
         _attribute(
@@ -270,6 +273,8 @@ class LakehouseMaintenanceComponent(dg.Component, dg.Resolvable):
 def _with_timezones(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
     """``model`` whose JSON Schema also carries the timezone enums (validation is unchanged)."""
     base = model.model_config.get("json_schema_extra") or {}
+    if not isinstance(base, dict):
+        raise TypeError(f"{model.__name__}.model_config's json_schema_extra is not a dict")
 
     def extra(schema: dict[str, Any]) -> None:
         schema.update(base)

@@ -211,22 +211,15 @@ def build_collect_op(name: str, *, io_manager_key: str) -> dg.OpDefinition:
     @dg.op(name=name, ins={"items": dg.In(list)}, out=dg.Out(dict, io_manager_key=io_manager_key))
     def _collect(context: dg.OpExecutionContext, items: list) -> dg.Output:
         results = [r for item in items for r in item["results"]]
+        tables = sorted({item["table"] for item in items})
+        committed = sum(1 for r in results if r["committed"])
         summary = {
-            "tables": sorted({item["table"] for item in items}),
+            "tables": tables,
             "operations": len(results),
-            "committed": sum(1 for r in results if r["committed"]),
+            "committed": committed,
             "results": results,
         }
-        return dg.Output(
-            summary,
-            metadata=figure_metadata(
-                "",
-                {
-                    "tables": len(summary["tables"]),
-                    "operations": summary["operations"],
-                    "committed": summary["committed"],
-                },
-            ),
-        )
+        figures = {"tables": len(tables), "operations": len(results), "committed": committed}
+        return dg.Output(summary, metadata=figure_metadata("", figures))
 
     return _collect
