@@ -18,8 +18,9 @@ from typing import Any
 import dagster as dg
 
 from phlo_lakehouse.dagster.resources import LakehouseResource
-from phlo_lakehouse.dagster.translator import LakehouseTranslator, literal_tables_by_key
-from phlo_lakehouse.errors import NotFound
+from phlo_lakehouse.dagster.table_checks import per_table_checks
+from phlo_lakehouse.dagster.translator import LakehouseTranslator
+from phlo_lakehouse.identifiers import TableIdentifier
 from phlo_lakehouse.units import format_size, parse_duration
 
 CHECK_NAME = "lakehouse_table_stats"
@@ -94,53 +95,30 @@ def table_stats_checks(
     thresholds = thresholds or StatsThresholds()
     if thresholds.max_commit_age is not None:
         parse_duration(thresholds.max_commit_age, name="max_commit_age")
-    translator = translator or LakehouseTranslator()
-    by_key = literal_tables_by_key(tables, translator)
-    idents = list(by_key.values())
-    if not idents:
-        return []
-    specs = [
-        dg.AssetCheckSpec(
-            name,
-            asset=key,
-            description="Lakehouse table statistics",
-            automation_condition=automation_condition,
-        )
-        for key in by_key
-    ]
 
-    @dg.multi_asset_check(
-        name=f"{name}_{_suffix(idents)}",
-        specs=specs,
-        can_subset=True,
-        required_resource_keys={resource_key},
-    )
-    def _stats_checks(context: dg.AssetCheckExecutionContext):
-        lakehouse: LakehouseResource = getattr(context.resources, resource_key)
+    def evaluate(
+        lakehouse: LakehouseResource, ident: TableIdentifier, key: dg.AssetKey
+    ) -> dg.AssetCheckResult:
+        stats = lakehouse.collect_stats(ident, ref, full=full)
         now = datetime.now(UTC)
-        for check_key in context.selected_asset_check_keys:
-            ident = by_key[check_key.asset_key]
-            try:
-                stats = lakehouse.collect_stats(ident, ref, full=full)
-            except NotFound as error:
-                yield dg.AssetCheckResult(
-                    asset_key=check_key.asset_key,
-                    check_name=name,
-                    passed=False,
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    metadata={"error": str(error)},
-                )
-                continue
-            problems = thresholds.violations(stats, now)
-            yield dg.AssetCheckResult(
-                asset_key=check_key.asset_key,
-                check_name=name,
-                passed=not problems,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata=_check_metadata(stats, now, problems),
-            )
+        problems = thresholds.violations(stats, now)
+        return dg.AssetCheckResult(
+            asset_key=key,
+            check_name=name,
+            passed=not problems,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata=_check_metadata(stats, now, problems),
+        )
 
-    return [_stats_checks]
+    return per_table_checks(
+        name=name,
+        tables=tables,
+        translator=translator,
+        resource_key=resource_key,
+        description="Lakehouse table statistics",
+        evaluate=evaluate,
+        automation_condition=automation_condition,
+    )
 
 
 def _check_metadata(stats: Any, now: datetime, problems: list[str]) -> dict[str, Any]:
@@ -164,9 +142,3 @@ def _check_metadata(stats: Any, now: datetime, problems: list[str]) -> dict[str,
         "violations": "; ".join(problems) or "none",
     }
     return {k: v for k, v in figures.items() if v is not None}
-
-
-def _suffix(idents: list) -> str:
-    import hashlib
-
-    return hashlib.sha1(",".join(sorted(map(str, idents))).encode()).hexdigest()[:8]

@@ -15,8 +15,9 @@ from typing import Any
 import dagster as dg
 
 from phlo_lakehouse.dagster.resources import LakehouseResource
-from phlo_lakehouse.dagster.translator import LakehouseTranslator, literal_tables_by_key
-from phlo_lakehouse.errors import NotFound
+from phlo_lakehouse.dagster.table_checks import per_table_checks
+from phlo_lakehouse.dagster.translator import LakehouseTranslator
+from phlo_lakehouse.identifiers import TableIdentifier
 from phlo_lakehouse.schema_diff import check_compatibility, diff_schemas, normalize_mode
 
 CHECK_NAME = "lakehouse_schema_compatibility"
@@ -48,39 +49,21 @@ def schema_compatibility_checks(
         InvalidInput: a wildcard table selector or an unknown mode (at definition time).
     """
     mode = normalize_mode(mode)
-    translator = translator or LakehouseTranslator()
-    by_key = literal_tables_by_key(tables, translator)
-    idents = list(by_key.values())
-    if not idents:
-        return []
-    specs = [
-        dg.AssetCheckSpec(name, asset=key, description=f"Schema compatibility ({mode})")
-        for key in by_key
-    ]
 
-    @dg.multi_asset_check(
-        name=f"{name}_{_suffix(idents, mode)}",
-        specs=specs,
-        can_subset=True,
-        required_resource_keys={resource_key},
+    def evaluate(
+        lakehouse: LakehouseResource, ident: TableIdentifier, key: dg.AssetKey
+    ) -> dg.AssetCheckResult:
+        return _evaluate(key, name, lakehouse.get_table(ident, ref), mode, severity)
+
+    return per_table_checks(
+        name=name,
+        tables=tables,
+        translator=translator,
+        resource_key=resource_key,
+        description=f"Schema compatibility ({mode})",
+        evaluate=evaluate,
+        salt=mode,
     )
-    def _schema_checks(context: dg.AssetCheckExecutionContext):
-        lakehouse: LakehouseResource = getattr(context.resources, resource_key)
-        for check_key in context.selected_asset_check_keys:
-            try:
-                handle = lakehouse.get_table(by_key[check_key.asset_key], ref)
-            except NotFound as error:
-                yield dg.AssetCheckResult(
-                    asset_key=check_key.asset_key,
-                    check_name=name,
-                    passed=False,
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    metadata={"error": str(error)},
-                )
-                continue
-            yield _evaluate(check_key.asset_key, name, handle, mode, severity)
-
-    return [_schema_checks]
 
 
 def _evaluate(
@@ -114,10 +97,3 @@ def _evaluate(
         severity=severity,
         metadata=metadata,
     )
-
-
-def _suffix(idents: list, mode: str) -> str:
-    import hashlib
-
-    text = ",".join(sorted(map(str, idents))) + mode
-    return hashlib.sha1(text.encode()).hexdigest()[:8]
