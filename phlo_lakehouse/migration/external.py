@@ -66,12 +66,7 @@ if TYPE_CHECKING:
 class ExternalTableMigration(ExternalTablePlanning):
     """Parquet tables of a metastore (Hive, Glue) to Iceberg tables over the same files.
 
-    Args:
-        target: where the Iceberg tables go (``migrate`` mode: the same metastore).
-        io_properties: FileIO properties for listing and reading the source files (s3.* …);
-            the target catalog's properties are used when None.
-        threads: parallel footer reads and listings.
-        Other arguments: see `CatalogMigration`.
+    Args: see `ExternalTablePlanning` (the planning half, whose constructor this one is).
     """
 
     def discover_tables(self, selectors: Sequence[str] = ("*.*",)) -> list[TableIdentifier]:

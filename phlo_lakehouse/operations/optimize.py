@@ -50,7 +50,7 @@ from phlo_lakehouse.operations.rewrite import rewrite_group
 from phlo_lakehouse.operations.rewrite_options import (
     DEFAULT_MAX_COMMITS,
     RewriteOptions,
-    check_size_band,
+    SizeBand,
     output_spec_id,
 )
 from phlo_lakehouse.operations.selection import (
@@ -61,7 +61,6 @@ from phlo_lakehouse.operations.selection import (
     resolve_sort_keys,
 )
 from phlo_lakehouse.operations.stitch import STITCH_MODES, plan_stitch, stitch_group, stitch_mode
-from phlo_lakehouse.units import FILE_SIZES, GROUP_SIZES, parse_size
 
 if TYPE_CHECKING:
     from phlo_lakehouse.table import LakehouseTable
@@ -69,7 +68,7 @@ if TYPE_CHECKING:
 STRATEGIES = ("binpack", "sort", "zorder")
 
 
-class OptimizeOperation(TableOperation):
+class OptimizeOperation(SizeBand, TableOperation):
     """Compact a table's data files.
 
     Args:
@@ -140,23 +139,18 @@ class OptimizeOperation(TableOperation):
             raise InvalidInput("zorder_by needs strategy='zorder'", hint="set strategy='zorder'")
         if sort_by and strategy != "sort":
             raise InvalidInput("sort_by needs strategy='sort'", hint="set strategy='sort'")
-        check_size_band(min_input_files, min_file_size_ratio, max_file_size_ratio)
+        self.set_size_band(
+            target_file_size,
+            min_input_files,
+            min_file_size_ratio,
+            max_file_size_ratio,
+            max_file_group_size,
+        )
         if not 0 < delete_ratio_threshold <= 1:
             raise InvalidInput("delete_ratio_threshold must be in (0, 1]", hint="default 0.3")
         self.strategy = strategy
         self.sort_keys = [parse_sort_spec(s) for s in (sort_by or [])]
         self.zorder_by = list(zorder_by or [])
-        self.target_file_size = (
-            parse_size(target_file_size, name="target_file_size", within=FILE_SIZES)
-            if target_file_size is not None
-            else None
-        )
-        self.min_input_files = min_input_files
-        self.min_ratio = min_file_size_ratio
-        self.max_ratio = max_file_size_ratio
-        self.max_group_bytes = parse_size(
-            max_file_group_size, name="max_file_group_size", within=GROUP_SIZES
-        )
         self.partition_filter = partition_filter
         self._filter_expr = parse_filter(partition_filter) if partition_filter else None
         self.rewrite_all = rewrite_all

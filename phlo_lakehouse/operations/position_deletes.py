@@ -58,16 +58,15 @@ from phlo_lakehouse.operations.position_delete_files import (
 from phlo_lakehouse.operations.rewrite_options import (
     DEFAULT_MAX_COMMITS,
     RewriteOptions,
-    check_size_band,
+    SizeBand,
 )
 from phlo_lakehouse.operations.selection import file_filter, parse_filter
-from phlo_lakehouse.units import FILE_SIZES, GROUP_SIZES, parse_size
 
 if TYPE_CHECKING:
     from phlo_lakehouse.table import LakehouseTable
 
 
-class RewritePositionDeletesOperation(TableOperation):
+class RewritePositionDeletesOperation(SizeBand, TableOperation):
     """Compact position delete files per partition; drop dangling ones (Spark's
     ``rewrite_position_delete_files``).
 
@@ -114,23 +113,18 @@ class RewritePositionDeletesOperation(TableOperation):
         rewrite_job_order: str = "none",
         max_concurrent_groups: int | None = None,
     ) -> None:
-        check_size_band(min_input_files, min_file_size_ratio, max_file_size_ratio)
+        self.set_size_band(
+            target_file_size,
+            min_input_files,
+            min_file_size_ratio,
+            max_file_size_ratio,
+            max_file_group_size,
+        )
         if delete_granularity is not None and delete_granularity not in GRANULARITIES:
             raise InvalidInput(
                 f"delete_granularity={delete_granularity!r} is not supported",
                 hint="use file or partition",
             )
-        self.target_file_size = (
-            parse_size(target_file_size, name="target_file_size", within=FILE_SIZES)
-            if target_file_size is not None
-            else None
-        )
-        self.min_input_files = min_input_files
-        self.min_ratio = min_file_size_ratio
-        self.max_ratio = max_file_size_ratio
-        self.max_group_bytes = parse_size(
-            max_file_group_size, name="max_file_group_size", within=GROUP_SIZES
-        )
         self.rewrite_all = bool(rewrite_all)
         self.partition_filter = partition_filter
         self._filter_expr = parse_filter(partition_filter) if partition_filter else None

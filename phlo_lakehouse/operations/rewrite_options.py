@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from phlo_lakehouse.errors import InvalidInput
+from phlo_lakehouse.units import FILE_SIZES, GROUP_SIZES, parse_size
 
 T = TypeVar("T")
 JOB_ORDERS = ("none", "bytes-asc", "bytes-desc", "files-asc", "files-desc")
@@ -135,6 +136,44 @@ def check_size_band(min_input_files: int, min_ratio: float, max_ratio: float) ->
         raise InvalidInput(
             "size ratios must satisfy 0 < min_file_size_ratio < 1 < max_file_size_ratio",
             hint="the defaults are 0.75 and 1.8",
+        )
+
+
+class SizeBand:
+    """The size-based rewrite settings (`check_size_band`) that compaction and position-delete
+    rewrites keep as attributes: ``target_file_size`` (None: the table's), ``min_input_files``,
+    ``min_ratio``/``max_ratio`` of the target, ``max_group_bytes``."""
+
+    target_file_size: int | None
+    min_input_files: int
+    min_ratio: float
+    max_ratio: float
+    max_group_bytes: int
+
+    def set_size_band(
+        self,
+        target_file_size: int | str | None,
+        min_input_files: int,
+        min_file_size_ratio: float,
+        max_file_size_ratio: float,
+        max_file_group_size: int | str,
+    ) -> None:
+        """Validate and keep the settings (sizes as bytes or text such as "128MB").
+
+        Raises:
+            InvalidInput: a value out of range.
+        """
+        check_size_band(min_input_files, min_file_size_ratio, max_file_size_ratio)
+        self.target_file_size = (
+            parse_size(target_file_size, name="target_file_size", within=FILE_SIZES)
+            if target_file_size is not None
+            else None
+        )
+        self.min_input_files = min_input_files
+        self.min_ratio = min_file_size_ratio
+        self.max_ratio = max_file_size_ratio
+        self.max_group_bytes = parse_size(
+            max_file_group_size, name="max_file_group_size", within=GROUP_SIZES
         )
 
 
