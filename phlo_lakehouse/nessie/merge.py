@@ -95,22 +95,16 @@ class NessieMerge(NessieDiff):
                 hint="both sides changed these tables since their common ancestor; "
                 "merge(dry_run=True) lists them — resolve on the source branch and merge again",
             )
-        deleted = False
-        if applied and delete_source and source.kind == "BRANCH":
-            self.delete(source.name)
-            deleted = True
-        return MergeResult(
-            source=source.name,
-            target=target.name,
-            source_hash=source.hash,
-            target_hash_before=target.hash,
-            target_hash_after=(response.get("resultantTargetHash") if applied else target.hash),
+        return self._merged(
+            source,
+            target,
+            applied=applied,
+            dry_run=dry_run,
+            delete_source=delete_source,
+            target_hash_after=response.get("resultantTargetHash"),
             common_ancestor=response.get("commonAncestor"),
             keys=keys,
             conflicts=conflicts,
-            dry_run=bool(dry_run),
-            applied=applied,
-            source_deleted=deleted,
         )
 
     def _merge_onto_empty(
@@ -123,6 +117,34 @@ class NessieMerge(NessieDiff):
         if not dry_run:
             self.assign(target.name, source.name, hash=source.hash, expected_hash=target.hash)
             applied = True
+        return self._merged(
+            source,
+            target,
+            applied=applied,
+            dry_run=dry_run,
+            delete_source=delete_source,
+            target_hash_after=source.hash,
+            common_ancestor=NO_ANCESTOR_HASH,
+            keys=keys,
+            conflicts=(),
+        )
+
+    def _merged(
+        self,
+        source: NessieRef,
+        target: NessieRef,
+        *,
+        applied: bool,
+        dry_run: bool,
+        delete_source: bool,
+        target_hash_after: str | None,
+        common_ancestor: str | None,
+        keys: tuple[str, ...],
+        conflicts: tuple[str, ...],
+    ) -> MergeResult:
+        """The result of a merge of ``source`` onto ``target``, deleting the source branch
+        first when asked and the merge was applied (``target_hash_after``: the target's head
+        when applied)."""
         deleted = False
         if applied and delete_source and source.kind == "BRANCH":
             self.delete(source.name)
@@ -132,10 +154,10 @@ class NessieMerge(NessieDiff):
             target=target.name,
             source_hash=source.hash,
             target_hash_before=target.hash,
-            target_hash_after=source.hash if applied else target.hash,
-            common_ancestor=NO_ANCESTOR_HASH,
+            target_hash_after=target_hash_after if applied else target.hash,
+            common_ancestor=common_ancestor,
             keys=keys,
-            conflicts=(),
+            conflicts=conflicts,
             dry_run=bool(dry_run),
             applied=applied,
             source_deleted=deleted,
