@@ -1,26 +1,68 @@
 """The error hierarchy: every failure a user can act on is a `LakehouseError` with a hint.
 
+A hint that names an argument says it the way the caller sets it: an `Arg` in a `Phrase` is
+spelled ``force=True`` for Python callers, ``--force`` on the command line and
+``vacuum.force: true`` in Dagster run config. The surface is the one active (`speaking`) when
+the error is raised; Python is the default.
+
 Example:
     >>> from phlo_lakehouse.errors import InvalidDuration
     >>> str(InvalidDuration("'5x' is not a duration", hint="use 36h, 5d or P5D"))
     "'5x' is not a duration (hint: use 36h, 5d or P5D)"
+    >>> from phlo_lakehouse.vocabulary import SURFACES, Arg, speaking
+    >>> hint = Phrase("pass {} to delete them", Arg("force", True, group="vacuum"))
+    >>> for surface in SURFACES:
+    ...     print(hint.render(surface))
+    pass force=True to delete them
+    pass --force to delete them
+    pass vacuum.force: true to delete them
+    >>> with speaking("cli"):
+    ...     str(InvalidInput("too young", hint=hint))
+    'too young (hint: pass --force to delete them)'
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+from phlo_lakehouse.vocabulary import Phrase, current_surface
+
+
+def _render(text: str | Phrase | None, surface: str) -> str | None:
+    return text.render(surface) if isinstance(text, Phrase) else text
+
+
+def _one_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
 
 class LakehouseError(Exception):
-    """Error when a lakehouse action cannot proceed; carries a one-line message and a hint."""
+    """Error when a lakehouse action cannot proceed; carries a one-line message and a hint.
+
+    ``message`` and ``hint`` are strings or `Phrase`s; the attributes read them in the surface
+    active when the error was raised (`speaking`), `spelled_for` in any other.
+    """
 
     #: Exit code the CLI uses for this class of error.
     exit_code: int = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message.strip().splitlines()[0] if message.strip() else message
-        self.hint = hint
+    def __init__(self, message: str | Phrase, hint: str | Phrase | None = None) -> None:
+        self.surface = current_surface()
+        self._message = message
+        self._hint = hint
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return _one_line(_render(self._message, self.surface) or "")
+
+    @property
+    def hint(self) -> str | None:
+        return _render(self._hint, self.surface)
+
+    def spelled_for(self, surface: str) -> tuple[str, str | None]:
+        """The message and hint as a caller on ``surface`` reads them."""
+        return _one_line(_render(self._message, surface) or ""), _render(self._hint, surface)
 
     def __str__(self) -> str:
         if self.hint:
@@ -105,7 +147,9 @@ class TableMetadataMissing(LakehouseError):
         path: the missing file, as storage reported it (None when it did not say).
     """
 
-    def __init__(self, message: str, hint: str | None = None, *, path: str | None = None) -> None:
+    def __init__(
+        self, message: str | Phrase, hint: str | Phrase | None = None, *, path: str | None = None
+    ) -> None:
         super().__init__(message, hint)
         self.path = path
 
@@ -168,7 +212,9 @@ class AuditFailed(OperationFailed):
         result: the run's `WapResult` (which audits failed, whether the branch was kept).
     """
 
-    def __init__(self, message: str, hint: str | None = None, *, result: Any) -> None:
+    def __init__(
+        self, message: str | Phrase, hint: str | Phrase | None = None, *, result: Any
+    ) -> None:
         super().__init__(message, hint)
         self.result = result
 
@@ -190,7 +236,7 @@ class ValidationFailed(OperationFailed):
         report: the `ValidationReport` with every check.
     """
 
-    def __init__(self, report: _ValidationReport, hint: str | None = None) -> None:
+    def __init__(self, report: _ValidationReport, hint: str | Phrase | None = None) -> None:
         super().__init__(
             f"validation of {report.target} against {report.source} failed: "
             + "; ".join(report.differences()),
@@ -199,6 +245,7 @@ class ValidationFailed(OperationFailed):
             "differences, fix the source and re-run",
         )
         self.report = report
+
 
 __all__ = [
     "AccessDenied",

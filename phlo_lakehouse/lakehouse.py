@@ -20,12 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.catalogs import build_catalog, catalog_errors, load_table
 from phlo_lakehouse.config import CatalogSettings
-from phlo_lakehouse.errors import (
-    InvalidConfig,
-    NamespaceNotFound,
-    RefNotFound,
-    TableNotFound,
-)
+from phlo_lakehouse.errors import InvalidConfig, NamespaceNotFound, RefNotFound, TableNotFound
 from phlo_lakehouse.identifiers import (
     TableIdentifier,
     TableSelector,
@@ -35,6 +30,7 @@ from phlo_lakehouse.identifiers import (
     validate_ref_name,
 )
 from phlo_lakehouse.table import MAIN, LakehouseTable
+from phlo_lakehouse.vocabulary import Phrase, Words
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -318,7 +314,13 @@ class IcebergLakehouse(Lakehouse):
             known = ", ".join(sorted(table.metadata.refs)) or "none"
             raise RefNotFound(
                 f"table {ident} has no branch or tag {ref_name!r} (refs: {known})",
-                hint="create it with SnapshotManager.create_branch/create_tag or pick a listed ref",
+                hint=Phrase(
+                    "create it with {} or pick a listed one",
+                    Words(
+                        "SnapshotManager.create_branch/create_tag",
+                        "`snapshots branch TABLE NAME` or `snapshots tag TABLE NAME`",
+                    ),
+                ),
             )
         return handle
 

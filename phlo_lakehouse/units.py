@@ -153,6 +153,20 @@ def parse_size(value: str | int, *, name: str = "size", within: SizeRange | None
     return size
 
 
+def format_duration(value: timedelta) -> str:
+    """A duration as the CLI takes it: whole days, hours, minutes or seconds.
+
+    Example:
+        >>> format_duration(timedelta(hours=36)), format_duration(timedelta(days=3))
+        ('36h', '3d')
+    """
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 def format_size(num_bytes: int | float) -> str:
     """Render bytes for people: 134217728 -> "128.0 MiB".
 

@@ -34,6 +34,7 @@ import click
 
 from phlo_lakehouse.cli.library_logs import quiet_library_logs
 from phlo_lakehouse.errors import LakehouseError
+from phlo_lakehouse.vocabulary import speaking
 
 if TYPE_CHECKING:
     from phlo_lakehouse.config import CatalogSettings
@@ -258,7 +259,8 @@ class LakehouseCommand(click.Command):
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
-            return super().make_context(*args, **kwargs)
+            with speaking("cli"):
+                return super().make_context(*args, **kwargs)
         except click.UsageError as error:
             raise _one_line_usage(error) from error
 
@@ -271,7 +273,7 @@ def _reporting_errors(invoke: Callable[[click.Context], Any], ctx: click.Context
     without ``--debug``, libraries that log tracebacks themselves (thrift) are silenced."""
     state = ctx.find_object(CliState)
     try:
-        with quiet_library_logs(not (state is not None and state.debug)):
+        with speaking("cli"), quiet_library_logs(not (state is not None and state.debug)):
             return invoke(ctx)
     except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
         raise
@@ -307,7 +309,8 @@ class LakehouseGroup(click.Group):
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
-            return super().make_context(*args, **kwargs)
+            with speaking("cli"):
+                return super().make_context(*args, **kwargs)
         except click.UsageError as error:
             raise _one_line_usage(error) from error
 
@@ -335,7 +338,7 @@ def report_error(error: BaseException, ctx: click.Context | None = None) -> None
     if state is not None and state.debug:
         traceback.print_exception(error, file=sys.stderr)
     if isinstance(error, LakehouseError):
-        message, hint, code = error.message, error.hint, error.exit_code
+        (message, hint), code = error.spelled_for("cli"), error.exit_code
     else:
         text = str(error).strip().splitlines()
         message = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

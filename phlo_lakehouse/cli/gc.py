@@ -31,7 +31,7 @@ from phlo_lakehouse.cli.apply import (
 )
 from phlo_lakehouse.cli.command import LakehouseGroup, current_state
 from phlo_lakehouse.cli.output import emit_json, indent, render_pairs
-from phlo_lakehouse.cli.params import DURATION, PREFIX_MISMATCH_OPTION, BadValue, format_duration
+from phlo_lakehouse.cli.params import DURATION, PREFIX_MISMATCH_OPTION, BadValue
 from phlo_lakehouse.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -135,15 +135,9 @@ def gc(
     if ctx.invoked_subcommand is not None:
         return
     from phlo_lakehouse.gc.operation import NessieGCOperation
-    from phlo_lakehouse.gc.settings import MIN_OLDER_THAN
+    from phlo_lakehouse.gc.settings import GCSettings
 
-    if older_than < MIN_OLDER_THAN and not force:
-        raise InvalidInput(
-            f"--older-than {format_duration(older_than)} is under 24 hours: files of commits "
-            "still in flight would look unreferenced and be deleted",
-            hint="use --older-than 24h or more (default 3d); pass --force only when no writer "
-            "is active on the catalog",
-        )
+    GCSettings(older_than=older_than, force=force, prefix_mismatch=prefix_mismatch)
     if defer is not None and confirmation.dry_run:
         raise InvalidInput(
             "--defer and --dry-run exclude each other",

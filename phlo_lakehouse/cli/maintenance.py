@@ -21,7 +21,7 @@ import click
 
 from phlo_lakehouse.cli.apply import Confirmation, ProgressUnit, confirmed, run_operation
 from phlo_lakehouse.cli.command import LakehouseCommand, LakehouseGroup, current_state
-from phlo_lakehouse.cli.params import DURATION, FILE_SIZE, PREFIX_MISMATCH_OPTION, format_duration
+from phlo_lakehouse.cli.params import DURATION, FILE_SIZE, PREFIX_MISMATCH_OPTION
 from phlo_lakehouse.cli.rewrite_flags import rewrite_option_flags
 from phlo_lakehouse.cli.table_args import with_table
 from phlo_lakehouse.errors import InvalidInput
@@ -219,15 +219,8 @@ def vacuum(
 
     Example: phlo-lakehouse vacuum demo.events --older-than 3d --yes
     """
-    from phlo_lakehouse.operations.vacuum import MIN_OLDER_THAN, VacuumOperation
+    from phlo_lakehouse.operations.vacuum import VacuumOperation
 
-    if older_than < MIN_OLDER_THAN and not force:
-        raise InvalidInput(
-            f"--older-than {format_duration(older_than)} is under 24 hours: files of writes "
-            "that have not committed yet would look like orphans and be deleted",
-            hint="use --older-than 24h or more (default 3d); pass --force only when no writer "
-            "is active on the table",
-        )
     operation = VacuumOperation(
         older_than, force=force, location=location, prefix_mismatch=prefix_mismatch
     )

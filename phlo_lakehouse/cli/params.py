@@ -28,8 +28,8 @@ class BadValue(click.BadParameter):
     """A rejected option or argument value, carrying the library error's hint."""
 
     def __init__(self, error: InvalidInput, ctx: click.Context | None, param: Any) -> None:
-        super().__init__(error.message, ctx=ctx, param=param)
-        self.hint = error.hint
+        message, self.hint = error.spelled_for("cli")
+        super().__init__(message, ctx=ctx, param=param)
 
     def format_message(self) -> str:
         return self.message
@@ -132,20 +132,6 @@ class PairParam(click.ParamType):
 
 
 _PAIR_EXAMPLES = {":": "country:string", "=": "kind=event_kind"}
-
-
-def format_duration(value: timedelta) -> str:
-    """A duration as the CLI takes it: whole days, hours, minutes or seconds.
-
-    Example:
-        >>> format_duration(timedelta(hours=36)), format_duration(timedelta(days=3))
-        ('36h', '3d')
-    """
-    seconds = value.total_seconds()
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
 
 
 #: ``--prefix-mismatch``, as vacuum and gc take it.

@@ -38,6 +38,7 @@ from phlo_lakehouse.dagster.factories import (
 from phlo_lakehouse.dagster.resources import LakehouseResource
 from phlo_lakehouse.dagster.sensors import MaintenanceTriggers, auto_maintenance_sensor
 from phlo_lakehouse.dagster.translator import LakehouseTranslator
+from phlo_lakehouse.vocabulary import speaking
 
 
 def _attribute(schema: dict[str, Any], description: str, examples: list[Any]) -> dg.Resolver:
@@ -226,7 +227,8 @@ class LakehouseMaintenanceComponent(dg.Component, dg.Resolvable):
         return _with_timezones(super().get_model_cls())
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        return self.definitions()
+        with speaking("dagster"):  # a bad setting reads as its YAML key
+            return self.definitions()
 
     def definitions(self, *, translator: LakehouseTranslator | None = None) -> dg.Definitions:
         """The component's definitions, with ``translator`` mapping tables to the asset keys

@@ -23,6 +23,7 @@ import dagster as dg
 from phlo_lakehouse.dagster.observations import describe, figure_metadata, sized
 from phlo_lakehouse.dagster.ops import DRY_RUN_TAG
 from phlo_lakehouse.dagster.resources import PRINCIPAL_TAG, LakehouseResource
+from phlo_lakehouse.dagster.run_config_terms import in_run_config_terms
 from phlo_lakehouse.dagster.translator import LakehouseTranslator
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.units import format_size
@@ -121,6 +122,7 @@ def build_gc_job(
         description="Nessie GC: delete the files no live commit of any reference needs.",
         tags={"dagster/kind/iceberg": "", "dagster/kind/nessie": ""},
     )
+    @in_run_config_terms
     def _gc(context: dg.OpExecutionContext) -> dg.Output:
         from phlo_lakehouse.gc.operation import NessieGCOperation
 

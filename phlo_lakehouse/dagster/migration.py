@@ -38,6 +38,7 @@ from pydantic import Field
 
 from phlo_lakehouse.dagster.ops import mapping_key
 from phlo_lakehouse.dagster.resources import PRINCIPAL_TAG, LakehouseResource
+from phlo_lakehouse.dagster.run_config_terms import in_run_config_terms
 from phlo_lakehouse.dagster.translator import LakehouseTranslator
 from phlo_lakehouse.errors import InvalidInput, LakehouseError
 from phlo_lakehouse.identifiers import TableSelector
@@ -225,6 +226,7 @@ def _select_op(
         required_resource_keys=keys,
         description="Discover the source tables at run time; one item per table.",
     )
+    @in_run_config_terms
     def _select(context: dg.OpExecutionContext):
         options = dict(context.op_config)
         migration = build_migration(
@@ -261,6 +263,7 @@ def _migrate_op(
         description="Migrate one table (through the executor's hooks) or preview it.",
         tags={"kind": "iceberg"},
     )
+    @in_run_config_terms
     def _migrate(context: dg.OpExecutionContext, item: dict) -> dg.Output:
         options = item["options"]
         target: LakehouseResource = getattr(context.resources, target_key)
@@ -308,6 +311,7 @@ def _summary_op(name: str, io_key: str) -> dg.OpDefinition:
         ins={"results": dg.In(list)},
         out=dg.Out(dict, io_manager_key=io_key),
     )
+    @in_run_config_terms
     def _summary(context: dg.OpExecutionContext, results: list) -> dg.Output:
         ordered = sorted(results, key=lambda r: r["source"])
         counts = {

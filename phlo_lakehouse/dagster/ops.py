@@ -20,6 +20,7 @@ from phlo_lakehouse.dagster.observations import (
 )
 from phlo_lakehouse.dagster.resources import PRINCIPAL_TAG, LakehouseResource
 from phlo_lakehouse.dagster.run_config import selection_schema
+from phlo_lakehouse.dagster.run_config_terms import in_run_config_terms
 from phlo_lakehouse.dagster.translator import LakehouseTranslator
 from phlo_lakehouse.operations.base import OperationResult, TableOperation
 
@@ -68,6 +69,7 @@ def build_select_op(
         required_resource_keys={resource_key},
         description="Resolve the table selection at run time and fan out one item per table.",
     )
+    @in_run_config_terms
     def _select(context: dg.OpExecutionContext):
         lakehouse: LakehouseResource = getattr(context.resources, resource_key)
         config = context.op_config
@@ -127,6 +129,7 @@ def build_table_op(
         description=f"Run {kind} on one table through the lakehouse executor.",
         tags={"dagster/kind/iceberg": ""},
     )
+    @in_run_config_terms
     def _run(context: dg.OpExecutionContext, item: dict) -> dg.Output:
         lakehouse: LakehouseResource = getattr(context.resources, resource_key)
         table = item["table"]

@@ -48,8 +48,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.engines.sql import (
+    LOCAL_ENGINE,
     LOCAL_HINT,
     _option_text,
+    or_local_engine,
     quote_column,
     quote_identifier,
     spark_filter,
@@ -58,6 +60,8 @@ from phlo_lakehouse.engines.sql import (
     sql_timestamp,
 )
 from phlo_lakehouse.errors import InvalidInput
+from phlo_lakehouse.units import format_duration
+from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from phlo_lakehouse.operations.base import OperationPlan, TableOperation
@@ -129,38 +133,55 @@ def check_mappable(operation: TableOperation) -> None:
     if unknown:
         raise InvalidInput(
             f"{kind} option(s) {', '.join(unknown)} have no Spark procedure mapping",
-            hint=f"map them in phlo_lakehouse.engines.mapping, or {LOCAL_HINT}",
+            hint=or_local_engine("map them in phlo_lakehouse.engines.mapping"),
         )
     if isinstance(operation, OptimizeOperation) and operation.only_files is not None:
         raise InvalidInput(
             "optimize files= (a subset of data files) cannot be expressed in Spark's "
             "rewrite_data_files, which selects and groups files itself",
-            hint="drop files= (with partial_progress Spark commits file groups on its own), "
-            f"or {LOCAL_HINT}",
+            hint=or_local_engine(
+                "drop {} (with {} Spark commits file groups on its own)",
+                Arg("files", group="optimize"),
+                Arg("partial_progress", True, group="optimize"),
+            ),
         )
     if isinstance(operation, OptimizeOperation) and operation.stitch == "always":
         raise InvalidInput(
-            "optimize stitch='always' cannot be expressed: Spark's rewrite_data_files always "
-            "decodes and re-encodes rows",
-            hint=f"use stitch='auto' or 'never', or {LOCAL_HINT}",
+            Phrase(
+                "optimize {} cannot be expressed: Spark's rewrite_data_files always "
+                "decodes and re-encodes rows",
+                Arg("stitch", "always", group="optimize"),
+            ),
+            hint=or_local_engine(
+                "use {} or {}",
+                Arg("stitch", "auto", group="optimize"),
+                Arg("stitch", "never", group="optimize"),
+            ),
         )
     if isinstance(operation, ExpireSnapshotsOperation) and not operation.delete_files:
         raise InvalidInput(
-            "expire delete_files=False cannot be expressed: Spark's expire_snapshots always "
-            "deletes the files only expired snapshots reference",
-            hint=f"on Nessie let Nessie GC delete files, i.e. {LOCAL_HINT}",
+            Phrase(
+                "expire {} cannot be expressed: Spark's expire_snapshots always "
+                "deletes the files only expired snapshots reference",
+                Arg("delete_files", False, group="expire", flag="--keep-files"),
+            ),
+            hint=Phrase("on Nessie let Nessie GC delete files, i.e. {}", LOCAL_HINT),
         )
     if isinstance(operation, ExpireSnapshotsOperation) and operation.now is not None:
         raise InvalidInput(
             "expire now= cannot be expressed: Spark's expire_snapshots measures snapshot and ref "
             "ages from its own clock",
-            hint=f"omit now=, or {LOCAL_HINT}",
+            hint=or_local_engine("omit now="),
         )
     if isinstance(operation, VacuumOperation) and operation.older_than < ORPHAN_MIN_AGE:
         raise InvalidInput(
-            f"vacuum older_than={operation.older_than} cannot be expressed: Spark's "
-            "remove_orphan_files refuses cutoffs less than 24 hours old (force=True is ours)",
-            hint=f"use older_than of 24h or more, or {LOCAL_HINT}",
+            Phrase(
+                "vacuum {} cannot be expressed: Spark's remove_orphan_files refuses cutoffs "
+                "less than 24 hours old ({} is ours)",
+                Arg("older_than", format_duration(operation.older_than), group="vacuum"),
+                Arg("force", True, group="vacuum"),
+            ),
+            hint=or_local_engine("use {} or more", Arg("older_than", "24h", group="vacuum")),
         )
 
 
@@ -185,7 +206,7 @@ def procedure_call(
     if kind in ("optimize", "rewrite_manifests") and not table.nessie and table.ref != "main":
         raise InvalidInput(
             f"Spark's {PROCEDURES[kind]} only rewrites a table's main branch, not {table.ref!r}",
-            hint=f"{LOCAL_HINT} for table branches",
+            hint=Phrase("run it on the local engine ({}) for table branches", LOCAL_ENGINE),
         )
     # Every check runs before the "nothing to do" answer: an option Spark cannot express fails
     # whatever the table's state, not only once there is work.
@@ -246,8 +267,10 @@ def orphan_files_call(
         raise InvalidInput(
             f"the vacuum cutoff {cutoff.isoformat()} is less than 24 hours before now: Spark's "
             "remove_orphan_files refuses it",
-            hint=f"use older_than of 24h or more (and now= no later than the present), or "
-            f"{LOCAL_HINT}",
+            hint=or_local_engine(
+                "use {} or more (and now= no later than the present)",
+                Arg("older_than", "24h", group="vacuum"),
+            ),
         )
     arguments = {
         "table": sql_string(".".join(map(quote_identifier, table.identifier.as_tuple()))),
@@ -328,10 +351,15 @@ def _check_manifest_target(operation: Any, table: LakehouseTable) -> None:
     configured = int(table.table.properties.get(MANIFEST_TARGET_PROPERTY, DEFAULT_MANIFEST_TARGET))
     if operation.target != configured:
         raise InvalidInput(
-            f"rewrite_manifests target_manifest_size={operation.target} cannot be expressed: "
-            f"Spark's rewrite_manifests uses the table property {MANIFEST_TARGET_PROPERTY} "
-            f"({configured})",
-            hint=f"set the table property instead, omit target_manifest_size, or {LOCAL_HINT}",
+            Phrase(
+                "rewrite_manifests {} cannot be expressed: Spark's rewrite_manifests uses the "
+                f"table property {MANIFEST_TARGET_PROPERTY} ({configured})",
+                Arg("target_manifest_size", operation.target, group="rewrite_manifests"),
+            ),
+            hint=or_local_engine(
+                "set the table property instead, omit {}",
+                Arg("target_manifest_size", group="rewrite_manifests"),
+            ),
         )
 
 

@@ -14,12 +14,20 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
+from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     pass
 
 #: The hint of every error about something Spark SQL cannot express.
-LOCAL_HINT = "run it on the local engine (engine='local')"
+#: The engine choice every "Spark cannot express this" hint ends with.
+LOCAL_ENGINE = Arg("engine", "local")
+LOCAL_HINT = Phrase("run it on the local engine ({})", LOCAL_ENGINE)
+
+
+def or_local_engine(template: str, *args: Arg) -> Phrase:
+    """A hint: ``template`` (its ``{}`` slots filled by ``args``), or the local engine."""
+    return Phrase(template + ", or run it on the local engine ({})", *args, LOCAL_ENGINE)
 
 
 def quote_identifier(name: str) -> str:

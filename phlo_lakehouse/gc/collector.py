@@ -41,6 +41,7 @@ from phlo_lakehouse.gc.mark import LiveSetBuilder
 from phlo_lakehouse.gc.settings import FIGURE_KEYS, SHOWN_CANDIDATES, GCSettings
 from phlo_lakehouse.gc.store import LiveSetStore
 from phlo_lakehouse.gc.sweep import delete_in_batches, list_bases, sweep_roots
+from phlo_lakehouse.operations.orphans import prefix_mismatch_hint
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from phlo_lakehouse.lakehouse import IcebergLakehouse
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class GCPlan:
@@ -250,8 +252,7 @@ class NessieGC:
         raise OperationFailed(
             f"{count} listed file(s) match live files by path only (scheme or bucket "
             f"differ){example}; nothing was deleted",
-            hint='pass prefix_mismatch="ignore" (--prefix-mismatch ignore) to keep them or '
-            '"delete" to treat them as unreferenced',
+            hint=prefix_mismatch_hint(None, "unreferenced"),
         )
 
     # -- execute -------------------------------------------------------------------------------

@@ -15,11 +15,10 @@ from typing import Any
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.gc.cutoff import CutoffRules, compile_ref_regex
 from phlo_lakehouse.gc.mark import READ_THREADS
+from phlo_lakehouse.operations.orphans import check_grace, check_prefix_mismatch
 from phlo_lakehouse.units import parse_duration
 
 DEFAULT_OLDER_THAN = "3d"
-MIN_OLDER_THAN = timedelta(hours=24)
-PREFIX_MISMATCH_MODES = ("error", "ignore", "delete")
 #: Candidate paths a plan's details list (all of them are in the candidates file).
 SHOWN_CANDIDATES = 1000
 FIGURE_KEYS = (
@@ -82,20 +81,8 @@ class GCSettings:
         object.__setattr__(self, "cutoffs", cutoffs)
         compile_ref_regex(self.ref_regex)
         CutoffRules.parse(cutoffs, reference_time=datetime.now(UTC), name="cutoffs")
-        grace = parse_duration(self.older_than, name="older_than")
-        if grace < MIN_OLDER_THAN and not self.force:
-            raise InvalidInput(
-                f"older_than={self.older_than!r} is under 24 hours: files of commits still in "
-                "flight would look unreferenced and be deleted",
-                hint="use older_than of 24h or more (default 3d); pass force=True only when no "
-                "writer is active on the catalog",
-            )
-        if self.prefix_mismatch not in PREFIX_MISMATCH_MODES:
-            raise InvalidInput(
-                f"prefix_mismatch={self.prefix_mismatch!r} is not one of "
-                f"{', '.join(PREFIX_MISMATCH_MODES)}",
-                hint='"error" stops, "ignore" keeps such files, "delete" deletes them',
-            )
+        check_grace(self.older_than, force=self.force, writer="commits still in flight", group=None)
+        check_prefix_mismatch(self.prefix_mismatch, group=None)
         if self.now is not None and not isinstance(self.now, datetime):
             raise InvalidInput(f"now={self.now!r} is not a datetime", hint="pass a datetime")
         if self.now is not None and self.now.tzinfo is None:

@@ -42,6 +42,7 @@ from phlo_lakehouse.operations.base import (
     OperationPlan,
     OperationResult,
 )
+from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -156,7 +157,9 @@ class CatalogMigration(ABC):
                 f"table suffix {suffix!r} is not valid", hint="use letters, digits and _"
             )
         if sample_files < 0:
-            raise InvalidInput("sample_files must be 0 or more", hint="e.g. sample_files=3")
+            raise InvalidInput(
+                "sample_files must be 0 or more", hint=Phrase("e.g. {}", Arg("sample_files", 3))
+            )
         self.target = target
         self.mode = mode
         self.namespace = namespace

@@ -41,6 +41,7 @@ from phlo_lakehouse.migration.metastore import (
     iceberg_schema_and_spec,
 )
 from phlo_lakehouse.operations.base import OperationPlan
+from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -78,7 +79,10 @@ class ExternalTablePlanning(CatalogMigration):
         if self.mode == "migrate" and (self.namespace or self.suffix):
             raise InvalidInput(
                 "migrate mode keeps the source's name: namespace and suffix do not apply",
-                hint="use mode='snapshot' to create the Iceberg table under another name",
+                hint=Phrase(
+                    "use {} to create the Iceberg table under another name",
+                    Arg("mode", "snapshot"),
+                ),
             )
 
     @abstractmethod
@@ -124,7 +128,12 @@ class ExternalTablePlanning(CatalogMigration):
         if self._same_catalog() and target == ident:
             raise InvalidInput(
                 f"a snapshot of {ident} in the same catalog needs another name",
-                hint="set suffix (e.g. '_iceberg') or namespace, or use mode='migrate'",
+                hint=Phrase(
+                    "set {} or {}, or use {}",
+                    Arg("suffix", "_iceberg"),
+                    Arg("namespace"),
+                    Arg("mode", "migrate"),
+                ),
             )
         catalog = self.target.catalog()
         existing = load_iceberg_table(catalog, target)

@@ -29,6 +29,7 @@ from phlo_lakehouse.identifiers import TableIdentifier
 from phlo_lakehouse.migration.datafiles import SourcePartition
 from phlo_lakehouse.migration.external import ExternalTableMigration
 from phlo_lakehouse.migration.metastore import BACKUP_OF_PARAMETER, ExternalTable, storage_format
+from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from phlo_lakehouse.lakehouse import IcebergLakehouse
@@ -78,7 +79,10 @@ class GlueMigration(ExternalTableMigration):
             raise InvalidConfig(
                 "migrate mode replaces Glue tables in place: the target must be the Glue "
                 f"catalog the tables are in, not the {target.settings.describe()}",
-                hint="use mode='snapshot' to create the Iceberg tables in another catalog",
+                hint=Phrase(
+                    "use {} to create the Iceberg tables in another catalog",
+                    Arg("mode", "snapshot"),
+                ),
             )
         self._glue: Any = None
 

@@ -33,6 +33,7 @@ from phlo_lakehouse.identifiers import TableIdentifier
 from phlo_lakehouse.migration.datafiles import SourcePartition
 from phlo_lakehouse.migration.external import ExternalTableMigration
 from phlo_lakehouse.migration.metastore import BACKUP_OF_PARAMETER, ExternalTable, storage_format
+from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from hive_metastore.ThriftHiveMetastore import Client
@@ -74,7 +75,10 @@ class HiveMigration(ExternalTableMigration):
             raise InvalidConfig(
                 f"migrate mode replaces Hive tables in place: the target must be the Hive "
                 f"catalog at {metastore_uri}, not the {target.settings.describe()}",
-                hint="use mode='snapshot' to create the Iceberg tables in another catalog",
+                hint=Phrase(
+                    "use {} to create the Iceberg tables in another catalog",
+                    Arg("mode", "snapshot"),
+                ),
             )
 
     def _same_catalog(self) -> bool:

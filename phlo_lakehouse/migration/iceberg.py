@@ -36,6 +36,7 @@ from phlo_lakehouse.identifiers import (
 )
 from phlo_lakehouse.migration.base import CatalogMigration, load_iceberg_table
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult
+from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -112,8 +113,11 @@ class IcebergCatalogMigration(CatalogMigration):
             raise InvalidInput(
                 f"registering {ident} in the {self.target.settings.describe()} would leave it "
                 "in two catalogs, whose writers diverge at the next commit",
-                hint="pass drop_source=True to move it: the source entry is dropped once the "
-                "target has it, and no file is deleted",
+                hint=Phrase(
+                    "pass {} to move it: the source entry is dropped once the "
+                    "target has it, and no file is deleted",
+                    Arg("drop_source", True),
+                ),
             )
         steps = [
             *(

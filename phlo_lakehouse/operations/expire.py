@@ -41,6 +41,7 @@ from phlo_lakehouse.operations.snapshot_retention import (
 )
 from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.units import IntDefault, int_property, parse_duration
+from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -116,8 +117,14 @@ class ExpireSnapshotsOperation(TableOperation):
             isinstance(retain_last, bool) or not isinstance(retain_last, int) or retain_last < 1
         ):
             raise InvalidInput(
-                f"retain_last={retain_last!r} is not a whole number of snapshots >= 1",
-                hint="pass retain_last=1 or more (each branch always keeps its head)",
+                Phrase(
+                    "{} is not a whole number of snapshots >= 1",
+                    Arg("retain_last", retain_last, group="expire"),
+                ),
+                hint=Phrase(
+                    "pass {} or more (each branch always keeps its head)",
+                    Arg("retain_last", 1, group="expire"),
+                ),
             )
         if now is not None and not isinstance(now, datetime):
             raise InvalidInput(f"now={now!r} is not a datetime", hint="pass a datetime or None")

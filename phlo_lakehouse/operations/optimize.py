@@ -54,6 +54,7 @@ from phlo_lakehouse.operations.rewrite_options import (
     output_spec_id,
 )
 from phlo_lakehouse.operations.selection import (
+    check_strategy,
     check_zorder_columns,
     file_filter,
     parse_filter,
@@ -129,16 +130,7 @@ class OptimizeOperation(SizeBand, TableOperation):
         use_starting_sequence_number: bool = True,
         output_spec_id: int | None = None,
     ) -> None:
-        if strategy not in STRATEGIES:
-            raise InvalidInput(
-                f"strategy {strategy!r} is not supported", hint="use binpack, sort or zorder"
-            )
-        if strategy == "zorder" and not zorder_by:
-            raise InvalidInput("zorder needs columns", hint="pass zorder_by=['col_a', 'col_b']")
-        if zorder_by and strategy != "zorder":
-            raise InvalidInput("zorder_by needs strategy='zorder'", hint="set strategy='zorder'")
-        if sort_by and strategy != "sort":
-            raise InvalidInput("sort_by needs strategy='sort'", hint="set strategy='sort'")
+        check_strategy(strategy, STRATEGIES, sort_by=sort_by, zorder_by=zorder_by)
         self.set_size_band(
             target_file_size,
             min_input_files,

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from phlo_lakehouse.errors import InvalidInput, OperationFailed
 from phlo_lakehouse.storage.listing import StoredFile, list_storage, normalize_location
+from phlo_lakehouse.units import format_duration, parse_duration
+from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from phlo_lakehouse.table import LakehouseTable
@@ -99,7 +102,7 @@ def classify(
         raise OperationFailed(
             f"{len(mismatches)} listed file(s) match reachable files by path only (scheme or "
             f"authority differ), e.g. {listed_uri} vs referenced {referenced}",
-            hint=PREFIX_MISMATCH_HINT,
+            hint=prefix_mismatch_hint("vacuum"),
         )
     return OrphanClassification(tuple(sorted(kept)), tuple(sorted(unreachable)), tuple(mismatches))
 
@@ -156,17 +159,54 @@ def _stale_checksum(path: str, listed: set[str]) -> bool:
 #: What to do with a listed file that matches a reachable file by path only.
 PREFIX_MISMATCH_MODES = ("error", "ignore", "delete")
 
-
-PREFIX_MISMATCH_HINT = (
-    'pass prefix_mismatch="ignore" to keep such files (the same files under another URI) or '
-    'prefix_mismatch="delete" to treat them as orphans (different files that share a path); '
-    'the default "error" stops'
-)
+#: The youngest files an orphan sweep may delete without ``force``: younger ones may belong to
+#: a write that has not committed yet.
+MIN_OLDER_THAN = timedelta(hours=24)
 
 
-def check_prefix_mismatch(mode: str) -> None:
+def prefix_mismatch_hint(group: str | None, unreferenced: str = "orphans") -> Phrase:
+    """How to choose a ``prefix_mismatch`` mode, in the caller's vocabulary."""
+    return Phrase(
+        "pass {} to keep such files (the same files under another URI) or {} to treat them "
+        f"as {unreferenced} (different files that share a path); the default stops",
+        Arg("prefix_mismatch", "ignore", group=group),
+        Arg("prefix_mismatch", "delete", group=group),
+    )
+
+
+def check_prefix_mismatch(mode: str, *, group: str | None = "vacuum") -> None:
+    """Raises `InvalidInput` unless ``mode`` is one of `PREFIX_MISMATCH_MODES`."""
     if mode not in PREFIX_MISMATCH_MODES:
         raise InvalidInput(
-            f"prefix_mismatch={mode!r} is not one of {', '.join(PREFIX_MISMATCH_MODES)}",
-            hint=PREFIX_MISMATCH_HINT,
+            Phrase(
+                "{} is not one of " + ", ".join(PREFIX_MISMATCH_MODES),
+                Arg("prefix_mismatch", mode, group=group),
+            ),
+            hint=prefix_mismatch_hint(group),
         )
+
+
+def check_grace(
+    older_than: str | int | timedelta, *, force: bool, writer: str, group: str | None
+) -> timedelta:
+    """``older_than`` parsed; under `MIN_OLDER_THAN` it needs ``force`` (raises `InvalidInput`).
+
+    Args:
+        writer: what a too-young file may belong to ("writes that have not committed yet").
+        group: the run-config section of the setting (Dagster), e.g. ``vacuum``.
+    """
+    grace = parse_duration(older_than, name="older_than")
+    if grace < MIN_OLDER_THAN and not force:
+        raise InvalidInput(
+            Phrase(
+                "{} is under 24 hours: files of " + writer + " would look unreferenced and "
+                "be deleted",
+                Arg("older_than", format_duration(grace), group=group),
+            ),
+            hint=Phrase(
+                "use {} or more (default 3d); pass {} only when no writer is active",
+                Arg("older_than", "24h", group=group),
+                Arg("force", True, group=group),
+            ),
+        )
+    return grace

@@ -31,6 +31,7 @@ from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.format_support import refuse_format_v3
 from phlo_lakehouse.units import parse_duration
+from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from pyiceberg.types import NestedField
@@ -68,13 +69,18 @@ class DataRetentionOperation(TableOperation):
         now: datetime | None = None,
     ) -> None:
         if not isinstance(column, str) or not column.strip():
-            raise InvalidInput("column must be a column name", hint="e.g. column='event_time'")
+            raise InvalidInput(
+                "column must be a column name",
+                hint=Phrase("e.g. {}", Arg("column", "event_time", group=self.name)),
+            )
         self.column = column
         self.retention = parse_duration(retention, name="retention")
         if self.retention <= timedelta(0):
             raise InvalidInput(
                 f"retention={retention!r} must be positive: it would delete every row",
-                hint="e.g. retention='90d'",
+                hint=Phrase(
+                    "e.g. {}", Arg("retention", "90d", group=self.name, flag="--older-than")
+                ),
             )
         if now is not None and now.tzinfo is None:
             raise InvalidInput("now must be timezone-aware", hint="e.g. datetime.now(UTC)")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
+from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
@@ -53,17 +54,46 @@ def parse_sort_spec(spec: str) -> tuple[str, str, str]:
     return match.group("col"), direction, placement
 
 
-def require_column(schema: Schema, column: str, argument: str):
+def _optimize(name: str, value: Any = None) -> Arg:
+    """An optimize setting, as a hint names it."""
+    return Arg(name, value, group="optimize")
+
+
+def check_strategy(
+    strategy: str, strategies: tuple[str, ...], *, sort_by: Any, zorder_by: Any
+) -> None:
+    """Raises `InvalidInput` unless ``strategy`` is known and its columns go with it."""
+    if strategy not in strategies:
+        raise InvalidInput(
+            f"strategy {strategy!r} is not supported", hint="use " + ", ".join(strategies)
+        )
+    if strategy == "zorder" and not zorder_by:
+        raise InvalidInput(
+            "zorder needs columns", hint=Phrase("pass {}", _optimize("zorder_by", ["a", "b"]))
+        )
+    for columns, given, needed in (
+        ("zorder_by", zorder_by, "zorder"),
+        ("sort_by", sort_by, "sort"),
+    ):
+        if given and strategy != needed:
+            wanted = _optimize("strategy", needed)
+            raise InvalidInput(
+                Phrase("{} needs {}", _optimize(columns), wanted), hint=Phrase("set {}", wanted)
+            )
+
+
+def require_column(schema: Schema, column: str, argument: Arg):
     try:
         return schema.find_field(column)
     except ValueError as e:
         names = ", ".join(f.name for f in schema.fields)
         raise InvalidInput(
-            f"{argument} column {column!r} is not in the table", hint=f"columns: {names}"
+            Phrase("{} column " + f"{column!r} is not in the table", argument),
+            hint=f"columns: {names}",
         ) from e
 
 
-def require_orderable_column(schema: Schema, column: str, argument: str):
+def require_orderable_column(schema: Schema, column: str, argument: Arg):
     """The field ``column`` names, when rows can be ordered by it: a primitive column, top-level
     or nested in structs (``loc.lat``); list and map elements and whole structs are refused."""
     from pyiceberg.types import ListType, MapType
@@ -79,13 +109,19 @@ def require_orderable_column(schema: Schema, column: str, argument: str):
         if isinstance(outer, ListType | MapType):
             kind = "list" if isinstance(outer, ListType) else "map"
             raise InvalidInput(
-                f"{argument} column {column!r} is inside the {kind}"
-                f" {prefix!r}; rows cannot be ordered by a list or map element",
+                Phrase(
+                    "{} column "
+                    + f"{column!r} is inside the {kind} {prefix!r}; rows cannot be ordered by a "
+                    "list or map element",
+                    argument,
+                ),
                 hint="order by a top-level column or a field of a struct, e.g. loc.lat",
             )
     if not field.field_type.is_primitive:
         raise InvalidInput(
-            f"{argument} column {column!r} is a {field.field_type}, not a single value",
+            Phrase(
+                "{} column " + f"{column!r} is a {field.field_type}, not a single value", argument
+            ),
             hint="order by one of its fields (e.g. loc.lat), not the whole struct/list/map",
         )
     return field
@@ -138,13 +174,13 @@ def resolve_sort_keys(
         return []
     if sort_keys:
         for column, _, _ in sort_keys:
-            require_orderable_column(schema, column, "sort_by")
+            require_orderable_column(schema, column, _optimize("sort_by"))
         return sort_keys
     order = table.sort_order()
     if order.is_unsorted:
         raise InvalidInput(
             "strategy 'sort' needs sort_by columns or a table sort order",
-            hint="pass sort_by=['col'] or set the table's sort order",
+            hint=Phrase("pass {} or set the table's sort order", _optimize("sort_by", ["col"])),
         )
     keys = []
     for sort_field in order.fields:
@@ -172,7 +208,7 @@ def resolve_sort_keys(
 def check_zorder_columns(schema: Schema, zorder_by: Sequence[str]) -> None:
     """Refuse z-order columns of types z-ordering cannot interleave."""
     for column in zorder_by:
-        field = require_orderable_column(schema, column, "zorder_by")
+        field = require_orderable_column(schema, column, _optimize("zorder_by"))
         if str(field.field_type) not in ZORDER_TYPES and not str(field.field_type).startswith(
             "timestamp"
         ):

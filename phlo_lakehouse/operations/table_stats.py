@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse.errors import InvalidInput, NotFound
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.format_support import refuse_format_v3
+from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from pyiceberg.schema import Schema
@@ -51,7 +52,8 @@ class ComputeTableStatsOperation(TableOperation):
     ) -> None:
         if isinstance(columns, str):
             raise InvalidInput(
-                "columns must be a list of column names", hint=f"e.g. columns=[{columns!r}]"
+                "columns must be a list of column names",
+                hint=Phrase("e.g. {}", Arg("columns", [columns], group=self.name, flag="--column")),
             )
         if columns is not None and not columns:
             raise InvalidInput("columns is empty", hint="leave it out to describe every column")

@@ -33,6 +33,7 @@ from phlo_lakehouse.operations.base import OperationPlan, OperationResult, Table
 from phlo_lakehouse.operations.gc_pause import gc_paused
 from phlo_lakehouse.operations.orphans import (
     OrphanClassification,
+    check_grace,
     check_prefix_mismatch,
     classify,
     classify_listed_files,
@@ -43,14 +44,11 @@ from phlo_lakehouse.operations.reachable import reachable_files
 from phlo_lakehouse.storage.deletion import delete_files
 from phlo_lakehouse.storage.listing import StoredFile
 from phlo_lakehouse.storage.parallel import READ_THREADS
-from phlo_lakehouse.units import parse_duration
 
 if TYPE_CHECKING:
     from phlo_lakehouse.table import LakehouseTable
 
 DEFAULT_OLDER_THAN = "3d"
-#: The youngest ``older_than`` accepted without ``force=True`` (as Spark's procedure).
-MIN_OLDER_THAN = timedelta(hours=24)
 
 
 class VacuumOperation(TableOperation):
@@ -102,14 +100,9 @@ class VacuumOperation(TableOperation):
         now: datetime | None = None,
         threads: int = READ_THREADS,
     ) -> None:
-        self.older_than = parse_duration(older_than, name="older_than")
-        if self.older_than < MIN_OLDER_THAN and not force:
-            raise InvalidInput(
-                f"older_than={older_than!r} is under 24 hours: files of writes that have not "
-                "committed yet would look like orphans and be deleted",
-                hint="use older_than of 24h or more (default 3d); pass force=True only when no "
-                "writer is active on the table",
-            )
+        self.older_than = check_grace(
+            older_than, force=force, writer="writes that have not committed yet", group="vacuum"
+        )
         check_prefix_mismatch(prefix_mismatch)
         if location is not None and (not isinstance(location, str) or not location.strip()):
             raise InvalidInput(

@@ -335,11 +335,11 @@ class TestBadInputChangesNothing(MaintenanceCase):
         ),
         "strategy conflict": (
             ["optimize", TABLE, "--strategy", "binpack", "--sort-by", "user_id", "--yes"],
-            "error: sort_by needs strategy='sort'",
+            "error: --sort-by needs --strategy sort",
         ),
         "unknown sort column": (
             ["optimize", TABLE, "--sort-by", "nope", "--yes"],
-            "error: sort_by column 'nope' is not in the table",
+            "error: --sort-by column 'nope' is not in the table",
         ),
         "bad filter": (
             ["optimize", TABLE, "--partition-filter", "event_time >>", "--yes"],

@@ -152,7 +152,11 @@ def test_options_spark_cannot_express_fail_in_the_selection_step(resource):
     assert not run.success
     failure = run.get_step_failure_events()[0]
     assert failure.step_key == "lakehouse_expire__select_tables"
-    assert "delete_files=False" in failure.event_specific_data.error.cause.message
+    message = failure.event_specific_data.error.cause.message
+    # Run config's vocabulary, not Python's: the keys the launchpad shows.
+    assert "expire.delete_files: false cannot be expressed" in message
+    assert '(engine: "local")' in message
+    assert "delete_files=False" not in message and "engine='local'" not in message
     assert resource.get_table("raw.events").table.metadata == handle.table.metadata
 
 

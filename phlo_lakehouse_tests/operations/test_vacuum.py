@@ -319,7 +319,8 @@ def test_prefix_mismatch_error_mode_raises_with_count_example_and_modes():
         )
     assert info.value.message.startswith("2 listed file(s)")
     assert "s3://b/t/x vs referenced s3://a/t/x" in info.value.message
-    assert '"ignore"' in info.value.hint and '"delete"' in info.value.hint
+    hint = info.value.hint
+    assert "prefix_mismatch='ignore'" in hint and "prefix_mismatch='delete'" in hint
 
 
 def test_prefix_mismatch_ignore_mode_keeps_the_mismatched_file():
