@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from phlo_lakehouse.cli.command import CliState
+from phlo_lakehouse.cli.command import CliState, error_document
 from phlo_lakehouse.cli.output import Progress, emit_json, indent, render_pairs
-from phlo_lakehouse.errors import ConfirmationRequired, InvalidInput
+from phlo_lakehouse.errors import ConfirmationRequired, InvalidInput, LakehouseError
 
 if TYPE_CHECKING:
     from phlo_lakehouse.operations.base import OperationResult, TableOperation
@@ -198,23 +198,26 @@ def run_changes(
             results.append(runner(table, False))
             planned = plans[index].figures if plans else {}
             bar.advance(count(planned), size(planned))
-    show_results(state, name, results)
-    fail_on_undeleted(results)
+    error = undeleted_error(results)
+    show_results(state, name, results, error=error)
+    if error is not None:
+        raise error
     return results
 
 
-def fail_on_undeleted(results: Sequence[OperationResult]) -> None:
-    """Exit 1 (after the results were printed) when files could not be deleted."""
+def undeleted_error(results: Sequence[OperationResult]) -> LakehouseError | None:
+    """The error (exit 1) to raise after printing ``results`` when files could not be deleted."""
     from phlo_lakehouse.errors import DeletionIncomplete
 
     undeleted = [(r.table, p) for r in results for p in r.details.get("delete_failures") or ()]
-    if undeleted:
-        table, path = undeleted[0]
-        raise DeletionIncomplete(
-            f"{len(undeleted)} file(s) could not be deleted, e.g. {path} of {table}",
-            hint="the result lists them under delete_failures with the reason; nothing else "
-            "was lost — fix the store (permissions, throttling) and run the command again",
-        )
+    if not undeleted:
+        return None
+    table, path = undeleted[0]
+    return DeletionIncomplete(
+        f"{len(undeleted)} file(s) could not be deleted, e.g. {path} of {table}",
+        hint="the result lists them under delete_failures with the reason; nothing else "
+        "was lost — fix the store (permissions, throttling) and run the command again",
+    )
 
 
 def show_results(
@@ -223,18 +226,18 @@ def show_results(
     results: Sequence[OperationResult],
     *,
     footer: str | None = None,
+    error: LakehouseError | None = None,
 ) -> None:
-    """Print operation results: one JSON document, or a block of figures per table (and
-    ``footer`` on stderr)."""
+    """Print operation results: one JSON document (with ``error``, raised next, in it), or a
+    block of figures per table (and ``footer`` on stderr)."""
     dry_run = all(r.dry_run for r in results)
     if state.json:
-        emit_json(
-            {
-                "operation": operation,
-                "dry_run": dry_run,
-                "results": [r.to_dict() for r in results],
-            }
-        )
+        document = {
+            "operation": operation,
+            "dry_run": dry_run,
+            "results": [r.to_dict() for r in results],
+        }
+        emit_json({**document, **error_document(error)} if error else document)
         return
     for result in results:
         click.echo(f"{result.operation} {result.table}@{result.ref}: {_status(result)}")

@@ -62,6 +62,9 @@ class CliState:
         json_flag: ``--json`` was given (Phlo then wraps the output in its envelope).
         create: an embedded catalog that does not exist yet may be created (``--create``,
             ``demo seed``); otherwise a missing one is `CatalogMissing`.
+        emitted_json: the invocation has printed its JSON document (e.g. results whose
+            deletions partly failed): an error after it goes to stderr only, so stdout stays
+            one document.
 
     Example:
         >>> CliState(catalog_options={"home": "/tmp/lh"}).settings().uri
@@ -74,6 +77,7 @@ class CliState:
     env: Mapping[str, str] | None = None
     json_flag: bool = False
     create: bool = False
+    emitted_json: bool = False
     _lakehouse: IcebergLakehouse | None = None
 
     def settings(self) -> CatalogSettings:
@@ -326,6 +330,25 @@ class LakehouseGroup(click.Group):
         return _reporting_errors(super().invoke, ctx)
 
 
+def error_document(error: BaseException) -> dict[str, Any]:
+    """``{"error": {type, message, hint, exit_code}}`` as ``--format json`` reports an error.
+
+    Example:
+        >>> from phlo_lakehouse.errors import TableNotFound
+        >>> error_document(TableNotFound("table a.b does not exist"))["error"]["exit_code"]
+        2
+    """
+    if isinstance(error, LakehouseError):
+        (message, hint), code = error.spelled_for("cli"), error.exit_code
+    else:
+        text = str(error).strip().splitlines()
+        message = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+        hint, code = "re-run with --debug for the traceback", 1
+    return {
+        "error": {"type": type(error).__name__, "message": message, "hint": hint, "exit_code": code}
+    }
+
+
 def report_error(error: BaseException, ctx: click.Context | None = None) -> None:
     """Print ``error``: the traceback only with ``--debug``; a JSON document too in JSON mode.
 
@@ -337,13 +360,11 @@ def report_error(error: BaseException, ctx: click.Context | None = None) -> None
     state = ctx.find_object(CliState) if ctx is not None else None
     if state is not None and state.debug:
         traceback.print_exception(error, file=sys.stderr)
-    if isinstance(error, LakehouseError):
-        (message, hint), code = error.spelled_for("cli"), error.exit_code
-    else:
-        text = str(error).strip().splitlines()
-        message = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-        hint, code = "re-run with --debug for the traceback", 1
-    if ctx is not None and _phlo_captures_json(ctx):
+    reported = error_document(error)["error"]
+    message, hint, code = reported["message"], reported["hint"], reported["exit_code"]
+    if state is not None and state.emitted_json:
+        pass  # stdout already holds the document, this error in it
+    elif ctx is not None and _phlo_captures_json(ctx):
         # `phlo --json` adopts a document in its own envelope shape as the payload.
         from phlo_lakehouse.cli.output import emit_json
 
@@ -360,16 +381,7 @@ def report_error(error: BaseException, ctx: click.Context | None = None) -> None
     elif state is not None and state.json:
         from phlo_lakehouse.cli.output import emit_json
 
-        emit_json(
-            {
-                "error": {
-                    "type": type(error).__name__,
-                    "message": message,
-                    "hint": hint,
-                    "exit_code": code,
-                }
-            }
-        )
+        emit_json(error_document(error))
     click.echo(f"error: {message}", err=True)
     if hint:
         click.echo(f"hint: {hint}", err=True)

@@ -27,9 +27,9 @@ from phlo_lakehouse.cli.apply import (
     Confirmation,
     ask,
     confirmed,
-    fail_on_undeleted,
+    undeleted_error,
 )
-from phlo_lakehouse.cli.command import LakehouseGroup, current_state
+from phlo_lakehouse.cli.command import LakehouseGroup, current_state, error_document
 from phlo_lakehouse.cli.output import emit_json, indent, render_pairs
 from phlo_lakehouse.cli.params import DURATION, PREFIX_MISMATCH_OPTION, BadValue
 from phlo_lakehouse.errors import InvalidInput
@@ -219,8 +219,9 @@ def _run(state: CliState, operation: Any, confirmation: Confirmation, change: st
 
 def _show(state: CliState, result: OperationResult) -> None:
     failures = result.details.get("delete_failures") or {}
+    error = undeleted_error([result])
     if state.json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), **error_document(error)} if error else result.to_dict())
     else:
         status = "dry run" if result.dry_run else "done"
         click.echo(f"{result.operation} {result.table}: {status}")
@@ -236,4 +237,5 @@ def _show(state: CliState, result: OperationResult) -> None:
             click.echo(f"candidates written to {result.details['deferred_file']}")
         for uri, reason in list(failures.items())[:SHOWN]:
             click.echo(f"not deleted: {uri}: {reason}", err=True)
-    fail_on_undeleted([result])
+    if error is not None:
+        raise error

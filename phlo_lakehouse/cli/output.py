@@ -22,7 +22,8 @@ from phlo_lakehouse.units import format_size
 
 
 def emit_json(document: Any) -> None:
-    """Print ``document`` as one JSON document on stdout.
+    """Print ``document`` as one JSON document on stdout (and note that the invocation has
+    printed its document: an error after it is then reported on stderr only).
 
     Example:
         >>> emit_json({"tables": ["raw.a"]})
@@ -33,6 +34,12 @@ def emit_json(document: Any) -> None:
         }
     """
     click.echo(json.dumps(document, indent=2, sort_keys=True, default=str))
+    from phlo_lakehouse.cli.command import CliState
+
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(CliState) if ctx is not None else None
+    if state is not None:
+        state.emitted_json = True
 
 
 def format_value(key: str, value: Any) -> str:

@@ -138,12 +138,11 @@ def test_the_cli_lists_files_s3_would_not_delete_and_exits_1_and_nothing_else_is
 
     assert run.returncode == 1, run.stdout + run.stderr
     assert "Traceback" not in run.stdout + run.stderr
-    # --format json: the results document, then the error document (exit 1).
-    decoder = json.JSONDecoder()
-    printed, end = decoder.raw_decode(run.stdout)
-    error, _ = decoder.raw_decode(run.stdout[end:].lstrip())
-    assert error["error"]["type"] == "DeletionIncomplete", error
-    assert "could not be deleted" in error["error"]["message"], error
+    # --format json: one document, the results and the error (exit 1) in it.
+    printed = json.loads(run.stdout)
+    assert printed["error"]["type"] == "DeletionIncomplete", printed
+    assert "could not be deleted" in printed["error"]["message"], printed
+    assert printed["error"]["exit_code"] == 1
     (result,) = printed["results"]
     errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "could not be deleted" in errors[0], run.stderr
