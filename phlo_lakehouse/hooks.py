@@ -9,12 +9,18 @@ whichever entry point ran it.
 
 Order matters: ``before_plan`` hooks run in list order, ``after``/``on_error`` in reverse. The
 list is: the metrics pusher (first, so it pushes last, after everything was recorded), the access
-control and audit hook (before planning: a denied run plans nothing), Phlo's authorization, the
-tracer, Phlo's telemetry.
+control and audit hook (before planning: a denied run plans nothing), the plugin's guards
+(Phlo's authorization), the tracer, the plugin's reporters (Phlo's telemetry).
 
-To add a hook (e.g. a telemetry sink): give `HookSettings` a field (and, when the CLI should
-honour it, an environment variable in `from_env`), then append the hook in `build_hooks` at the
-position its ordering needs, with a comment saying why it sits there.
+Hooks that live above this layer come from a `HookPlugin` registered under the entry-point group
+``phlo_lakehouse.hooks`` (`HOOK_PLUGINS_GROUP`); ``HookSettings.phlo`` turns on the one named
+``phlo`` (`phlo_lakehouse.phlo_adapter.hooks.PHLO_HOOKS`, declared in ``pyproject.toml``). So the
+composition root never imports an adapter (the layer contract in ``pyproject.toml`` has no
+exceptions).
+
+To add a hook of ours (e.g. a telemetry sink): give `HookSettings` a field (and, when the CLI
+should honour it, an environment variable in `from_env`), then append the hook in `build_hooks`
+at the position its ordering needs, with a comment saying why it sits there.
 
 Example:
     >>> from phlo_lakehouse import CatalogSettings, IcebergLakehouse
@@ -28,8 +34,9 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from phlo_lakehouse.errors import InvalidConfig
@@ -45,7 +52,56 @@ AUDIT_SECRET_ENV = "PHLO_LAKEHOUSE_AUDIT_SECRET"
 PUSHGATEWAY_ENV = "PHLO_LAKEHOUSE_PUSHGATEWAY_URL"
 METRICS_JOB_ENV = "PHLO_LAKEHOUSE_METRICS_JOB"
 UNDER_PHLO_ENV = "PHLO_LAKEHOUSE_UNDER_PHLO"
+#: The entry-point group whose entries name `HookPlugin` objects (``HookSettings.phlo``: ``phlo``).
+HOOK_PLUGINS_GROUP = "phlo_lakehouse.hooks"
 _TRUE = ("1", "true", "yes", "on")
+
+
+def _no_hooks() -> list[ExecutionHook]:
+    return []
+
+
+@dataclass(frozen=True)
+class HookPlugin:
+    """Execution hooks an installed package adds to every hook set `build_hooks` makes.
+
+    Attributes:
+        guards: make the hooks that decide too: they run after our access control (both must
+            allow, and our audit records the attempt either way) and before the tracer.
+        reporters: make the hooks that report every run, denied ones included: they run last.
+
+    Example:
+        >>> HookPlugin().guards()
+        []
+    """
+
+    guards: Callable[[], list[ExecutionHook]] = field(default=_no_hooks)
+    reporters: Callable[[], list[ExecutionHook]] = field(default=_no_hooks)
+
+
+def hook_plugin(name: str) -> HookPlugin:
+    """The `HookPlugin` registered as ``name`` in the ``phlo_lakehouse.hooks`` entry points.
+
+    Raises:
+        InvalidConfig: no such plugin is installed, or its entry point is not a `HookPlugin`.
+
+    Example:
+        >>> type(hook_plugin("phlo")).__name__
+        'HookPlugin'
+    """
+    found = entry_points(group=HOOK_PLUGINS_GROUP, name=name)
+    if not found:
+        raise InvalidConfig(
+            f"no hook plugin {name!r} is installed (entry-point group {HOOK_PLUGINS_GROUP})",
+            hint="reinstall phlo-lakehouse with its metadata (pip install 'phlo-lakehouse[phlo]')",
+        )
+    plugin = next(iter(found)).load()
+    if not isinstance(plugin, HookPlugin):
+        raise InvalidConfig(
+            f"hook plugin {name!r} is a {type(plugin).__name__}, not a HookPlugin",
+            hint=f"point its {HOOK_PLUGINS_GROUP} entry point at a HookPlugin object",
+        )
+    return plugin
 
 
 @dataclass(frozen=True)
@@ -139,6 +195,7 @@ def build_hooks(
         ['OperationTracer']
     """
     hooks: list[ExecutionHook] = []
+    plugin = hook_plugin("phlo") if settings.phlo else HookPlugin()
     if settings.pushgateway_url:
         from phlo_lakehouse.observability import MetricsPusher, PrometheusObservability
 
@@ -162,20 +219,14 @@ def build_hooks(
                 SqlAccessControlProvider(url), SqlAuditLogger(url, secret=settings.audit_secret)
             )
         )
-    if settings.phlo:
-        from phlo_lakehouse.phlo_adapter.authorization import PhloAuthorizationHook
-
-        # After ours: both must allow, and our audit chain records the attempt either way.
-        hooks.append(PhloAuthorizationHook())
+    # After ours: both must allow, and our audit chain records the attempt either way.
+    hooks.extend(plugin.guards())
     if metrics is not None:
         from phlo_lakehouse.observability import OperationTracer
 
         hooks.append(OperationTracer(metrics, lakehouse))
-    if settings.phlo:
-        from phlo_lakehouse.phlo_adapter.telemetry import PhloTelemetryHook
-
-        # Last, like the tracer it mirrors: it reports every run, denied ones included.
-        hooks.append(PhloTelemetryHook())
+    # Last, like the tracer they mirror: they report every run, denied ones included.
+    hooks.extend(plugin.reporters())
     return hooks
 
 

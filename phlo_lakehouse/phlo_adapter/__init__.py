@@ -2,7 +2,8 @@
 authorization and telemetry hooks, and the Dagster extension for phlo-dagster.
 
 Phlo loads these modules through entry points (``phlo.plugins.resources``,
-``phlo.plugins.dagster``); they import ``phlo`` and are never imported by ``import
+``phlo.plugins.dagster``), and our hook builder loads the hooks through ``phlo_lakehouse.hooks``
+(`phlo_lakehouse.phlo_adapter.hooks`); they import ``phlo`` and are never imported by ``import
 phlo_lakehouse``. (The package is not called ``phlo`` so that it can never shadow the ``phlo``
 distribution, whatever ``sys.path`` holds.)
 
