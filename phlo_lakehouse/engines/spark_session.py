@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from phlo_lakehouse.errors import InvalidConfig, SparkUnavailable
+from phlo_lakehouse.errors import InvalidConfig, LakehouseError, SparkUnavailable
 
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
 #: Starts of a local session tried before giving up.
@@ -81,32 +81,9 @@ def start_local_session(
     Raises:
     SparkUnavailable: a jar is missing, pyspark is not installed, or Spark cannot start.
     """
-    missing = [jar for jar in list(jars) if not Path(jar).is_file()]
-    if missing:
-        raise SparkUnavailable(
-            f"Spark jars not found: {', '.join(missing)}",
-            hint="fetch them with `bash scripts/spark_jars.sh`",
-        )
-    conf = {
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.sql.shuffle.partitions": "2",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.extensions": ICEBERG_EXTENSIONS,
-        **(
-            {
-                "spark.driver.extraClassPath": os.pathsep.join(list(jars)),
-                "spark.executor.extraClassPath": os.pathsep.join(list(jars)),
-            }
-            if list(jars)
-            else {}
-        ),
-        **spark_conf,
-    }
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    _require_jars(jars, SparkUnavailable)
+    conf = {**_local_conf(jars), **spark_conf}
+    _local_environment()
     try:
         from pyspark.sql import SparkSession
     except ImportError as e:
@@ -135,6 +112,44 @@ def start_local_session(
     if existing is None:
         session.sparkContext.setLogLevel("WARN")
     return session, existing is None
+
+
+def _require_jars(jars: Sequence[str], error: type[LakehouseError]) -> None:
+    """Raise ``error`` naming every jar in ``jars`` that is not a file."""
+    missing = [jar for jar in jars if not Path(jar).is_file()]
+    if missing:
+        raise error(
+            f"Spark jars not found: {', '.join(missing)}",
+            hint="fetch them with `bash scripts/spark_jars.sh`",
+        )
+
+
+def _local_conf(jars: Sequence[str]) -> dict[str, str]:
+    """The settings of every local session: bound to 127.0.0.1, no UI, two shuffle partitions,
+    the UTC session time zone, Iceberg's SQL extensions, and ``jars`` on the driver's and
+    executors' class path (not ``spark.jars``: JDBC drivers must be visible to
+    ``java.sql.DriverManager``)."""
+    class_path = os.pathsep.join(jars)
+    return {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.extensions": ICEBERG_EXTENSIONS,
+        **(
+            {"spark.driver.extraClassPath": class_path, "spark.executor.extraClassPath": class_path}
+            if class_path
+            else {}
+        ),
+    }
+
+
+def _local_environment() -> None:
+    """Point a local JVM at the loopback address and its Python workers at this interpreter."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 
 def parse_connect_url(url: str) -> tuple[str, int]:

@@ -30,22 +30,18 @@ Example:
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from phlo_lakehouse.engines.spark_session import _local_conf, _local_environment, _require_jars
 from phlo_lakehouse.errors import InvalidConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from phlo_lakehouse.config import CatalogSettings
-
-ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
-
 
 def spark_catalog_conf(settings: CatalogSettings) -> dict[str, str]:
     """The ``spark.sql.catalog.<settings.name>.*`` entries matching ``settings`` (no I/O).
@@ -108,31 +104,17 @@ def spark_session_for(
     Raises:
         InvalidConfig: unsupported catalog, or a jar does not exist.
     """
-    missing = [jar for jar in jars if not Path(jar).is_file()]
-    if missing:
-        raise InvalidConfig(
-            f"Spark jars not found: {', '.join(missing)}",
-            hint="fetch them with `bash scripts/spark_jars.sh`",
-        )
+    _require_jars(jars, InvalidConfig)
     conf = {
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.sql.shuffle.partitions": "2",
+        **_local_conf(jars),
         "spark.default.parallelism": "2",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.extensions": ICEBERG_EXTENSIONS,
-        "spark.driver.extraClassPath": os.pathsep.join(jars),
-        "spark.executor.extraClassPath": os.pathsep.join(jars),
         **spark_catalog_conf(settings),
         **(extra_conf or {}),
     }
     from phlo_lakehouse.catalogs import build_catalog
 
     build_catalog(settings)  # creates the catalog tables Spark expects (PyIceberg's "v1" schema)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    _local_environment()
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master("local[2]").appName(app_name)
