@@ -6,7 +6,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +69,7 @@ def _remove_snapshots_class() -> type:
             if s.snapshot_id not in removed
         ]
         snapshot_log = [e for e in base_metadata.snapshot_log if e.snapshot_id not in removed]
-        side_updates = itertools.chain(
+        side_updates: Iterator[TableUpdate] = itertools.chain(
             (
                 RemoveSnapshotRefUpdate(ref_name=name)
                 for name, ref in base_metadata.refs.items()
