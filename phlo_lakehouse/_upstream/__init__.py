@@ -13,6 +13,8 @@ Modules:
     pyiceberg: the commit hook, the linear snapshot removal, the metrics evaluator, Arrow
         schema projection, a metastore catalog's default table location, schema previews.
     manifest_writer: manifests written in Avro blocks, with the spec's ``equality_ids`` type.
+    metadata_v3: format v3 table metadata written faithfully (PyIceberg refuses), installed on
+        a client-side catalog for the duration of our commit only.
     avro_manifests: projected manifest reads that decode file paths only.
     pynessie: the merge request with the dry-run flags pynessie does not expose.
 

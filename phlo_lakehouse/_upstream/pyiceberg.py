@@ -26,8 +26,15 @@ def do_commit(
 ) -> None:
     """Commit ``updates`` under ``requirements`` with ``Table._do_commit``, the call every
     PyIceberg transaction ends in (there is no public commit of hand-built updates); the table
-    object is refreshed in place."""
-    table._do_commit(updates=tuple(updates), requirements=tuple(requirements))  # noqa: SLF001
+    object is refreshed in place. On a format v3 table a client-side catalog writes the new
+    metadata file with our v3 writer (`metadata_v3.v3_metadata_writes`)."""
+    if table.metadata.format_version < 3:
+        table._do_commit(updates=tuple(updates), requirements=tuple(requirements))  # noqa: SLF001
+        return
+    from phlo_lakehouse._upstream.metadata_v3 import v3_metadata_writes
+
+    with v3_metadata_writes(table.catalog):
+        table._do_commit(updates=tuple(updates), requirements=tuple(requirements))  # noqa: SLF001
 
 
 def remove_snapshots_update(snapshot_ids: Sequence[int]) -> TableUpdate:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
-from phlo_lakehouse.operations.format_support import refuse_format_v3
+from phlo_lakehouse.operations.format_support import check_format_support
 from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles, live_files
 from phlo_lakehouse.operations.replace import ReplaceFiles
 
@@ -149,7 +149,7 @@ class RemoveDanglingDeletesOperation(TableOperation):
                 f"{table.ref!r} is a tag; delete files are removed on branches",
                 hint="run it on a branch",
             )
-        refuse_format_v3(table, self.name)
+        check_format_support(table, self.name)
         live = self._live(table)
         dangling = dangling_deletes(live)
         position = [d for d in dangling if d.data_file.content == DataFileContent.POSITION_DELETES]

@@ -31,7 +31,7 @@ from phlo_lakehouse.operations.commit import (
     refs_dropped_by_last_commit,
     refs_unchanged_requirements,
 )
-from phlo_lakehouse.operations.format_support import refuse_format_v3
+from phlo_lakehouse.operations.format_support import check_format_support
 from phlo_lakehouse.operations.gc_pause import gc_paused
 from phlo_lakehouse.operations.reachable import ManifestTree, reachable_files
 from phlo_lakehouse.operations.snapshot_retention import (
@@ -148,7 +148,7 @@ class ExpireSnapshotsOperation(TableOperation):
             InvalidInput: a Nessie table with ``delete_files=True``.
             InvalidConfig: a ``history.expire.*`` table property is malformed.
         """
-        refuse_format_v3(table, self.name)
+        check_format_support(table, self.name)
         if table.nessie and self.delete_files:
             raise InvalidInput(
                 f"expiring {table} would delete files that Nessie may still need",

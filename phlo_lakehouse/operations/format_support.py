@@ -1,16 +1,23 @@
 """What each operation can do on each Iceberg format version with PyIceberg 0.12.
 
 PyIceberg 0.12 reads format v3 tables (deletion vectors applied, row lineage fields parsed) but
-writes no v3 table metadata (``TableMetadataV3.model_dump_json`` raises) and no v3 manifests
-(``ManifestWriterV1``/``V2`` only). So on a v3 table an operation that commits is refused in its
-plan, before any file is written, with one line saying why; vacuum, which commits nothing, works
-(deletion-vector Puffin files are reachable like any delete file). See docs/maintenance.md,
-"Format version 3".
+writes no v3 table metadata itself (``TableMetadataV3.model_dump_json`` raises) and no v3 data
+or manifests. On a v3 table:
+
+- metadata-only commits work: ``expire`` and ``compute_table_stats`` (and vacuum, which commits
+  nothing). The new metadata file is written by our v3 writer
+  (`phlo_lakehouse._upstream.metadata_v3`), which keeps every field (row lineage included); the
+  plan first checks that the table's current metadata document survives that writer unchanged
+  and that the catalog writes metadata client-side (SQL, Glue, Hive), else it refuses;
+- every other committing operation is refused in its plan, before anything is written, with
+  one line saying why (`V3_REFUSALS`).
+
+See docs/maintenance.md, "Format version 3".
 
 Example:
-    >>> refuse_format_v3(handle, "optimize")                          # doctest: +SKIP
+    >>> check_format_support(handle, "optimize")                      # doctest: +SKIP
     Traceback (most recent call last):
-    phlo_lakehouse.errors.InvalidInput: optimize cannot run on format v3 table ...
+    phlo_lakehouse.errors.InvalidInput: optimize cannot commit to format v3 table ...
 """
 
 from __future__ import annotations
@@ -22,21 +29,72 @@ from phlo_lakehouse.errors import InvalidInput
 if TYPE_CHECKING:
     from phlo_lakehouse.table import LakehouseTable
 
-#: The newest format version whose metadata and manifests PyIceberg 0.12 writes.
-WRITABLE_FORMAT_VERSION = 2
+#: The newest format version any operation commits to.
+NEWEST_FORMAT_VERSION = 3
+
+#: Operations that commit to format v3 tables: metadata-only commits, through our v3 writer.
+V3_COMMITS = frozenset({"expire", "compute_table_stats"})
+
+#: Why each committing operation is refused on a format v3 table (one line each).
+V3_REFUSALS: dict[str, str] = {
+    "optimize": "compaction must carry each row's lineage (_row_id, "
+    "_last_updated_sequence_number) into the files it writes and apply deletion vectors, "
+    "and PyIceberg 0.12 writes neither the lineage columns nor v3 manifests",
+    "rewrite_position_deletes": "format v3 replaces position delete files with deletion "
+    "vectors (one Puffin blob per data file), which PyIceberg 0.12 cannot write",
+    "remove_dangling_deletes": "removing deletion vectors needs v3 delete manifests, which "
+    "PyIceberg 0.12 cannot write",
+    "data_retention": "deleting rows on v3 means writing deletion vectors or rewriting files "
+    "with their row lineage, neither of which PyIceberg 0.12 can write",
+    "rewrite_manifests": "rewriting manifests needs v3 manifests and manifest lists with row "
+    "lineage, which PyIceberg 0.12 cannot write",
+}
+_HINT = (
+    'run Spark\'s Iceberg procedure for it on v3 tables (docs/maintenance.md, "Format version '
+    '3"); expire, compute_table_stats, vacuum and reads work on v3'
+)
 
 
-def refuse_format_v3(table: LakehouseTable, operation: str) -> None:
-    """Raise `InvalidInput` when ``table`` has a format version PyIceberg cannot commit to.
+def check_format_support(table: LakehouseTable, operation: str) -> None:
+    """Raise `InvalidInput` unless ``operation`` can commit correctly to ``table``'s format.
+
+    Nothing has been written when it raises: call it first in ``plan``.
 
     Raises:
-        InvalidInput: the table is format v3 or newer (nothing has been written).
+        InvalidInput: a format version newer than v3; on v3, an operation in `V3_REFUSALS`, a
+            catalog that writes metadata on its server, or a metadata document our v3 writer
+            would not reproduce exactly.
     """
     version = table.table.metadata.format_version
-    if version > WRITABLE_FORMAT_VERSION:
+    if version < 3:
+        return
+    refused = f"{operation} cannot commit to format v{version} table {table.identifier}"
+    if version > NEWEST_FORMAT_VERSION:
+        raise InvalidInput(f"{refused}: format v{version} is unknown to PyIceberg 0.12", hint=_HINT)
+    if operation not in V3_COMMITS:
+        reason = V3_REFUSALS.get(operation, "PyIceberg 0.12 writes no v3 data files or manifests")
+        raise InvalidInput(f"{refused}: {reason}", hint=_HINT)
+    _check_v3_metadata_write(table, refused)
+
+
+def _check_v3_metadata_write(table: LakehouseTable, refused: str) -> None:
+    from phlo_lakehouse._upstream.metadata_v3 import (
+        read_metadata_document,
+        round_trip_differences,
+        writes_metadata_client_side,
+    )
+
+    if not writes_metadata_client_side(table.table.catalog):
         raise InvalidInput(
-            f"{operation} cannot commit to format v{version} table {table.identifier}: "
-            "PyIceberg 0.12 writes no v3 metadata or manifests",
-            hint="run Spark's Iceberg procedure for it on v3 tables (docs/maintenance.md, "
-            '"Format version 3"); vacuum and reads work on v3',
+            f"{refused}: this catalog writes v3 metadata on its server, which phlo-lakehouse "
+            "has verified only for client-side catalogs (sql, glue, hive)",
+            hint=_HINT,
+        )
+    document = read_metadata_document(table.table.io, table.table.metadata_location)
+    differences = round_trip_differences(document)
+    if differences:
+        shown = ", ".join(differences[:3]) + (", …" if len(differences) > 3 else "")
+        raise InvalidInput(
+            f"{refused}: its metadata has fields PyIceberg 0.12 would not write back ({shown})",
+            hint=_HINT,
         )

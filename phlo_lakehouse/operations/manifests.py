@@ -22,7 +22,7 @@ from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.metadata import partition_values
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.commit import commit_updates
-from phlo_lakehouse.operations.format_support import refuse_format_v3
+from phlo_lakehouse.operations.format_support import check_format_support
 from phlo_lakehouse.operations.live_files import read_entries
 from phlo_lakehouse.operations.manifest_factory import ManifestFactory
 from phlo_lakehouse.operations.replace import new_snapshot
@@ -71,7 +71,7 @@ class RewriteManifestsOperation(TableOperation):
             raise InvalidInput(
                 f"{table.ref!r} is a tag; only branches can be rewritten", hint="pick a branch"
             )
-        refuse_format_v3(table, self.name)
+        check_format_support(table, self.name)
         target = self.target or int(
             table.table.properties.get(MANIFEST_TARGET_PROPERTY, DEFAULT_MANIFEST_TARGET)
         )

@@ -43,7 +43,7 @@ from phlo_lakehouse.operations.dangling import (
     dangling_deletes,
 )
 from phlo_lakehouse.operations.file_groups import FileGroup, group_from_dict
-from phlo_lakehouse.operations.format_support import refuse_format_v3
+from phlo_lakehouse.operations.format_support import check_format_support
 from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles, applicable_deletes
 from phlo_lakehouse.operations.parquet_footer import FooterError
 from phlo_lakehouse.operations.rewrite import rewrite_group
@@ -188,7 +188,7 @@ class OptimizeOperation(SizeBand, TableOperation):
             raise InvalidInput(
                 f"{table.ref!r} is a tag; tags cannot be compacted", hint="optimize a branch"
             )
-        refuse_format_v3(table, self.name)
+        check_format_support(table, self.name)
         schema = metadata.schema()
         sort_keys = resolve_sort_keys(table.table, schema, self.strategy, self.sort_keys)
         check_zorder_columns(schema, self.zorder_by)

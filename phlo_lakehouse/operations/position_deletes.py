@@ -46,7 +46,7 @@ from phlo_lakehouse.operations.dangling import (
     referenced_data_file,
 )
 from phlo_lakehouse.operations.file_groups import DeleteGroup, output_file_count, pack_by_size
-from phlo_lakehouse.operations.format_support import refuse_format_v3
+from phlo_lakehouse.operations.format_support import check_format_support
 from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles
 from phlo_lakehouse.operations.position_delete_files import (
     GRANULARITIES,
@@ -156,7 +156,7 @@ class RewritePositionDeletesOperation(SizeBand, TableOperation):
                 f"{table.ref!r} is a tag; delete files are rewritten on branches",
                 hint="run it on a branch",
             )
-        refuse_format_v3(table, self.name)
+        check_format_support(table, self.name)
         keep = file_filter(table.table, self._filter_expr) if self._filter_expr else None
         target = self.target_file_size or delete_target_file_size(table.table)
         granularity = self.delete_granularity or delete_granularity(table.table)

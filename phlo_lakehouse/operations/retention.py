@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
-from phlo_lakehouse.operations.format_support import refuse_format_v3
+from phlo_lakehouse.operations.format_support import check_format_support
 from phlo_lakehouse.units import parse_duration
 from phlo_lakehouse.vocabulary import Arg, Phrase
 
@@ -98,7 +98,7 @@ class DataRetentionOperation(TableOperation):
                 f"{table.ref!r} is a tag; rows are deleted on branches", hint="use a branch"
             )
         field = self._field(table)
-        refuse_format_v3(table, self.name)
+        check_format_support(table, self.name)
         cutoff = (self.now or datetime.now(UTC)) - self.retention
         bound = _cutoff_value(field, cutoff)
         live = live_files(table.table, table.snapshot)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput, NotFound
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
-from phlo_lakehouse.operations.format_support import refuse_format_v3
+from phlo_lakehouse.operations.format_support import check_format_support
 from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class ComputeTableStatsOperation(TableOperation):
         return {"columns": self.columns, "snapshot_id": self.snapshot_id}
 
     def plan(self, table: LakehouseTable) -> OperationPlan:
-        refuse_format_v3(table, self.name)
+        check_format_support(table, self.name)
         snapshot = self._snapshot(table)
         schemas = table.table.schemas()
         schema_id = snapshot.schema_id
