@@ -82,6 +82,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _processes as P
+import _spark as S
 import _tables as T
 
 KINDS = ("optimize", "expire", "vacuum")
@@ -92,7 +93,7 @@ EXPIRE_SNAPSHOTS = 2_000
 VACUUM_ORPHANS = 5_000
 VACUUM_LIVE_DATA_FILES = 1_056  # + 12 manifests + 12 manifest lists + 13 metadata files ~ 1,100
 QUICK_SCALE = 0.1
-TARGET = 128 * 1024 * 1024
+TARGET = S.TARGET
 GOAL_FLOOR = 1.15
 GOAL_CLI_LEAD = 5.0
 GOAL_ZAMBONI = 1.5
@@ -292,86 +293,13 @@ def in_fresh_process(task: dict[str, Any]) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-# -- Spark ----------------------------------------------------------------------------------------
-
-
-def spark_session() -> Any:
-    from phlo_lakehouse.testing.spark import spark_session_for
-
-    jars = (
-        subprocess.run(
-            ["bash", str(Path(__file__).resolve().parents[1] / "scripts" / "spark_jars.sh")],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .split(":")
-    )
-    return spark_session_for(
-        T.settings(),
-        jars,
-        app_name="phlo-maintenance-benchmark",
-        extra_conf={"spark.driver.memory": "4g", "spark.sql.adaptive.enabled": "true"},
-    )
-
-
-def _ts(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def spark_call(spark: Any, kind: str, table: str, now: datetime) -> tuple[float, dict[str, Any]]:
-    catalog = T.settings().name
-    name = table.split(".", 1)[1]
-    ident = f"{T.NAMESPACE}.{name}"
-    if kind == "optimize":
-        sql = (
-            f"CALL {catalog}.system.rewrite_data_files(table => '{ident}', "
-            f"options => map('target-file-size-bytes', '{TARGET}'))"
-        )
-    elif kind == "expire":
-        sql = (
-            f"CALL {catalog}.system.expire_snapshots(table => '{ident}', "
-            f"older_than => TIMESTAMP '{_ts(now + timedelta(days=1))}', retain_last => 1)"
-        )
-    else:
-        sql = (
-            f"CALL {catalog}.system.remove_orphan_files(table => '{ident}', "
-            f"older_than => TIMESTAMP '{_ts(now - timedelta(days=3))}')"
-        )
-    cpu = _jvm_cpu_s(spark)
-    started = time.perf_counter()
-    rows = spark.sql(sql).collect()
-    seconds = time.perf_counter() - started
-    result = {"cpu_s": _jvm_cpu_s(spark) - cpu}
-    if kind == "vacuum":
-        return seconds, {**result, "orphan_files": len(rows)}
-    return seconds, {**result, **(rows[0].asDict() if rows else {})}
-
-
-def _settle(
-    spark: Any, idle_share: float = 0.05, window_s: float = 0.25, most_s: float = 10.0
-) -> None:
-    """Wait until the Spark JVM is idle (under ``idle_share`` of a core over ``window_s``): after
-    a procedure, its JIT compiler and garbage collector keep working for a while, and on a
-    2-core machine that would be charged to whichever run comes next."""
-    deadline = time.perf_counter() + most_s
-    while time.perf_counter() < deadline:
-        before = _jvm_cpu_s(spark)
-        time.sleep(window_s)
-        if _jvm_cpu_s(spark) - before < idle_share * window_s:
-            return
-
-
-def _jvm_cpu_s(spark: Any) -> float:
-    """User + system CPU seconds of the Spark JVM (driver and local executors) so far."""
-    pid = getattr(spark, "_bench_jvm_pid", None)
-    if pid is None:
-        pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
-        spark._bench_jvm_pid = pid
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def spark_run(spark: Any, kind: str, table: str, now: datetime) -> tuple[float, dict[str, Any]]:
+    """Iceberg's procedure for ``kind`` on ``table``: expire everything older than tomorrow but
+    the last snapshot, remove orphans older than 3 days (the planted ones are 10 days old)."""
+    ident = f"{T.NAMESPACE}.{table.split('.', 1)[1]}"
+    older = now + timedelta(days=1) if kind == "expire" else now - timedelta(days=3)
+    sql = S.spark_procedure_sql(T.settings().name, kind, ident, older_than=older)
+    return S.spark_call(spark, kind, sql)
 
 
 # -- the runs -------------------------------------------------------------------------------------
@@ -437,9 +365,9 @@ class Bench:
     def _once(self, spec: T.TableSpec, engine: str, measure: Measure) -> None:
         T.restore(spec, self.markers[spec.name])
         if self.spark is not None:
-            _settle(self.spark)
+            S.settle(self.spark)
         if engine == "spark":
-            seconds, result = spark_call(self.spark, spec.kind, spec.identifier, datetime.now(UTC))
+            seconds, result = spark_run(self.spark, spec.kind, spec.identifier, datetime.now(UTC))
         elif engine in PROCESS_ENGINES:
             result = self._process(spec, engine)
             seconds = result["seconds"]
@@ -606,7 +534,7 @@ def measure_all(bench: Bench) -> None:
         started = time.perf_counter()
         for spec in [s for s in _warmup_specs() if s.kind in bench.args.only]:
             T.restore(spec, bench.markers[spec.name])
-            spark_call(bench.spark, spec.kind, spec.identifier, datetime.now(UTC))
+            spark_run(bench.spark, spec.kind, spec.identifier, datetime.now(UTC))
             T.restore(spec, bench.markers[spec.name])
         print(
             f"Spark warm-up (each procedure once on a small table, untimed): "
@@ -939,7 +867,7 @@ def main(argv: list[str] | None = None) -> int:
         _warm(marker)
     built = time.perf_counter()
     if not args.skip_spark:
-        bench.spark = spark_session()
+        bench.spark = S.spark_session(T.settings(), "phlo-maintenance-benchmark")
         bench.spark.sql("SELECT 1").collect()
         print(
             f"Spark session started in {time.perf_counter() - built:.1f} s "

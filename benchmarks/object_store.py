@@ -13,12 +13,20 @@ moto``; endpoint from ``--endpoint`` or ``PHLO_TEST_S3_ENDPOINT``) with a SQLite
   --force --yes`` (S3 keeps no settable modification time, so the orphans are young: hence
   ``--force``). Re-planted before each of ``--repeat`` rounds.
 
-Each command runs as a fresh process (start-up included). Printed: seconds, CPU seconds, files
-deleted and listed, and files per second. Checks: one snapshot left; every orphan gone, no live
-file touched.
+Each command runs as a fresh process (start-up included). The same work is done by Spark's
+Iceberg procedures on the same catalog and bucket (``--skip-spark`` omits them): a warm
+``local[2]`` session whose catalog reads and writes S3 through Iceberg's ``S3FileIO``,
+``expire_snapshots(older_than => <now + 1 d>, retain_last => 1)`` on a second table built the same
+way, and the ``DeleteOrphanFiles`` action of ``remove_orphan_files`` (cut-off: now, listing through
+S3FileIO's prefix listing; the procedure itself refuses cut-offs under 24 hours) on the same
+table with its orphans planted again (each run once first, untimed). Printed: seconds,
+CPU seconds (Spark's: the JVM's), files deleted and listed, files per second, and the ratios
+Spark / our CLI (goal >= 5x for both, as on the local disk). Checks: one snapshot left; every
+orphan gone, no live file touched, after every run of either engine.
 
 Usage:
     .venv/bin/python benchmarks/object_store.py [--scale S] [--quick] [--repeat N] [--endpoint URL]
+        [--skip-spark]
 """
 
 from __future__ import annotations
@@ -30,12 +38,14 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _processes as P
+import _spark as S
 import _tables as T
 
 WORK = Path(__file__).resolve().parent / ".work" / "object_store"
@@ -154,11 +164,55 @@ def listed(client: Any, location: str) -> set[str]:
     return out
 
 
+def spark_for(settings: Any) -> Any:
+    """A warm Spark session on ``settings``' catalog, its FileIO Iceberg's S3FileIO on moto."""
+    props = settings.properties
+    prefix = f"spark.sql.catalog.{settings.name}"
+    return S.spark_session(
+        settings,
+        "phlo-object-store-benchmark",
+        {
+            f"{prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+            f"{prefix}.s3.endpoint": props["s3.endpoint"],
+            f"{prefix}.s3.path-style-access": "true",
+            f"{prefix}.s3.access-key-id": props["s3.access-key-id"],
+            f"{prefix}.s3.secret-access-key": props["s3.secret-access-key"],
+            f"{prefix}.client.region": props["s3.region"],
+        },
+    )
+
+
+def spark_run(spark: Any, settings: Any, kind: str, table: str) -> dict[str, Any]:
+    """Iceberg's procedure for ``kind`` on ``table``, as `P.measured` reports a run."""
+    now = datetime.now(UTC)
+    S.settle(spark)
+    if kind == "expire":
+        older = now + timedelta(days=1)
+        sql = S.spark_procedure_sql(settings.name, kind, table, older_than=older)
+        seconds, result = S.spark_call(spark, kind, sql)
+    else:
+        # S3 objects are as young as their upload: the cut-off is now, as our --force is.
+        seconds, result = S.spark_delete_orphans(spark, f"{settings.name}.{table}", now)
+    return {"seconds": seconds, **result}
+
+
+def expire_deleted(result: dict[str, Any]) -> int:
+    """Files an expire deleted, from our CLI's figures or Spark's result row."""
+    ours = ("data_files_to_delete", "manifests_to_delete", "manifest_lists_to_delete")
+    spark = (
+        "deleted_data_files_count",
+        "deleted_manifest_files_count",
+        "deleted_manifest_lists_count",
+    )
+    return sum(int(result.get(k) or 0) for k in (*ours, *spark))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=None)
     parser.add_argument("--quick", action="store_true", help="scale 0.1, one round")
     parser.add_argument("--repeat", type=int, default=None, help="vacuum rounds (default 3)")
+    parser.add_argument("--skip-spark", action="store_true", help="omit the Spark baselines")
     parser.add_argument("--endpoint", default=os.environ.get("PHLO_TEST_S3_ENDPOINT"))
     parser.add_argument("--bucket", default=os.environ.get("PHLO_TEST_S3_BUCKET", "warehouse"))
     args = parser.parse_args(argv)
@@ -187,60 +241,111 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.1f} at start",
         flush=True,
     )
-    rows: list[tuple[str, dict[str, Any], int]] = []
+    engines = ("cli",) if args.skip_spark else ("cli", "spark")
+    spark = None
+    if "spark" in engines:
+        started = time.perf_counter()
+        spark = spark_for(settings)
+        build_expire(lakehouse, f"{T.NAMESPACE}.expire_warmup", 10)
+        spark_run(spark, settings, "expire", f"{T.NAMESPACE}.expire_warmup")
+        print(f"Spark {spark.version} local[2] warm in {time.perf_counter() - started:.1f} s")
+    rows: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
     checks: list[tuple[str, bool]] = []
 
-    started = time.perf_counter()
-    build_expire(lakehouse, f"{T.NAMESPACE}.expire", snapshots)
-    print(f"expire table built in {time.perf_counter() - started:.1f} s", flush=True)
-    command = P.cli_command("expire", Path("unused"), f"{T.NAMESPACE}.expire", 0)
-    command = [command[0], *command[3:]]  # the catalog comes from the environment
-    run = P.measured(command, env)
-    figures = P.cli_figures(run.pop("stdout"))
-    deleted = sum(
-        int(figures.get(k, 0))
-        for k in ("data_files_to_delete", "manifests_to_delete", "manifest_lists_to_delete")
-    )
-    rows.append((f"expire {snapshots} -> 1 snapshots (CLI)", run, deleted))
-    left = len(lakehouse.get_table(f"{T.NAMESPACE}.expire").table.snapshots())
-    checks.append((f"expire: 1 snapshot left ({left})", left == 1))
+    for engine in engines:
+        name = f"{T.NAMESPACE}.expire_{engine}"
+        started = time.perf_counter()
+        build_expire(lakehouse, name, snapshots)
+        print(f"expire table for {engine} built in {time.perf_counter() - started:.1f} s")
+        if engine == "spark":
+            run = spark_run(spark, settings, "expire", name)
+            figures = run
+        else:
+            command = P.cli_command("expire", Path("unused"), name, 0)
+            command = [command[0], *command[3:]]  # the catalog comes from the environment
+            run = P.measured(command, env)
+            figures = P.cli_figures(run.pop("stdout"))
+        rows[("expire", engine)] = (run, expire_deleted(figures))
+        left = len(lakehouse.get_table(name).table.snapshots())
+        checks.append((f"expire ({engine}): 1 snapshot left ({left})", left == 1))
 
     started = time.perf_counter()
-    build_vacuum(lakehouse, f"{T.NAMESPACE}.vacuum")
-    location = lakehouse.get_table(f"{T.NAMESPACE}.vacuum").table.location()
+    name = f"{T.NAMESPACE}.vacuum"
+    build_vacuum(lakehouse, name)
+    location = lakehouse.get_table(name).table.location()
     live = listed(client, location)
     print(f"vacuum table built in {time.perf_counter() - started:.1f} s", flush=True)
     exe = P.cli_command("vacuum", Path("unused"), "", 0)[0]
-    command = [exe, "vacuum", f"{T.NAMESPACE}.vacuum", "--older-than", "1s", "--force", "--yes"]
-    command.append("--json")
-    vacuum_runs = []
+    command = [exe, "vacuum", name, "--older-than", "1s", "--force", "--yes", "--json"]
+    if spark is not None:
+        spark_run(spark, settings, "vacuum", name)  # warm-up: nothing to remove yet
+    vacuum_runs: dict[str, list[tuple[dict[str, Any], int]]] = {e: [] for e in engines}
     for _ in range(repeat):
-        planted = plant_orphans(client, location, orphans)
-        time.sleep(1.5)  # older than --older-than 1s
-        run = P.measured(command, env)
-        figures = P.cli_figures(run.pop("stdout"))
-        vacuum_runs.append((run, int(figures.get("files_listed", 0))))
-        after = listed(client, location)
-        ok = after == live and not after & planted and figures.get("orphan_files") == orphans
-        checks.append((f"vacuum: {figures.get('orphan_files')} orphans deleted, live kept", ok))
-    median = statistics.median(r["seconds"] for r, _ in vacuum_runs)
-    best = min(vacuum_runs, key=lambda r: abs(r[0]["seconds"] - median))
-    rows.append((f"vacuum {orphans} orphans (CLI, listed files)", best[0], best[1]))
+        for engine in engines:
+            planted = plant_orphans(client, location, orphans)
+            time.sleep(1.5)  # older than --older-than 1s
+            if engine == "spark":
+                run = spark_run(spark, settings, "vacuum", name)
+                deleted, files = run["orphan_files"], len(live) + orphans
+            else:
+                run = P.measured(command, env)
+                figures = P.cli_figures(run.pop("stdout"))
+                deleted, files = figures.get("orphan_files"), int(figures.get("files_listed", 0))
+            vacuum_runs[engine].append((run, files))
+            after = listed(client, location)
+            ok = after == live and not after & planted and deleted == orphans
+            checks.append((f"vacuum ({engine}): {deleted} orphans deleted, live kept", ok))
+    for engine, runs in vacuum_runs.items():
+        median = statistics.median(r["seconds"] for r, _ in runs)
+        rows[("vacuum", engine)] = min(runs, key=lambda r: abs(r[0]["seconds"] - median))
+    if spark is not None:
+        spark.stop()
+    return report(rows, checks, snapshots, orphans, repeat)
 
-    print(f"\n{'measurement':<44} {'seconds':>8} {'cpu s':>7} {'files':>7} {'files/s':>9}")
-    for label, run, files in rows:
+
+def report(
+    rows: dict[tuple[str, str], tuple[dict[str, Any], int]],
+    checks: list[tuple[str, bool]],
+    snapshots: int,
+    orphans: int,
+    repeat: int,
+) -> int:
+    """Print the figures, the Spark / CLI ratios and the checks; 1 if a check or goal failed."""
+    labels = {
+        "expire": f"expire {snapshots} -> 1 snapshots (files deleted)",
+        "vacuum": f"vacuum {orphans} orphans (files listed)",
+    }
+    print(f"\n{'measurement':<52} {'seconds':>8} {'cpu s':>7} {'files':>7} {'files/s':>9}")
+    for (kind, engine), (run, files) in rows.items():
+        label = f"{labels[kind]}, {'our CLI' if engine == 'cli' else 'Spark'}"
         print(
-            f"{label:<44} {run['seconds']:8.2f} {run['cpu_s']:7.2f} {files:7d} "
+            f"{label:<52} {run['seconds']:8.2f} {run['cpu_s']:7.2f} {files:7d} "
             f"{files / run['seconds']:9.0f}"
         )
-    print(f"(vacuum: median of {repeat} rounds; fresh process per run, start-up included)")
+    goals_failed = []
+    for kind in labels:
+        if (kind, "spark") not in rows:
+            continue
+        ours, spark = rows[(kind, "cli")][0], rows[(kind, "spark")][0]
+        ratio = spark["seconds"] / ours["seconds"]
+        cpu = spark["cpu_s"] / max(ours["cpu_s"], 1e-9)
+        result = "PASS" if ratio >= 5 else "FAIL"
+        if result == "FAIL":
+            goals_failed.append(kind)
+        print(
+            f"{kind}: Spark / our CLI {ratio:5.2f}x (goal >= 5)  {result}   cpu ratio {cpu:5.2f}x"
+        )
+    print(
+        f"(vacuum: median of {repeat} rounds; our CLI a fresh process per run, start-up "
+        "included; Spark warm)"
+    )
     failed = [label for label, ok in checks if not ok]
     print(
         f"checks: {len(checks) - len(failed)}/{len(checks)} passed"
         + "".join(f"\nFAIL  {label}" for label in failed)
     )
     print(f"load average {os.getloadavg()[0]:.1f} at end")
-    return 0 if not failed else 1
+    return 0 if not failed and not goals_failed else 1
 
 
 if __name__ == "__main__":
