@@ -1,4 +1,4 @@
-"""Spark SQL text: quoted identifiers, literals, maps, and our row filters as SQL predicates.
+r"""Spark SQL text: quoted identifiers, literals, maps, and our row filters as SQL predicates.
 
 Example:
     >>> quote_identifier("raw.events")

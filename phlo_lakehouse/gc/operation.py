@@ -167,7 +167,7 @@ class ApplyDeferredGCOperation(CatalogOperation):
         work_dir: where the scratch store goes.
 
     Example:
-        >>> op = ApplyDeferredGCOperation("gc-candidates.jsonl")
+        >>> op = ApplyDeferredGCOperation("gc-candidates.jsonl")               # doctest: +SKIP
         >>> lakehouse.run_catalog(op, None).figures["deleted"]                 # doctest: +SKIP
         40
     """

@@ -6,7 +6,7 @@ Nothing here imports PyIceberg, thrift or boto3 at import time.
 
 Example:
     >>> from phlo_lakehouse.migration import HiveMigration
-    >>> migration = HiveMigration(lakehouse, metastore_uri="thrift://127.0.0.1:9083")
+    >>> migration = HiveMigration(lakehouse, metastore_uri="thrift://hms:9083")  # doctest: +SKIP
     >>> print(migration.run(["sales.*"], dry_run=True).summary())  # doctest: +SKIP
 """
 

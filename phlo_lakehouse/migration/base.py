@@ -14,7 +14,7 @@ Every plan's ``details`` say what would happen: ``action`` (``create``, ``replac
 dropped …), ``source``, ``target`` and ``mode``.
 
 Example:
-    >>> migration = HiveMigration(lakehouse, metastore_uri="thrift://127.0.0.1:9083")
+    >>> migration = HiveMigration(lakehouse, metastore_uri="thrift://hms:9083")  # doctest: +SKIP
     >>> print(migration.run(["sales.*"], dry_run=True).summary())  # doctest: +SKIP
     sales.orders -> sales.orders: planned (create) data_files=12, bytes=48213, partitions=3
 """
@@ -206,7 +206,7 @@ class CatalogMigration(ABC):
         """Where ``source`` goes: same name, or the configured namespace and suffix.
 
         Example:
-            >>> m = IcebergCatalogMigration(src, dst, drop_source=True, namespace="bronze")
+            >>> m = IcebergCatalogMigration(a, b, namespace="bronze", suffix="_v2")  # doctest:+SKIP
             >>> str(m.target_identifier("raw.events"))  # doctest: +SKIP
             'bronze.events_v2'
         """

@@ -16,6 +16,8 @@ go through the binding's ``int``/``float``/``str`` overloads: their NDV is as ex
 hashes differ from Java's (see docs/maintenance.md).
 
 Example:
+    >>> import pyarrow as pa
+    >>> from pyiceberg.types import LongType
     >>> sketch = ColumnSketch(LongType())
     >>> sketch.update(pa.array([1, 2, 2, 3]))
     >>> sketch.estimate()
