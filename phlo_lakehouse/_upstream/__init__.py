@@ -15,6 +15,7 @@ Modules:
     manifest_writer: manifests written in Avro blocks, with the spec's ``equality_ids`` type.
     metadata_v3: format v3 table metadata written faithfully (PyIceberg refuses), installed on
         a client-side catalog for the duration of our commit only.
+    manifests_v3: format v3 manifest lists and manifests read and written with row lineage.
     avro_manifests: projected manifest reads that decode file paths only.
     pynessie: the merge request with the dry-run flags pynessie does not expose.
 

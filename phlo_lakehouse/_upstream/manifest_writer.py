@@ -1,5 +1,5 @@
 """Manifest writers: PyIceberg's, writing entries in Avro blocks and ``equality_ids`` as the
-spec's ``list<int>``.
+spec's ``list<int>``, and for format v3 with the v3 entry schema (PyIceberg has no v3 writer).
 
 They subclass PyIceberg's ``ManifestWriterV1``/``ManifestWriterV2`` and use its private
 ``_output_file``, ``_with_partition`` and ``_meta`` (there is no public way to choose the Avro
@@ -25,22 +25,38 @@ EQUALITY_IDS_FIELD_ID = 135
 
 
 def manifest_writer(format_version, spec, schema, output, snapshot_id, compression, *, deletes):
-    """A PyIceberg manifest writer (v1 or v2; delete manifests only in v2) that writes its
-    entries in blocks of `BLOCK_ENTRIES`."""
+    """A PyIceberg manifest writer (v1, v2 or v3; delete manifests from v2 on) that writes its
+    entries in blocks of `BLOCK_ENTRIES`. A v3 writer writes v3 data files (row lineage and
+    deletion-vector fields): give it entries read by `manifests_v3.read_lineage_entries`."""
     from pyiceberg.manifest import ManifestWriterV1, ManifestWriterV2
 
-    if deletes and format_version != 2:
+    if deletes and format_version == 1:
         raise StaleReplace(
-            "delete manifests exist only in format v2 tables",
+            "delete manifests exist only in format v2 and newer tables",
             hint="re-plan against the refreshed table (the executor does this automatically)",
         )
-    if format_version not in (1, 2):
+    if format_version not in (1, 2, 3):
         raise StaleReplace(
             f"manifests of format v{format_version} tables cannot be written",
-            hint="PyIceberg 0.12 writes format v1 and v2 tables",
+            hint="phlo-lakehouse writes manifests of format v1, v2 and v3 tables",
         )
-    base = ManifestWriterV1 if format_version == 1 else ManifestWriterV2
+    base = {1: ManifestWriterV1, 2: ManifestWriterV2, 3: _writer_v3()}[format_version]
     return _blocked_writer_class(base, deletes)(spec, schema, output, snapshot_id, compression)
+
+
+@cache
+def _writer_v3() -> type:
+    from pyiceberg.manifest import ManifestWriterV2
+
+    class _ManifestWriterV3(ManifestWriterV2):
+        """PyIceberg's v2 writer with the v3 entry schema (``MANIFEST_ENTRY_SCHEMAS[3]``: v2's
+        fields plus ``first_row_id`` and the deletion-vector fields) and format version 3."""
+
+        @property
+        def version(self):
+            return 3
+
+    return _ManifestWriterV3
 
 
 @cache
@@ -76,7 +92,7 @@ def _blocked_writer_class(base: type, deletes: bool) -> type:
                 output_file=self._output_file,
                 file_schema=_spec_equality_ids(self._with_partition(self.version)),
                 record_schema=_spec_equality_ids(
-                    self._with_partition(DEFAULT_READ_VERSION)
+                    self._with_partition(max(self.version, DEFAULT_READ_VERSION))
                 ),
                 schema_name="manifest_entry",
                 metadata=self._meta,

@@ -4,11 +4,13 @@ PyIceberg 0.12 reads format v3 tables (deletion vectors applied, row lineage fie
 writes no v3 table metadata itself (``TableMetadataV3.model_dump_json`` raises) and no v3 data
 or manifests. On a v3 table:
 
-- metadata-only commits work: ``expire`` and ``compute_table_stats`` (and vacuum, which commits
-  nothing). The new metadata file is written by our v3 writer
+- ``expire`` and ``compute_table_stats`` (metadata-only commits) and ``rewrite_manifests``
+  work (vacuum too, which commits nothing). The new metadata file is written by our v3 writer
   (`phlo_lakehouse._upstream.metadata_v3`), which keeps every field (row lineage included); the
-  plan first checks that the table's current metadata document survives that writer unchanged
-  and that the catalog writes metadata client-side (SQL, Glue, Hive), else it refuses;
+  manifest rewrite writes v3 manifests and a v3 manifest list that keep every row's lineage
+  (`phlo_lakehouse._upstream.manifests_v3`). The plan first checks that the table's current
+  metadata document survives that writer unchanged and that the catalog writes metadata
+  client-side (SQL, Glue, Hive), else it refuses;
 - every other committing operation is refused in its plan, before anything is written, with
   one line saying why (`V3_REFUSALS`).
 
@@ -32,8 +34,8 @@ if TYPE_CHECKING:
 #: The newest format version any operation commits to.
 NEWEST_FORMAT_VERSION = 3
 
-#: Operations that commit to format v3 tables: metadata-only commits, through our v3 writer.
-V3_COMMITS = frozenset({"expire", "compute_table_stats"})
+#: Operations that commit to format v3 tables (through our v3 metadata and manifest writers).
+V3_COMMITS = frozenset({"expire", "compute_table_stats", "rewrite_manifests"})
 
 #: Why each committing operation is refused on a format v3 table (one line each).
 V3_REFUSALS: dict[str, str] = {
@@ -46,12 +48,10 @@ V3_REFUSALS: dict[str, str] = {
     "PyIceberg 0.12 cannot write",
     "data_retention": "deleting rows on v3 means writing deletion vectors or rewriting files "
     "with their row lineage, neither of which PyIceberg 0.12 can write",
-    "rewrite_manifests": "rewriting manifests needs v3 manifests and manifest lists with row "
-    "lineage, which PyIceberg 0.12 cannot write",
 }
 _HINT = (
     'run Spark\'s Iceberg procedure for it on v3 tables (docs/maintenance.md, "Format version '
-    '3"); expire, compute_table_stats, vacuum and reads work on v3'
+    '3"); expire, compute_table_stats, rewrite_manifests, vacuum and reads work on v3'
 )
 
 

@@ -106,3 +106,23 @@ class ManifestFactory:
         ) as writer:
             writer.add_manifests(manifests)
         return output.location
+
+    def manifest_list_v3(
+        self, manifests: list[ManifestFile], parent_id: int, sequence_number: int
+    ) -> tuple[str, int]:
+        """A format v3 manifest list (new data manifests assigned row ids from the table's
+        ``next-row-id``): its location and the rows assigned, the snapshot's ``added-rows``."""
+        from phlo_lakehouse._upstream.manifests_v3 import write_manifest_list
+
+        first_row_id = getattr(self.metadata, "next_row_id", None) or 0
+        output = self._output(f"snap-{self.snapshot_id}-1-{self.commit_uuid}.avro")
+        next_row_id = write_manifest_list(
+            output,
+            manifests,
+            snapshot_id=self.snapshot_id,
+            parent_snapshot_id=parent_id,
+            sequence_number=sequence_number,
+            first_row_id=first_row_id,
+            compression=self.compression,
+        )
+        return output.location, next_row_id - first_row_id

@@ -6,6 +6,12 @@ partition so a partition filter prunes whole manifests, and writes manifests of 
 ``commit.manifest.target-size-bytes`` (default 8 MB). Delete manifests are kept as they are. The
 commit is a ``replace`` snapshot; the data does not change.
 
+On format v3 tables row lineage is kept: each moved data file is written with the
+``first_row_id`` it inherited (so every row keeps its ``_row_id``; its
+``_last_updated_sequence_number`` comes from the entry's unchanged sequence number), the new
+manifests get row ids from the table's ``next-row-id`` in the manifest list, and the snapshot
+records them (``first-row-id``, ``added-rows``), as the spec's row-lineage rules require.
+
 Example:
     >>> op = RewriteManifestsOperation()
     >>> OperationExecutor(lakehouse).run(op, "demo.events")  # doctest: +SKIP
@@ -113,10 +119,11 @@ class RewriteManifestsOperation(TableOperation):
             return OperationResult.applied(plan, committed=False)
         metadata = table.table.metadata
         head = require_snapshot(table.table, plan.snapshot_id)
-        manifests = head.manifests(table.table.io)
+        v3 = metadata.format_version >= 3
+        manifests = _manifests(table, head.manifest_list) if v3 else head.manifests(table.table.io)
         data = [m for m in manifests if m.content == ManifestContent.DATA]
         deletes = [m for m in manifests if m.content != ManifestContent.DATA]
-        entries = read_entries(table.table.io, data)
+        entries = _lineage_entries(table, data) if v3 else read_entries(table.table.io, data)
         snapshot_id = metadata.new_snapshot_id()
         written: list[str] = []
         factory = ManifestFactory(table.table, snapshot_id, uuid.uuid4(), written)
@@ -136,11 +143,23 @@ class RewriteManifestsOperation(TableOperation):
                 "entries-processed": str(sum(len(e) for e in entries.values())),
                 "phlo-lakehouse.operation": self.name,
             }
-            manifest_list = factory.manifest_list(
-                new_manifests + deletes, head.snapshot_id, sequence_number
-            )
+            added_rows = None
+            if v3:  # row lineage: new data manifests get row ids, files keep theirs
+                manifest_list, added_rows = factory.manifest_list_v3(
+                    new_manifests + deletes, head.snapshot_id, sequence_number
+                )
+            else:
+                manifest_list = factory.manifest_list(
+                    new_manifests + deletes, head.snapshot_id, sequence_number
+                )
             snapshot = new_snapshot(
-                metadata, snapshot_id, head.snapshot_id, sequence_number, manifest_list, summary
+                metadata,
+                snapshot_id,
+                head.snapshot_id,
+                sequence_number,
+                manifest_list,
+                summary,
+                added_rows=added_rows,
             )
             ref = metadata.refs[table.table_ref]
             commit_sent = True
@@ -202,6 +221,23 @@ class RewriteManifestsOperation(TableOperation):
                         writer.existing(entry)
                 written.append(writer.to_manifest_file())
         return written
+
+
+def _manifests(table: LakehouseTable, manifest_list: str) -> list[ManifestFile]:
+    """A format v3 snapshot's manifests, with their ``first_row_id``."""
+    from phlo_lakehouse._upstream.manifests_v3 import read_manifest_list
+
+    return read_manifest_list(table.table.io, manifest_list)
+
+
+def _lineage_entries(
+    table: LakehouseTable, manifests: list[ManifestFile]
+) -> dict[str, list[ManifestEntry]]:
+    """Live entries of format v3 manifests, each data file with its materialised
+    ``first_row_id`` (so rows keep their ``_row_id`` in the manifests written)."""
+    from phlo_lakehouse._upstream.manifests_v3 import read_lineage_entries
+
+    return {m.manifest_path: read_lineage_entries(table.table.io, m) for m in manifests}
 
 
 def _partition_order(entry: ManifestEntry) -> tuple:

@@ -336,10 +336,23 @@ class ReplaceFiles:
 
 
 def new_snapshot(
-    metadata, snapshot_id, parent_id, sequence_number, manifest_list, summary, operation="replace"
+    metadata,
+    snapshot_id,
+    parent_id,
+    sequence_number,
+    manifest_list,
+    summary,
+    operation="replace",
+    *,
+    added_rows=None,
 ):
+    """The snapshot to add; on format v3 (``added_rows`` given) with its row lineage: the
+    table's ``next-row-id`` as ``first-row-id`` and the rows its manifest list assigned."""
     from pyiceberg.table.snapshots import Operation, Snapshot, Summary
 
+    lineage = {}
+    if added_rows is not None:
+        lineage = {"first_row_id": metadata.next_row_id or 0, "added_rows": added_rows}
     return Snapshot(
         snapshot_id=snapshot_id,
         parent_snapshot_id=parent_id,
@@ -347,6 +360,7 @@ def new_snapshot(
         manifest_list=manifest_list,
         summary=Summary(operation=Operation(operation), **summary),
         schema_id=metadata.current_schema_id,
+        **lineage,
     )
 
 

@@ -269,6 +269,27 @@ def _catalog_write_metadata(lakehouse):
     assert catalog._write_metadata is write.__func__
 
 
+def _inherit_from_manifest(lakehouse):
+    """Our v3 manifest reader inherits snapshot ids, sequence numbers and spec ids exactly as
+    PyIceberg's own reader does (it calls the same private function)."""
+    from pyiceberg.manifest import _inherit_from_manifest
+
+    from phlo_lakehouse._upstream.manifests_v3 import read_lineage_entries
+
+    assert list(inspect.signature(_inherit_from_manifest).parameters) == ["entry", "manifest"]
+    table = seed_demo_table(lakehouse, "raw.inherit", commits=2, rows_per_commit=5).table
+    for manifest in table.current_snapshot().manifests(table.io):
+        theirs = manifest.fetch_manifest_entry(table.io)
+        ours = read_lineage_entries(table.io, manifest)
+
+        def key(e):
+            d = e.data_file
+            return (e.status, e.snapshot_id, e.sequence_number, e.file_sequence_number,
+                    d.file_path, d.record_count, d.spec_id, d.partition)
+
+        assert [key(e) for e in ours] == [key(e) for e in theirs]
+
+
 #: The private name → its contract (the test below runs each).
 CONTRACTS = {
     "_do_commit": _do_commit,
@@ -288,6 +309,7 @@ CONTRACTS = {
     "_auth": _pynessie_client_attributes,
     "_ssl_verify": _pynessie_client_attributes,
     "_write_metadata": _catalog_write_metadata,
+    "_inherit_from_manifest": _inherit_from_manifest,
 }
 
 

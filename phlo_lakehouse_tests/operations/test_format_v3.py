@@ -1,6 +1,7 @@
 """Format v3 on a real SQLite catalog, without Spark: expire and table stats commit v3 metadata
-that keeps every field they do not change (row lineage included), dry runs plan what real runs
-do, and every refusal happens in the plan with nothing written.
+that keeps every field they do not change (row lineage included), a manifest rewrite assigns row
+ids to rows written before the upgrade as the spec requires, dry runs plan what real runs do,
+and every refusal happens in the plan with nothing written.
 
 The v3 table is a PyIceberg v2 table whose metadata document is upgraded by hand (format
 version 3, ``next-row-id``; the spec lets snapshots written before an upgrade lack
@@ -29,9 +30,14 @@ from phlo_lakehouse.operations import (
 )
 
 NEXT_ROW_ID = 4242
+DATA_FILE_NAMES = [
+    "content", "file_path", "file_format", "partition", "record_count", "file_size_in_bytes",
+    "column_sizes", "value_counts", "null_value_counts", "nan_value_counts", "lower_bounds",
+    "upper_bounds", "key_metadata", "split_offsets", "equality_ids", "sort_order_id",
+    "first_row_id", "referenced_data_file", "content_offset", "content_size_in_bytes",
+]  # the spec's data_file struct in v3, in its order
 REFUSED = [
     OptimizeOperation(),
-    RewriteManifestsOperation(rewrite_all=True),
     RemoveDanglingDeletesOperation(),
     DataRetentionOperation(column="event_time", retention="1d"),
     RewritePositionDeletesOperation(),
@@ -123,6 +129,49 @@ def test_table_stats_commit_v3_metadata_adding_only_the_statistics(lakehouse):
     assert os.path.getsize(_path(statistics["statistics-path"])) == (
         statistics["file-size-in-bytes"]
     )
+
+
+def _avro_records(location: str) -> list:
+    """Every record of an Avro file, decoded with the file's own schema."""
+    from pyiceberg.avro.file import AvroFile
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+
+    with AvroFile(PyArrowFileIO().new_input(location)) as reader:
+        names = [f.name for f in reader.schema.fields]
+        return [dict(zip(names, _values(r), strict=True)) for r in reader]
+
+
+def _values(record) -> list:
+    return [record[i] for i in range(len(record))]
+
+
+def test_manifest_rewrite_gives_rows_from_before_the_upgrade_row_ids(lakehouse):
+    """Snapshots from before an upgrade to v3 carry no row ids; the first snapshot after it must
+    assign them: the rewritten manifest gets ``first_row_id`` = the table's ``next-row-id`` and
+    the snapshot ``added-rows`` = every row in it (spec: Row Lineage for Upgraded Tables)."""
+    name = v3_table(lakehouse)
+    handle = lakehouse.get_table(name)
+    rows = handle.to_arrow().sort_by("event_id")
+    op = RewriteManifestsOperation(rewrite_all=True)
+
+    dry = OperationExecutor(lakehouse).run(op, name, dry_run=True)
+    result = OperationExecutor(lakehouse).run(op, name)
+
+    assert dry.figures == result.figures and result.figures["manifests_to_rewrite"] == 4
+    after = lakehouse.get_table(name)
+    document = _document(after.table.metadata_location)
+    snapshot = document["snapshots"][-1]
+    assert snapshot["summary"]["operation"] == "replace"
+    assert (snapshot["first-row-id"], snapshot["added-rows"]) == (NEXT_ROW_ID, len(rows))
+    assert document["next-row-id"] == NEXT_ROW_ID + len(rows)
+    (listed,) = _avro_records(snapshot["manifest-list"])
+    assert listed["first_row_id"] == NEXT_ROW_ID and listed["existing_rows_count"] == len(rows)
+    entries = _avro_records(listed["manifest_path"])
+    assert len(entries) == result.figures["entries_to_rewrite"] == len(after.table.inspect.files())
+    assert all(e["status"] == 0 for e in entries)  # EXISTING
+    files = [dict(zip(DATA_FILE_NAMES, _values(e["data_file"]), strict=False)) for e in entries]
+    assert {f["first_row_id"] for f in files} == {None}  # inherited from the manifest
+    assert after.to_arrow().sort_by("event_id") == rows
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
