@@ -20,6 +20,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -109,9 +110,11 @@ class OperationResult:
         committed: bool = True,
         figures: Mapping[str, Figure] | None = None,
         details: Mapping[str, Any] | None = None,
-        snapshot_id_after: int | None = None,
+        snapshot_id_after: int | None | EllipsisType = ...,
+        attempts: int = 1,
     ) -> OperationResult:
-        """The result of carrying ``plan`` out: its figures and details unless given.
+        """The result of carrying ``plan`` out: its figures, details and ref head unless given
+        (``snapshot_id_after=None`` is a ref without a head).
 
         Example:
             >>> plan = OperationPlan("ref_delete", "lakehouse", "dev", None, {"refs": 1})
@@ -125,10 +128,11 @@ class OperationResult:
             dry_run=False,
             committed=committed,
             snapshot_id_before=plan.snapshot_id,
-            snapshot_id_after=snapshot_id_after
-            if snapshot_id_after is not None
-            else (plan.snapshot_id),
+            snapshot_id_after=plan.snapshot_id
+            if isinstance(snapshot_id_after, EllipsisType)
+            else snapshot_id_after,
             figures=dict(plan.figures if figures is None else figures),
+            attempts=attempts,
             plan=plan,
             details=dict(plan.details if details is None else details),
         )

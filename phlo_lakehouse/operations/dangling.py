@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from phlo_lakehouse.errors import InvalidInput
@@ -169,16 +168,16 @@ class RemoveDanglingDeletesOperation(TableOperation):
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         paths = set(plan.details["dangling_delete_files"])
         if not paths:
-            return replace(OperationResult.from_plan(plan), dry_run=False)
+            return OperationResult.applied(plan, committed=False)
         live = self._live(table, plan.snapshot_id)
         removed = [d for d in live.deletes if d.path in paths]
         outcome = commit_removed_deletes(table, plan, removed, live, operation=self.name)
-        applied = OperationResult.applied(
+        return OperationResult.applied(
             plan,
             snapshot_id_after=outcome.snapshot.snapshot_id,
             details={**plan.details, "removed_delete_files": outcome.removed_delete_files},
+            attempts=outcome.attempts,
         )
-        return replace(applied, attempts=outcome.attempts)
 
     def _live(self, table: LakehouseTable, snapshot_id: int | None = None) -> LiveFiles:
         return self._live_cache.get(table, snapshot_id)

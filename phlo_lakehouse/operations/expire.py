@@ -207,7 +207,9 @@ class ExpireSnapshotsOperation(TableOperation):
         expired = list(plan.details["expired_snapshot_ids"])
         removed_refs = list(plan.details["removed_refs"])
         if not expired and not removed_refs:
-            return self._result(plan, table, committed=False, figures=plan.figures)
+            return OperationResult.applied(
+                plan, committed=False, snapshot_id_after=table.snapshot_id
+            )
         refs_read: dict[str, int] = dict(plan.details["ref_snapshot_ids"])
         # The commit is applied to the catalog's current metadata, where RemoveSnapshotsUpdate also
         # drops any ref pointing at an expired snapshot: a tag created since the plan would be lost
@@ -278,7 +280,9 @@ class ExpireSnapshotsOperation(TableOperation):
         details = dict(plan.details)
         if self.delete_files:
             details["files_to_delete"] = deleted
-        return self._result(plan, table, committed=True, figures=figures, details=details | extra)
+        return OperationResult.applied(
+            plan, snapshot_id_after=table.snapshot_id, figures=figures, details=details | extra
+        )
 
     def _retention(self, properties: Mapping[str, str]) -> Retention:
         """Explicit arguments, else the table's ``history.expire.*`` properties, else Iceberg's
@@ -296,28 +300,6 @@ class ExpireSnapshotsOperation(TableOperation):
             )
         max_ref_age = _int_property(properties, MAX_REF_AGE_PROPERTY, None, 1)
         return Retention(max_age_ms, min_keep, max_ref_age)
-
-    def _result(
-        self,
-        plan: OperationPlan,
-        table: LakehouseTable,
-        *,
-        committed: bool,
-        figures: Mapping[str, Any],
-        details: Mapping[str, Any] | None = None,
-    ) -> OperationResult:
-        return OperationResult(
-            operation=self.name,
-            table=plan.table,
-            ref=plan.ref,
-            dry_run=False,
-            committed=committed,
-            snapshot_id_before=plan.snapshot_id,
-            snapshot_id_after=table.snapshot_id,
-            figures=dict(figures),
-            plan=plan,
-            details=dict(details if details is not None else plan.details),
-        )
 
 
 @dataclass(frozen=True)

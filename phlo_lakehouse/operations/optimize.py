@@ -20,7 +20,6 @@ import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
@@ -252,17 +251,17 @@ class OptimizeOperation(SizeBand, TableOperation):
         groups = [group_from_dict(g) for g in plan.details["groups"]]
         dangling_paths = set(plan.details.get("dangling_delete_files", []))
         if not groups and not dangling_paths:
-            return replace(OperationResult.from_plan(plan), dry_run=False)
+            return OperationResult.applied(plan, committed=False)
         live = self._live_files(table, plan.snapshot_id)
         dangling = [d for d in live.deletes if d.path in dangling_paths]
         if not groups:
             outcome = commit_removed_deletes(table, plan, dangling, live, operation=self.name)
-            applied = OperationResult.applied(
+            return OperationResult.applied(
                 plan,
                 snapshot_id_after=outcome.snapshot.snapshot_id,
                 details={**plan.details, "delete_files_removed": outcome.removed_delete_files},
+                attempts=outcome.attempts,
             )
-            return replace(applied, attempts=outcome.attempts)
         by_path = {f.path: f for f in live.data}
         deletes_by_path = {d.path: d for d in live.deletes}
         sort_keys = [tuple(k) for k in plan.details["sort_keys"]]
@@ -364,18 +363,12 @@ class OptimizeOperation(SizeBand, TableOperation):
             "decode_reasons": sorted({o["stitch"] for o in outcomes} - {"stitched"}),
         }
         head = commits[-1].snapshot.snapshot_id
-        return OperationResult(
-            operation=self.name,
-            table=plan.table,
-            ref=plan.ref,
-            dry_run=False,
-            committed=True,
-            snapshot_id_before=plan.snapshot_id,
+        return OperationResult.applied(
+            plan,
             snapshot_id_after=head,
             figures=figures,
-            attempts=max(c.attempts for c in commits),
-            plan=plan,
             details=details,
+            attempts=max(c.attempts for c in commits),
         )
 
     def _live_files(self, table: LakehouseTable, snapshot_id: int | None = None) -> LiveFiles:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from phlo_lakehouse.errors import InvalidInput
@@ -236,7 +235,7 @@ class RewritePositionDeletesOperation(SizeBand, TableOperation):
         groups = [DeleteGroup.from_dict(g) for g in plan.details["groups"]]
         dangling_paths = set(plan.details["dangling_delete_files"])
         if not groups and not dangling_paths:
-            return replace(OperationResult.from_plan(plan), dry_run=False)
+            return OperationResult.applied(plan, committed=False)
         live = self._live(table, plan.snapshot_id)
         deletes_by_path = {d.path: d for d in live.deletes}
         dangling = [deletes_by_path[p] for p in sorted(dangling_paths)]
@@ -303,13 +302,13 @@ class RewritePositionDeletesOperation(SizeBand, TableOperation):
             "commits": len(commits),
             "failed_commits": len(failures),
         }
-        applied = OperationResult.applied(
+        return OperationResult.applied(
             plan,
             snapshot_id_after=commits[-1].snapshot.snapshot_id,
             figures=figures,
             details=details,
+            attempts=max(c.attempts for c in commits),
         )
-        return replace(applied, attempts=max(c.attempts for c in commits))
 
     def _run(self, table, groups, dangling, run_group, commit, workers):
         """Rewrite and commit: all in one commit, or with partial progress in batches (a

@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -147,7 +146,7 @@ class DataRetentionOperation(TableOperation):
 
         drop, rewrite = set(plan.details["files_to_drop"]), set(plan.details["files_to_rewrite"])
         if not drop and not rewrite:
-            return replace(OperationResult.from_plan(plan), dry_run=False)
+            return OperationResult.applied(plan, committed=False)
         snapshot_id = plan.snapshot_id
         snapshot = table.table.snapshot_by_id(snapshot_id) if snapshot_id is not None else None
         live = live_files(table.table, snapshot)
@@ -179,12 +178,12 @@ class DataRetentionOperation(TableOperation):
             if may_clean_up(error, commit_sent=commit_sent):
                 delete_files(table.table.io, written)  # provably not committed: ours to remove
             raise
-        applied = OperationResult.applied(
+        return OperationResult.applied(
             plan,
             snapshot_id_after=outcome.snapshot.snapshot_id,
             details={**plan.details, "files_written": sorted(f.file_path for f in added)},
+            attempts=outcome.attempts,
         )
-        return replace(applied, attempts=outcome.attempts)
 
     def _field(self, table: LakehouseTable) -> NestedField:
         schema = table.table.schema()

@@ -336,17 +336,10 @@ class EvolveSchemaOperation(TableOperation):
             commit_transaction(transaction, what=f"schema change of {table}")
         except Conflict as e:
             raise Conflict(f"the schema of {table} changed concurrently", hint="re-run") from e
-        return OperationResult(
-            operation=self.name,
-            table=plan.table,
-            ref=plan.ref,
-            dry_run=False,
-            committed=True,
-            snapshot_id_before=plan.snapshot_id,
+        return OperationResult.applied(
+            plan,
             snapshot_id_after=table.snapshot_id,
             figures={**plan.figures, "schema_id_after": table.table.schema().schema_id},
-            plan=plan,
-            details=dict(plan.details),
         )
 
 

@@ -85,17 +85,8 @@ class SnapshotOperation(TableOperation):
         after = table.snapshot_id
         if committed and table.nessie and reload:
             after = table.refresh().snapshot_id
-        return OperationResult(
-            operation=self.name,
-            table=plan.table,
-            ref=plan.ref,
-            dry_run=False,
-            committed=committed,
-            snapshot_id_before=plan.snapshot_id,
-            snapshot_id_after=after,
-            figures=dict(plan.figures),
-            plan=plan,
-            details={**plan.details, **extra},
+        return OperationResult.applied(
+            plan, committed=committed, snapshot_id_after=after, details={**plan.details, **extra}
         )
 
 

@@ -237,20 +237,15 @@ class VacuumOperation(TableOperation):
         if failed:
             details["delete_failures"] = sorted(failed)
             details["delete_failure_reasons"] = dict(failed)
-        return OperationResult(
-            operation=self.name,
-            table=plan.table,
-            ref=plan.ref,
-            dry_run=False,
+        return OperationResult.applied(
+            plan,
             committed=False,
-            snapshot_id_before=plan.snapshot_id,
             snapshot_id_after=current.snapshot_id,
             figures=_figures(
                 int(plan.figures.get("files_listed") or 0),
                 deleted_sizes,
                 int(plan.figures.get("prefix_mismatches") or 0),
             ),
-            plan=plan,
             details=details,
         )
 
