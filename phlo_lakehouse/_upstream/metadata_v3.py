@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.io import FileIO
+    from pyiceberg.table import Table
     from pyiceberg.table.metadata import TableMetadata
 
 #: Keys our JSON adds that mean what their absence means (PyIceberg writes a schema's empty
@@ -121,6 +122,29 @@ def round_trip_differences(document: Mapping[str, Any]) -> list[str]:
     differences: list[str] = []
     _compare(document, ours, "", differences)
     return differences
+
+
+def require_faithful_write(table: Table) -> None:
+    """Raise `InvalidInput` when a commit to ``table`` (format v3, client-side catalog) would
+    drop or change a field of its current metadata document: the last check before our writer
+    writes, for commits that did not check in their plan."""
+    from phlo_lakehouse.errors import InvalidInput
+
+    if not writes_metadata_client_side(table.catalog):
+        return
+    document = read_metadata_document(table.io, table.metadata_location)
+    differences = round_trip_differences(document)
+    if differences:
+        raise InvalidInput(
+            f"cannot commit to format v3 table {'.'.join(table.name())}: {describe(differences)}",
+            hint='use Spark for it (docs/maintenance.md, "Format version 3")',
+        )
+
+
+def describe(differences: list[str]) -> str:
+    """One line naming the first differences `round_trip_differences` found."""
+    shown = ", ".join(differences[:3]) + (", …" if len(differences) > 3 else "")
+    return f"its metadata has fields PyIceberg 0.12 would not write back ({shown})"
 
 
 def _compare(theirs: Any, ours: Any, path: str, out: list[str]) -> None:

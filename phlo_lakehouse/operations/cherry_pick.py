@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from phlo_lakehouse.errors import Conflict, InvalidInput
 from phlo_lakehouse.identifiers import validate_ref_name
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult
+from phlo_lakehouse.operations.format_support import check_format_support
 from phlo_lakehouse.operations.snapshot_ops import (
     SnapshotOperation,
     restore_retention,
@@ -65,6 +66,7 @@ class CherryPickOperation(SnapshotOperation):
 
         from phlo_lakehouse.operations.live_files import live_files
 
+        check_format_support(table, self.name)
         source_table, location = self._source_table(table)
         files = added_data_files(source_table, self.snapshot_id)
         head = table.snapshot

@@ -36,7 +36,11 @@ def commit_updates(
     most once. Old metadata.json files are pruned per ``write.metadata.delete-after-commit.*``,
     as on every PyIceberg commit.
 
+    On a format v3 table the commit is refused first (`InvalidInput`) unless our v3 metadata
+    writer keeps every field of the table's current metadata.
+
     Raises:
+        InvalidInput: a v3 table whose metadata our writer would not reproduce; nothing sent.
         Conflict: the commit was refused — a requirement failed (the table or a ref moved since
             it was read): provably not committed, so what it wrote may be deleted.
         CommitStateUnknown: the outcome could not be determined: delete nothing.
@@ -49,6 +53,10 @@ def commit_updates(
     from phlo_lakehouse.outcome import commit_resolving, status_check_policy
     from phlo_lakehouse.retry import count_commit_attempt
 
+    if table.metadata.format_version >= 3:
+        from phlo_lakehouse._upstream.metadata_v3 import require_faithful_write
+
+        require_faithful_write(table)  # before anything is sent: our writer must keep it all
     reqs = (*requirements, AssertTableUUID(uuid=table.metadata.table_uuid))
     base_location = table.metadata_location
     label = what or f"commit to {'.'.join(table.name())}"
@@ -131,6 +139,39 @@ def refs_dropped_by_last_commit(table: Table, expected: dict[str, int]) -> dict[
         for name, ref in before.refs.items()
         if name not in expected and name not in now
     }
+
+
+def next_row_id_requirements(table: Table) -> list[TableRequirement]:
+    """On format v3, a requirement that fails the commit unless the table's ``next-row-id`` is
+    still the one read (a snapshot's ``first-row-id`` is taken from it; a commit on another
+    branch moves it without moving ours). None on older formats. v3 commits happen only on
+    catalogs validating client-side (`format_support`)."""
+    next_row_id = getattr(table.metadata, "next_row_id", None)
+    if table.metadata.format_version < 3 or _validates_on_server(table):
+        return []
+    return [_assert_next_row_id(next_row_id)]
+
+
+def _assert_next_row_id(next_row_id: int | None) -> TableRequirement:
+    from typing import Literal
+
+    from pyiceberg.exceptions import CommitFailedException
+    from pyiceberg.table.update import ValidatableTableRequirement
+
+    class AssertNextRowId(ValidatableTableRequirement):
+        """The table's ``next-row-id`` must be ``next_row_id``."""
+
+        type: Literal["assert-next-row-id"] = "assert-next-row-id"
+        next_row_id: int | None
+
+        def validate(self, base_metadata: object) -> None:  # type: ignore[override]
+            current = getattr(base_metadata, "next_row_id", None)
+            if current != self.next_row_id:
+                raise CommitFailedException(
+                    f"the table's next-row-id moved from {self.next_row_id} to {current}"
+                )
+
+    return AssertNextRowId(next_row_id=next_row_id)  # type: ignore[return-value]
 
 
 def _validates_on_server(table: Table) -> bool:

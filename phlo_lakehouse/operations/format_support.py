@@ -4,8 +4,8 @@ PyIceberg 0.12 reads format v3 tables (deletion vectors applied, row lineage fie
 writes no v3 table metadata itself (``TableMetadataV3.model_dump_json`` raises) and no v3 data
 or manifests. On a v3 table:
 
-- ``expire`` and ``compute_table_stats`` (metadata-only commits) and ``rewrite_manifests``
-  work (vacuum too, which commits nothing). The new metadata file is written by our v3 writer
+- ``expire``, ``compute_table_stats``, ref and schema changes (metadata-only commits) and
+  ``rewrite_manifests`` work (vacuum too, which commits nothing). The new metadata file is written by our v3 writer
   (`phlo_lakehouse._upstream.metadata_v3`), which keeps every field (row lineage included); the
   manifest rewrite writes v3 manifests and a v3 manifest list that keep every row's lineage
   (`phlo_lakehouse._upstream.manifests_v3`). The plan first checks that the table's current
@@ -35,7 +35,20 @@ if TYPE_CHECKING:
 NEWEST_FORMAT_VERSION = 3
 
 #: Operations that commit to format v3 tables (through our v3 metadata and manifest writers).
-V3_COMMITS = frozenset({"expire", "compute_table_stats", "rewrite_manifests"})
+V3_COMMITS = frozenset(
+    {
+        "expire",
+        "compute_table_stats",
+        "rewrite_manifests",
+        # metadata-only: refs and schemas
+        "create_ref",
+        "remove_ref",
+        "fast_forward",
+        "rollback",
+        "set_current_snapshot",
+        "evolve_schema",
+    }
+)
 
 #: Why each committing operation is refused on a format v3 table (one line each).
 V3_REFUSALS: dict[str, str] = {
@@ -46,6 +59,8 @@ V3_REFUSALS: dict[str, str] = {
     "vectors (one Puffin blob per data file), which PyIceberg 0.12 cannot write",
     "remove_dangling_deletes": "removing deletion vectors needs v3 delete manifests, which "
     "PyIceberg 0.12 cannot write",
+    "cherry_pick": "a cherry-picked snapshot must assign row ids to the rows it adds, in v3 "
+    "manifests PyIceberg 0.12 cannot write",
     "data_retention": "deleting rows on v3 means writing deletion vectors or rewriting files "
     "with their row lineage, neither of which PyIceberg 0.12 can write",
 }
@@ -79,6 +94,7 @@ def check_format_support(table: LakehouseTable, operation: str) -> None:
 
 def _check_v3_metadata_write(table: LakehouseTable, refused: str) -> None:
     from phlo_lakehouse._upstream.metadata_v3 import (
+        describe,
         read_metadata_document,
         round_trip_differences,
         writes_metadata_client_side,
@@ -93,8 +109,4 @@ def _check_v3_metadata_write(table: LakehouseTable, refused: str) -> None:
     document = read_metadata_document(table.table.io, table.table.metadata_location)
     differences = round_trip_differences(document)
     if differences:
-        shown = ", ".join(differences[:3]) + (", …" if len(differences) > 3 else "")
-        raise InvalidInput(
-            f"{refused}: its metadata has fields PyIceberg 0.12 would not write back ({shown})",
-            hint=_HINT,
-        )
+        raise InvalidInput(f"{refused}: {describe(differences)}", hint=_HINT)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.metadata import partition_values
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
-from phlo_lakehouse.operations.commit import commit_updates
+from phlo_lakehouse.operations.commit import commit_updates, next_row_id_requirements
 from phlo_lakehouse.operations.format_support import check_format_support
 from phlo_lakehouse.operations.live_files import read_entries
 from phlo_lakehouse.operations.manifest_factory import ManifestFactory
@@ -176,7 +176,10 @@ class RewriteManifestsOperation(TableOperation):
                         min_snapshots_to_keep=ref.min_snapshots_to_keep,
                     ),
                 ],
-                [AssertRefSnapshotId(ref=table.table_ref, snapshot_id=head.snapshot_id)],
+                [
+                    AssertRefSnapshotId(ref=table.table_ref, snapshot_id=head.snapshot_id),
+                    *next_row_id_requirements(table.table),
+                ],
             )
         except BaseException as error:
             # Ours to remove only if the commit provably did not land (commit_updates raises

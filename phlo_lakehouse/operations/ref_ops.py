@@ -12,6 +12,7 @@ from phlo_lakehouse.errors import Conflict, InvalidInput, RefNotFound, SnapshotN
 from phlo_lakehouse.identifiers import validate_ref_name
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult
 from phlo_lakehouse.operations.commit import commit_updates
+from phlo_lakehouse.operations.format_support import check_format_support
 from phlo_lakehouse.operations.snapshot_ops import (
     MAIN,
     MoveBranchOperation,
@@ -92,6 +93,7 @@ class CreateRefOperation(SnapshotOperation):
         """Check the name is free and the snapshot exists."""
         if table.nessie:
             return self._plan_nessie(table)
+        check_format_support(table, self.name)
         if self.ref_name in table.table.metadata.refs or self.ref_name == MAIN:
             raise InvalidInput(
                 f"table {table.identifier} already has a ref {self.ref_name!r}",
@@ -177,6 +179,7 @@ class RemoveRefOperation(SnapshotOperation):
             nessie_ref = self.refs(table).get(self.ref_name)
             kind = {"ref_kind": nessie_ref.kind.lower()}
             return self._plan(table, kind, {"hash": nessie_ref.hash})
+        check_format_support(table, self.name)
         ref = table.table.metadata.refs.get(self.ref_name)
         if ref is None:
             raise RefNotFound(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from phlo_lakehouse.errors import ColumnNotFound, Conflict, InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
+from phlo_lakehouse.operations.format_support import check_format_support
 
 if TYPE_CHECKING:
     from pyiceberg.schema import Schema
@@ -300,6 +301,7 @@ class EvolveSchemaOperation(TableOperation):
 
     def plan(self, table: LakehouseTable) -> OperationPlan:
         """Validate the changes and preview the new schema."""
+        check_format_support(table, self.name)
         new_schema = self.changes.preview(table.table)
         current = table.table.schema()
         figures = {

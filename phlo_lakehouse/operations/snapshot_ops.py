@@ -29,6 +29,7 @@ from phlo_lakehouse.errors import (
 )
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.commit import commit_updates
+from phlo_lakehouse.operations.format_support import check_format_support
 from phlo_lakehouse.operations.snapshot_state import require_snapshot, state_as_of, to_millis
 from phlo_lakehouse.units import parse_duration
 
@@ -110,6 +111,7 @@ class MoveBranchOperation(SnapshotOperation):
         """The target snapshot (or Nessie commit) and the records before and after."""
         if table.nessie:
             return self._plan_nessie(table)
+        check_format_support(table, self.name)
         if table.ref_kind != "branch":
             raise InvalidInput(
                 f"{table.ref!r} of {table.identifier} is a tag; only branches move",

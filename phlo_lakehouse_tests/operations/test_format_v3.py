@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from phlo_lakehouse import InvalidInput
+from phlo_lakehouse import Conflict, InvalidInput
 from phlo_lakehouse.demo import seed_demo_table
 from phlo_lakehouse.operations import (
     ComputeTableStatsOperation,
@@ -28,6 +28,10 @@ from phlo_lakehouse.operations import (
     RewriteManifestsOperation,
     RewritePositionDeletesOperation,
 )
+from phlo_lakehouse.operations.cherry_pick import CherryPickOperation
+from phlo_lakehouse.operations.ref_ops import CreateRefOperation
+from phlo_lakehouse.operations.schema_ops import EvolveSchemaOperation, SchemaChanges
+from phlo_lakehouse.operations.snapshot_ops import RollbackOperation
 
 NEXT_ROW_ID = 4242
 DATA_FILE_NAMES = [
@@ -205,3 +209,76 @@ def test_operations_v3_cannot_do_are_refused_in_the_plan_before_anything_is_writ
         assert "PyIceberg 0.12" in message and "\n" not in message
     after = lakehouse.get_table(name)
     assert after.table.metadata_location == location and _files(after) == files
+
+
+def test_ref_and_schema_changes_commit_v3_metadata_keeping_row_lineage(lakehouse):
+    name = v3_table(lakehouse)
+    handle = lakehouse.get_table(name)
+    first, second = [s.snapshot_id for s in handle.table.snapshots()][:2]
+    executor = OperationExecutor(lakehouse)
+    before = _document(handle.table.metadata_location)
+
+    executor.run(CreateRefOperation("audit", kind="tag", snapshot_id=first), name)
+    executor.run(RollbackOperation(second), name)
+    executor.run(EvolveSchemaOperation(SchemaChanges.of(add_columns={"note": "string"})), name)
+
+    after = _document(lakehouse.get_table(name).table.metadata_location)
+    assert after["format-version"] == 3 and after["next-row-id"] == NEXT_ROW_ID
+    assert after["refs"]["audit"] == {"snapshot-id": first, "type": "tag"}
+    assert after["refs"]["main"]["snapshot-id"] == second
+    assert [f["name"] for f in after["schemas"][-1]["fields"]][-1] == "note"
+    assert after["snapshots"] == before["snapshots"]
+    assert len(after["metadata-log"]) == len(before["metadata-log"]) + 3
+
+
+def test_cherry_pick_is_refused_in_the_plan_on_v3(lakehouse):
+    name = v3_table(lakehouse)
+    handle = lakehouse.get_table(name)
+    location = handle.table.metadata_location
+    with pytest.raises(InvalidInput) as raised:
+        OperationExecutor(lakehouse).run(CherryPickOperation(handle.snapshot_id), name)
+    assert raised.value.message.startswith("cherry_pick cannot commit to format v3 table")
+    assert lakehouse.get_table(name).table.metadata_location == location
+
+
+def test_a_commit_that_would_drop_a_field_is_refused_before_writing(lakehouse):
+    """The last check before our v3 writer writes, whatever path the commit took."""
+    from pyiceberg.table.update import SetPropertiesUpdate
+
+    from phlo_lakehouse.operations.commit import commit_updates
+
+    keys = [{"key-id": "k", "encrypted-key-metadata": "AA=="}]
+    name = v3_table(lakehouse, **{"encryption-keys": keys})
+    handle = lakehouse.get_table(name)
+    files, location = _files(handle), handle.table.metadata_location
+    with pytest.raises(InvalidInput) as raised:
+        commit_updates(handle.table, [SetPropertiesUpdate(updates={"k": "v"})], [])
+    assert "dropped /encryption-keys" in raised.value.message
+    with pytest.raises(InvalidInput):
+        OperationExecutor(lakehouse).run(CreateRefOperation("t", kind="tag"), name)
+    after = lakehouse.get_table(name)
+    assert after.table.metadata_location == location and _files(after) == files
+
+
+def test_manifest_rewrite_conflicts_when_another_branch_moved_next_row_id(lakehouse):
+    """A snapshot's first-row-id is the table's next-row-id: a rewrite planned before another
+    branch's commit advanced it is refused (nothing it wrote stays) and re-planned."""
+    name = v3_table(lakehouse)
+    executor = OperationExecutor(lakehouse)
+    executor.run(CreateRefOperation("side"), name)
+    handle = lakehouse.get_table(name)
+    op = RewriteManifestsOperation(rewrite_all=True)
+    plan = op.plan(handle)
+    executor.run(RewriteManifestsOperation(rewrite_all=True), name, "side")
+    moved = lakehouse.get_table(name).table.metadata.next_row_id
+    assert moved > NEXT_ROW_ID
+    files = _files(lakehouse.get_table(name))
+
+    with pytest.raises(Conflict, match="next-row-id moved"):
+        op.execute(handle, plan)
+
+    assert _files(lakehouse.get_table(name)) == files
+    result = executor.run(op, name)
+    assert result.committed
+    snapshot = _document(lakehouse.get_table(name).table.metadata_location)["snapshots"][-1]
+    assert snapshot["first-row-id"] == moved
