@@ -20,27 +20,11 @@ if TYPE_CHECKING:
     from phlo_lakehouse.table import LakehouseTable
 
 
-def unchanged(
-    operation: TableOperation,
-    table: LakehouseTable,
-    plan: OperationPlan,
-    details: Mapping[str, Any],
-) -> OperationResult:
+def unchanged(plan: OperationPlan, details: Mapping[str, Any]) -> OperationResult:
     """The result of a plan with nothing to do (no procedure was called)."""
     from phlo_lakehouse.operations.base import OperationResult
 
-    return OperationResult(
-        operation=operation.name,
-        table=plan.table,
-        ref=plan.ref,
-        dry_run=False,
-        committed=False,
-        snapshot_id_before=plan.snapshot_id,
-        snapshot_id_after=plan.snapshot_id,
-        figures=dict(plan.figures),
-        plan=plan,
-        details={**plan.details, **details},
-    )
+    return OperationResult.applied(plan, committed=False, details={**plan.details, **details})
 
 
 def result_from_rows(
@@ -64,16 +48,11 @@ def result_from_rows(
     figures, extra, committed = mapper(plan, rows, before, after)
     from_plan = sorted(k for k in plan.figures if k not in figures)
     figures = {k: figures.get(k, plan.figures[k]) for k in plan.figures}
-    return OperationResult(
-        operation=operation.name,
-        table=plan.table,
-        ref=plan.ref,
-        dry_run=False,
+    return OperationResult.applied(
+        plan,
         committed=committed,
-        snapshot_id_before=plan.snapshot_id,
         snapshot_id_after=after.snapshot_id,
         figures=figures,
-        plan=plan,
         details={
             **plan.details,
             **extra,

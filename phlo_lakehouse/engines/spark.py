@@ -253,7 +253,7 @@ class SparkEngine:
 
         call = procedure_call(operation, table, plan, now=datetime.now(UTC))
         if call is None:  # the plan has nothing to do, as the local engine would find
-            return unchanged(operation, table, plan, self._details(None, None))
+            return unchanged(plan, self._details(None, None))
         self.check()
         catalog = self.catalog_for(table)
         sql = call.sql(catalog)

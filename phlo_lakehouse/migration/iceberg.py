@@ -196,17 +196,8 @@ class IcebergCatalogMigration(CatalogMigration):
                     hint="re-run the migration: it registers the new metadata",
                 )
             _drop_source_table(self.source, ident)
-        return OperationResult(
-            operation=plan.operation,
-            table=plan.table,
-            ref=plan.ref,
-            dry_run=False,
-            committed=True,
-            snapshot_id_before=plan.snapshot_id,
-            snapshot_id_after=plan.snapshot_id,
-            figures=dict(plan.figures),
-            plan=plan,
-            details={**plan.details, "validation": report.to_dict() if report else None},
+        return OperationResult.applied(
+            plan, details={**plan.details, "validation": report.to_dict() if report else None}
         )
 
     def validate_migration(
