@@ -233,9 +233,16 @@ def test_manifest_rewrite_on_v3_keeps_every_rows_lineage(spark, shared_lakehouse
         167,
         334,
     )
+    # again, into several manifests: each gets its own range, no row moves
+    small = RewriteManifestsOperation(target_manifest_size="2KB", rewrite_all=True)
+    result = OperationExecutor(shared_lakehouse).run(small, name)
+    assert result.figures["expected_manifests"] >= 3
+    assert lineage(spark, table) == rows_lineage
+    next_row_id = document(shared_lakehouse.get_table(name).table.metadata_location)["next-row-id"]
+    assert next_row_id == 334 + 167
     spark.sql(f"INSERT INTO {table} SELECT id, current_timestamp(), 'c' FROM range(1000, 1010)")
     added = spark.sql(f"SELECT _row_id FROM {table} WHERE kind = 'c'").collect()
-    assert sorted(r[0] for r in added) == list(range(334, 344))
+    assert sorted(r[0] for r in added) == list(range(next_row_id, next_row_id + 10))
     assert lineage(spark, table)[: len(rows_lineage)] == rows_lineage
 
 
