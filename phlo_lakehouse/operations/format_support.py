@@ -8,9 +8,9 @@ or manifests. On a v3 table:
   ``rewrite_manifests`` work (vacuum too, which commits nothing). The new metadata file is
   written by our v3 writer (`phlo_lakehouse._upstream.metadata_v3`), which keeps every field
   (row lineage included); the manifest rewrite writes v3 manifests and a v3 manifest list
-  that keep every row's lineage (`phlo_lakehouse._upstream.manifests_v3`). The plan first checks that the table's current
-  metadata document survives that writer unchanged and that the catalog writes metadata
-  client-side (SQL, Glue, Hive), else it refuses;
+  that keep every row's lineage (`phlo_lakehouse._upstream.manifests_v3`). The plan first
+  checks that the table's current metadata document survives that writer unchanged and that
+  the catalog writes metadata client-side (SQL, Glue, Hive), else it refuses;
 - every other committing operation is refused in its plan, before anything is written, with
   one line saying why (`V3_REFUSALS`).
 
