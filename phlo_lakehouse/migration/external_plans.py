@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from phlo_lakehouse.errors import Conflict, InvalidInput, TableNotFound
+from phlo_lakehouse.errors import Conflict, InvalidConfig, InvalidInput, TableNotFound
 from phlo_lakehouse.identifiers import (
     TableIdentifier,
     parse_table_identifier,
@@ -61,7 +61,13 @@ class ExternalTablePlanning(CatalogMigration):
             the target catalog's properties are used when None.
         threads: parallel footer reads and listings.
         Other arguments: see `CatalogMigration`.
+
+    Raises:
+        InvalidConfig: ``migrate`` mode with a target that is not the source's own catalog.
     """
+
+    #: The metastore's name in messages ("Hive", "Glue").
+    _metastore: ClassVar[str]
 
     def __init__(
         self,
@@ -84,6 +90,19 @@ class ExternalTablePlanning(CatalogMigration):
                     Arg("mode", "snapshot"),
                 ),
             )
+        if self.mode == "migrate" and not self._same_catalog():
+            raise InvalidConfig(
+                f"migrate mode replaces {self._metastore} tables in place: the target must be "
+                f"{self._source_catalog()}, not the {target.settings.describe()}",
+                hint=Phrase(
+                    "use {} to create the Iceberg tables in another catalog",
+                    Arg("mode", "snapshot"),
+                ),
+            )
+
+    @abstractmethod
+    def _source_catalog(self) -> str:
+        """The source catalog in a sentence ("the Hive catalog at thrift://…")."""
 
     @abstractmethod
     def _source_tables(self) -> dict[TableIdentifier, Mapping[str, str]]:
@@ -100,6 +119,16 @@ class ExternalTablePlanning(CatalogMigration):
     @abstractmethod
     def _backup_steps(self, table: ExternalTable, backup: TableIdentifier) -> list[str]:
         """The plan lines describing `_backup`."""
+
+    def _database(self, ident: TableIdentifier) -> str:
+        """The one database level of ``ident`` (Hive and Glue have no nested namespaces)."""
+        if len(ident.namespace) != 1:
+            raise InvalidConfig(
+                f"{self._metastore} has one level of databases; {ident} has "
+                f"{len(ident.namespace)}",
+                hint=f"name {self._metastore} tables database.table",
+            )
+        return ident.namespace[0]
 
     def source_name(self, ident: TableIdentifier) -> str:
         """How the target's ``phlo.migration.source`` property names ``ident``."""

@@ -24,12 +24,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from phlo_lakehouse.errors import CatalogUnavailable, Conflict, InvalidConfig
+from phlo_lakehouse.errors import CatalogUnavailable, Conflict
 from phlo_lakehouse.identifiers import TableIdentifier
 from phlo_lakehouse.migration.datafiles import SourcePartition
 from phlo_lakehouse.migration.external import ExternalTableMigration
 from phlo_lakehouse.migration.metastore import BACKUP_OF_PARAMETER, ExternalTable, storage_format
-from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from phlo_lakehouse.lakehouse import IcebergLakehouse
@@ -63,6 +62,7 @@ class GlueMigration(ExternalTableMigration):
     """
 
     kind = "glue"
+    _metastore = "Glue"
 
     def __init__(
         self,
@@ -75,15 +75,6 @@ class GlueMigration(ExternalTableMigration):
             glue_properties if glue_properties is not None else target.settings.properties
         )
         super().__init__(target, **options)
-        if self.mode == "migrate" and not self._same_catalog():
-            raise InvalidConfig(
-                "migrate mode replaces Glue tables in place: the target must be the Glue "
-                f"catalog the tables are in, not the {target.settings.describe()}",
-                hint=Phrase(
-                    "use {} to create the Iceberg tables in another catalog",
-                    Arg("mode", "snapshot"),
-                ),
-            )
         self._glue: Any = None
 
     def _same_catalog(self) -> bool:
@@ -92,6 +83,9 @@ class GlueMigration(ExternalTableMigration):
             theirs.get(key) == self.glue_properties.get(key)
             for key in ("glue.endpoint", "glue.region")
         )
+
+    def _source_catalog(self) -> str:
+        return "the Glue catalog the tables are in"
 
     def _client(self) -> Any:
         if self._glue is None:
@@ -139,15 +133,15 @@ class GlueMigration(ExternalTableMigration):
         return found
 
     def _get_table(self, ident: TableIdentifier) -> dict[str, Any] | None:
-        client = self._client()
+        client, database = self._client(), self._database(ident)
         try:
-            return self._call("get_table", DatabaseName=_database(ident), Name=ident.name)["Table"]
+            return self._call("get_table", DatabaseName=database, Name=ident.name)["Table"]
         except client.exceptions.EntityNotFoundException:
             return None
 
     def _partitions(self, ident: TableIdentifier) -> list[dict[str, Any]]:
         return self._pages(
-            "get_partitions", "Partitions", DatabaseName=_database(ident), TableName=ident.name
+            "get_partitions", "Partitions", DatabaseName=self._database(ident), TableName=ident.name
         )
 
     def _describe(self, ident: TableIdentifier) -> ExternalTable | None:
@@ -188,7 +182,7 @@ class GlueMigration(ExternalTableMigration):
         current = self._get_table(table.identifier)
         if current is None:
             return  # an earlier, interrupted run got past the delete
-        database = _database(table.identifier)
+        database = self._database(table.identifier)
         table_input = {k: current[k] for k in _TABLE_INPUT_KEYS if k in current}
         table_input["Name"] = backup.name
         table_input["Parameters"] = {
@@ -235,12 +229,3 @@ def _format_of(sd: Mapping[str, Any] | None, hints: list[str]) -> str:
     sd = sd or {}
     serde = (sd.get("SerdeInfo") or {}).get("SerializationLibrary")
     return storage_format(sd.get("InputFormat"), serde, hints)
-
-
-def _database(ident: TableIdentifier) -> str:
-    if len(ident.namespace) != 1:
-        raise InvalidConfig(
-            f"Glue has one level of databases; {ident} has {len(ident.namespace)}",
-            hint="name Glue tables database.table",
-        )
-    return ident.namespace[0]

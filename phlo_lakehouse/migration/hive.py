@@ -33,7 +33,6 @@ from phlo_lakehouse.identifiers import TableIdentifier
 from phlo_lakehouse.migration.datafiles import SourcePartition
 from phlo_lakehouse.migration.external import ExternalTableMigration
 from phlo_lakehouse.migration.metastore import BACKUP_OF_PARAMETER, ExternalTable, storage_format
-from phlo_lakehouse.vocabulary import Arg, Phrase
 
 if TYPE_CHECKING:
     from hive_metastore.ThriftHiveMetastore import Client
@@ -61,6 +60,7 @@ class HiveMigration(ExternalTableMigration):
     """
 
     kind = "hive"
+    _metastore = "Hive"
 
     def __init__(self, target: IcebergLakehouse, *, metastore_uri: str, **options: Any) -> None:
         parsed = urlparse(metastore_uri)
@@ -71,21 +71,15 @@ class HiveMigration(ExternalTableMigration):
             )
         self.metastore_uri = metastore_uri
         super().__init__(target, **options)
-        if self.mode == "migrate" and not self._same_catalog():
-            raise InvalidConfig(
-                f"migrate mode replaces Hive tables in place: the target must be the Hive "
-                f"catalog at {metastore_uri}, not the {target.settings.describe()}",
-                hint=Phrase(
-                    "use {} to create the Iceberg tables in another catalog",
-                    Arg("mode", "snapshot"),
-                ),
-            )
 
     def _same_catalog(self) -> bool:
         settings = self.target.settings
         return settings.type == "hive" and _endpoint(settings.uri or "") == _endpoint(
             self.metastore_uri
         )
+
+    def _source_catalog(self) -> str:
+        return f"the Hive catalog at {self.metastore_uri}"
 
     @contextmanager
     def _client(self) -> Iterator[Client]:
@@ -122,7 +116,7 @@ class HiveMigration(ExternalTableMigration):
     def _describe(self, ident: TableIdentifier) -> ExternalTable | None:
         from hive_metastore.ttypes import NoSuchObjectException
 
-        database, name = _database(ident), ident.name
+        database, name = self._database(ident), ident.name
         with self._client() as client:
             try:
                 table = client.get_table(database, name)
@@ -159,7 +153,7 @@ class HiveMigration(ExternalTableMigration):
     def _backup(self, table: ExternalTable, backup: TableIdentifier) -> None:
         from hive_metastore.ttypes import NoSuchObjectException
 
-        database = _database(table.identifier)
+        database = self._database(table.identifier)
         with self._client() as client:
             try:
                 current = client.get_table(database, table.identifier.name)
@@ -193,15 +187,6 @@ def _rename_table(client: Client, database: str, name: str, table: Any, new_name
 def _format_of(sd: Any, hints: list[str]) -> str:
     serde = sd.serdeInfo.serializationLib if sd is not None and sd.serdeInfo else None
     return storage_format(sd.inputFormat if sd is not None else None, serde, hints)
-
-
-def _database(ident: TableIdentifier) -> str:
-    if len(ident.namespace) != 1:
-        raise InvalidConfig(
-            f"Hive has one level of databases; {ident} has {len(ident.namespace)}",
-            hint="name Hive tables database.table",
-        )
-    return ident.namespace[0]
 
 
 def _endpoint(uri: str) -> tuple[str, int | None]:
