@@ -279,3 +279,33 @@ def test_vacuum_keeps_deletion_vectors_and_finds_a_planted_orphan(
     assert result.figures["orphan_files"] == 1 and not orphan.exists()
     assert spark_rows(spark, table) == rows and lineage(spark, table) == rows_lineage
     assert pyiceberg_rows(shared_lakehouse.get_table(name)) == rows
+
+
+def test_refs_rollback_and_schema_changes_on_v3_are_read_by_spark(spark, shared_lakehouse):
+    from phlo_lakehouse.operations.ref_ops import CreateRefOperation
+    from phlo_lakehouse.operations.schema_ops import EvolveSchemaOperation, SchemaChanges
+    from phlo_lakehouse.operations.snapshot_ops import RollbackOperation
+
+    name, table = spark_v3_table(spark, shared_lakehouse)
+    snapshots = spark.sql(f"SELECT snapshot_id FROM {table}.snapshots ORDER BY committed_at")
+    deleted_at = [r[0] for r in snapshots.collect()][3]  # after the DELETE, before the UPDATE
+    at_delete = spark_rows(spark, table, deleted_at)
+    lineage_at_delete = sorted(
+        tuple(r)
+        for r in spark.sql(
+            f"SELECT id, kind, _row_id, _last_updated_sequence_number FROM {table} "
+            f"VERSION AS OF {deleted_at}"
+        ).collect()
+    )
+    executor = OperationExecutor(shared_lakehouse)
+
+    executor.run(CreateRefOperation("audit", kind="tag", snapshot_id=deleted_at), name)
+    executor.run(RollbackOperation(deleted_at), name)
+    executor.run(EvolveSchemaOperation(SchemaChanges.of(add_columns={"note": "string"})), name)
+
+    assert spark_rows(spark, f"{table}") == [(*row, None) for row in at_delete]
+    tagged = spark.sql(f"SELECT id FROM {table} VERSION AS OF 'audit'").count()
+    assert tagged == len(at_delete)
+    assert lineage(spark, table) == lineage_at_delete
+    spark.sql(f"INSERT INTO {table} VALUES (5000, current_timestamp(), 'c', 'new')")
+    assert spark.sql(f"SELECT note FROM {table} WHERE id = 5000").first()[0] == "new"
