@@ -241,20 +241,10 @@ def common_options() -> list[click.Option]:
     ]
 
 
-class LakehouseCommand(click.Command):
-    """A click command with the lakehouse's output options and error rendering.
-
-    Errors raised by the callback never escape as tracebacks: `LakehouseError` prints its
-    message and hint and exits with its ``exit_code``; anything else prints one line and exits 1
-    (with ``--debug``, the traceback comes first).
-
-    Example:
-        >>> @click.command(cls=LakehouseCommand)
-        ... def hello():
-        ...     click.echo("hi")
-        >>> [p.name for p in hello.params]
-        ['output_format', 'json', 'debug']
-    """
+class _LakehouseCommandBase(click.Command):
+    """What commands and groups share: the common options, usage errors on one line, and
+    errors reported in the CLI's vocabulary (a group that runs on its own, with
+    invoke_without_command, reports them as commands do; its subcommands report their own)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -270,6 +260,22 @@ class LakehouseCommand(click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         return _reporting_errors(super().invoke, ctx)
+
+
+class LakehouseCommand(_LakehouseCommandBase):
+    """A click command with the lakehouse's output options and error rendering.
+
+    Errors raised by the callback never escape as tracebacks: `LakehouseError` prints its
+    message and hint and exits with its ``exit_code``; anything else prints one line and exits 1
+    (with ``--debug``, the traceback comes first).
+
+    Example:
+        >>> @click.command(cls=LakehouseCommand)
+        ... def hello():
+        ...     click.echo("hi")
+        >>> [p.name for p in hello.params]
+        ['output_format', 'json', 'debug']
+    """
 
 
 def _reporting_errors(invoke: Callable[[click.Context], Any], ctx: click.Context) -> Any:
@@ -289,7 +295,7 @@ def _reporting_errors(invoke: Callable[[click.Context], Any], ctx: click.Context
         ctx.exit(1)
 
 
-class LakehouseGroup(click.Group):
+class LakehouseGroup(_LakehouseCommandBase, click.Group):
     """A click group whose subcommands are `LakehouseCommand`s and subgroups `LakehouseGroup`s.
 
     Example:
@@ -306,28 +312,11 @@ class LakehouseGroup(click.Group):
     command_class = LakehouseCommand
     group_class = type
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        names = {p.name for p in self.params}
-        self.params.extend(o for o in common_options() if o.name not in names)
-
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        try:
-            with speaking("cli"):
-                return super().make_context(*args, **kwargs)
-        except click.UsageError as error:
-            raise _one_line_usage(error) from error
-
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as error:
             raise _one_line_usage(error) from error
-
-    def invoke(self, ctx: click.Context) -> Any:
-        # A group that runs on its own (invoke_without_command) reports errors as commands do;
-        # its subcommands report their own.
-        return _reporting_errors(super().invoke, ctx)
 
 
 def error_document(error: BaseException) -> dict[str, Any]:
