@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from phlo_lakehouse import Conflict, InvalidInput
+from phlo_lakehouse import CatalogSettings, Conflict, IcebergLakehouse, InvalidInput
 from phlo_lakehouse.demo import seed_demo_table
 from phlo_lakehouse.operations import (
     ComputeTableStatsOperation,
@@ -32,6 +32,7 @@ from phlo_lakehouse.operations.cherry_pick import CherryPickOperation
 from phlo_lakehouse.operations.ref_ops import CreateRefOperation
 from phlo_lakehouse.operations.schema_ops import EvolveSchemaOperation, SchemaChanges
 from phlo_lakehouse.operations.snapshot_ops import RollbackOperation
+from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES
 
 NEXT_ROW_ID = 4242
 DATA_FILE_NAMES = [
@@ -63,19 +64,27 @@ def _files(handle) -> set[str]:
 
 
 def v3_table(lakehouse, name: str = "raw.v3", **extra) -> str:
-    """A v3 table (``extra`` added to its metadata document) with four snapshots."""
-    handle = seed_demo_table(lakehouse, "raw.source", commits=4, rows_per_commit=5)
-    document = _document(handle.table.metadata_location)
+    """A v3 table (``extra`` added to its metadata document) with four snapshots, in the
+    namespace of ``name`` (on any catalog and warehouse: files go through the table's FileIO)."""
+    source = f"{name.rsplit('.', 1)[0]}.source"
+    handle = seed_demo_table(lakehouse, source, commits=4, rows_per_commit=5)
+    io = handle.table.io
+    document = _read_json(io, handle.table.metadata_location)
     document.update({"format-version": 3, "next-row-id": NEXT_ROW_ID, **extra})
-    version = int(os.path.basename(_path(handle.table.metadata_location)).split("-")[0]) + 1
+    version = int(handle.table.metadata_location.rsplit("/", 1)[1].split("-")[0]) + 1
     location = f"{handle.table.location()}/metadata/{version:05d}-{uuid.uuid4()}.metadata.json"
-    with open(_path(location), "w", encoding="utf-8") as f:
-        json.dump(document, f)
+    with io.new_output(location).create() as f:
+        f.write(json.dumps(document).encode())
     catalog = lakehouse.catalog()
-    catalog.drop_table("raw.source")  # keeps the files; the v3 table owns them now
+    catalog.drop_table(source)  # keeps the files; the v3 table owns them now
     catalog.register_table(name, location)
     assert lakehouse.get_table(name).table.metadata.format_version == 3
     return name
+
+
+def _read_json(io, location: str) -> dict:
+    with io.new_input(location).open() as f:
+        return json.loads(f.read())
 
 
 def _unchanged_except(before: dict, after: dict, changed: set[str]) -> None:
@@ -282,3 +291,39 @@ def test_manifest_rewrite_conflicts_when_another_branch_moved_next_row_id(lakeho
     assert result.committed
     snapshot = _document(lakehouse.get_table(name).table.metadata_location)["snapshots"][-1]
     assert snapshot["first-row-id"] == moved
+
+
+@pytest.mark.moto
+def test_stats_manifest_rewrite_and_expire_on_a_glue_v3_table(s3_endpoint, unique_name):
+    """Glue writes metadata client-side too (through the same writer), to S3."""
+    settings = CatalogSettings(
+        type="glue",
+        warehouse=f"s3://warehouse/{unique_name}",
+        properties={
+            **S3_TEST_PROPERTIES,
+            "s3.endpoint": s3_endpoint,
+            "glue.endpoint": s3_endpoint,
+            "glue.region": "us-east-1",
+            "glue.access-key-id": "testing",
+            "glue.secret-access-key": "testing",
+        },
+    )
+    lakehouse = IcebergLakehouse(settings)
+    name = v3_table(lakehouse, f"{unique_name}.v3")
+    rows = lakehouse.get_table(name).to_arrow().sort_by("event_id")
+    executor = OperationExecutor(lakehouse)
+
+    executor.run(ComputeTableStatsOperation(columns=["event_id"]), name)
+    executor.run(RewriteManifestsOperation(rewrite_all=True), name)
+    result = executor.run(ExpireSnapshotsOperation(older_than="0s", retain_last=1), name)
+
+    assert result.figures["snapshots_to_expire"] == 4
+    handle = lakehouse.get_table(name)
+    document = _read_json(handle.table.io, handle.table.metadata_location)
+    assert handle.table.metadata_location.startswith(f"s3://warehouse/{unique_name}/")
+    assert document["format-version"] == 3
+    assert document["next-row-id"] == NEXT_ROW_ID + len(rows)
+    (snapshot,) = document["snapshots"]
+    assert (snapshot["first-row-id"], snapshot["added-rows"]) == (NEXT_ROW_ID, len(rows))
+    assert document["statistics"] == []  # its snapshot expired with it
+    assert handle.to_arrow().sort_by("event_id") == rows
