@@ -327,3 +327,35 @@ def test_stats_manifest_rewrite_and_expire_on_a_glue_v3_table(s3_endpoint, uniqu
     assert (snapshot["first-row-id"], snapshot["added-rows"]) == (NEXT_ROW_ID, len(rows))
     assert document["statistics"] == []  # its snapshot expired with it
     assert handle.to_arrow().sort_by("event_id") == rows
+
+
+@pytest.mark.iceberg_rest
+@pytest.mark.moto
+def test_commits_to_v3_tables_of_rest_catalogs_are_refused_in_the_plan(s3_endpoint, unique_name):
+    """A REST catalog writes metadata on its server, whose v3 support is not verified here."""
+    import pyarrow as pa
+
+    from phlo_lakehouse.storage.listing import list_storage
+    from phlo_lakehouse_tests.conftest import require_env
+
+    uri = require_env("PHLO_TEST_ICEBERG_REST_CATALOG", "iceberg_rest")
+    props = {**S3_TEST_PROPERTIES, "s3.endpoint": s3_endpoint}
+    lakehouse = IcebergLakehouse(CatalogSettings(type="rest", uri=uri, properties=props))
+    lakehouse.catalog().create_namespace(unique_name)
+    name = f"{unique_name}.v3"
+    schema = pa.schema([("event_id", pa.int64())])
+    lakehouse.catalog().create_table(name, schema=schema, properties={"format-version": "3"})
+    handle = lakehouse.get_table(name)
+    assert handle.table.metadata.format_version == 3
+    listing = {f.path for f in list_storage(handle.table.io, handle.table.location())}
+    for op in (
+        ExpireSnapshotsOperation(older_than="0s"),
+        ComputeTableStatsOperation(),
+        RewriteManifestsOperation(rewrite_all=True),
+        CreateRefOperation("t", kind="tag"),
+    ):
+        with pytest.raises(InvalidInput, match="writes v3 metadata on its server"):
+            OperationExecutor(lakehouse).run(op, name)
+    after = lakehouse.get_table(name)
+    assert after.table.metadata_location == handle.table.metadata_location
+    assert {f.path for f in list_storage(after.table.io, after.table.location())} == listing
