@@ -222,15 +222,11 @@ class ExternalTableMigration(ExternalTablePlanning):
     def _result(self, plan: OperationPlan, *, committed: bool, **extra: Any) -> OperationResult:
         snapshot_id = extra.pop("snapshot_id", None)
         records = extra.pop("records", None)
-        return OperationResult(
-            operation=plan.operation,
-            table=plan.table,
-            ref=plan.ref,
-            dry_run=False,
+        # The plan has no snapshot (the source is no Iceberg table), so neither has "before".
+        return OperationResult.applied(
+            plan,
             committed=committed,
-            snapshot_id_before=None,
             snapshot_id_after=snapshot_id,
             figures={**plan.figures, "records": records},
-            plan=plan,
             details={**{k: v for k, v in plan.details.items() if k != "files"}, **extra},
         )
