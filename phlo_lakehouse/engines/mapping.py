@@ -208,6 +208,12 @@ def procedure_call(
             f"Spark's {PROCEDURES[kind]} only rewrites a table's main branch, not {table.ref!r}",
             hint=Phrase("run it on the local engine ({}) for table branches", LOCAL_ENGINE),
         )
+    if kind == "rewrite_manifests" and table.table.metadata.format_version >= 3:
+        raise InvalidInput(
+            "Spark's rewrite_manifests gives every row of a format v3 table a new _row_id "
+            "(Iceberg 1.10.2, apache/iceberg#16699)",
+            hint=Phrase("run it on the local engine ({}), which keeps row lineage", LOCAL_ENGINE),
+        )
     # Every check runs before the "nothing to do" answer: an option Spark cannot express fails
     # whatever the table's state, not only once there is work.
     name = {"table": sql_string(".".join(map(quote_identifier, table.identifier.as_tuple())))}

@@ -359,3 +359,20 @@ def test_commits_to_v3_tables_of_rest_catalogs_are_refused_in_the_plan(s3_endpoi
     after = lakehouse.get_table(name)
     assert after.table.metadata_location == handle.table.metadata_location
     assert {f.path for f in list_storage(after.table.io, after.table.location())} == listing
+
+
+def test_the_spark_engine_refuses_manifest_rewrites_of_v3_tables_before_contacting_spark(
+    lakehouse,
+):
+    """Iceberg 1.10.2's Spark procedure renumbers every row of a v3 table; ours keeps them."""
+    from phlo_lakehouse.engines import SparkEngine
+    from phlo_lakehouse_tests.engines.conftest import free_port
+
+    name = v3_table(lakehouse)
+    location = lakehouse.get_table(name).table.metadata_location
+    engine = SparkEngine(lakehouse.settings, remote=f"sc://127.0.0.1:{free_port()}")
+    op = RewriteManifestsOperation(rewrite_all=True)
+    with pytest.raises(InvalidInput, match="new _row_id") as raised:
+        lakehouse.run(op, name, engine=engine)
+    assert "local engine" in raised.value.hint and "\n" not in raised.value.message
+    assert lakehouse.get_table(name).table.metadata_location == location
