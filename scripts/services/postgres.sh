@@ -58,7 +58,8 @@ ensure_pg_bin() {
 # to run as root, so when we are root we switch to "postgres".
 as_pg() {
   if [[ "$(id -u)" -eq 0 ]]; then
-    runuser -u postgres -- "$@"
+    # runuser lives in /usr/sbin, which a minimal PATH (env -i, some CI runners) leaves out.
+    "$(command -v runuser || echo /usr/sbin/runuser)" -u postgres -- "$@"
   else
     "$@"
   fi
