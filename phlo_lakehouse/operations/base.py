@@ -208,6 +208,19 @@ class TableOperation(ABC):
         """The plan alone."""
         return self.plan(table)
 
+    def _plan(
+        self, table: LakehouseTable, figures: Mapping[str, Any], details: Mapping[str, Any]
+    ) -> OperationPlan:
+        """This operation's plan for ``table``, read at the head of its ref."""
+        return OperationPlan(
+            operation=self.name,
+            table=str(table.identifier),
+            ref=table.ref,
+            snapshot_id=table.snapshot_id,
+            figures=figures,
+            details=details,
+        )
+
     def settings(self) -> dict[str, Any]:
         """The operation's arguments, JSON-ready (for audit records and metrics labels)."""
         return {}

@@ -161,9 +161,7 @@ class RemoveDanglingDeletesOperation(TableOperation):
             "dangling_delete_records": sum(d.data_file.record_count for d in dangling),
         }
         details = {"dangling_delete_files": [d.path for d in dangling]}
-        return OperationPlan(
-            self.name, str(table.identifier), table.ref, table.snapshot_id, figures, details
-        )
+        return self._plan(table, figures, details)
 
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         paths = set(plan.details["dangling_delete_files"])

@@ -182,14 +182,8 @@ class ExpireSnapshotsOperation(TableOperation):
             details["files_to_delete"] = files
         else:
             details["files_left_in_place"] = _NOT_DELETED
-        return OperationPlan(
-            operation=self.name,
-            table=str(table.identifier),
-            ref=table.ref,
-            snapshot_id=table.snapshot_id,
-            figures=_figures(len(expired), len(removed_refs), len(retained), files),
-            details=details,
-        )
+        figures = _figures(len(expired), len(removed_refs), len(retained), files)
+        return self._plan(table, figures, details)
 
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         """Commit the expiry in one metadata commit, then delete the plan's files that the

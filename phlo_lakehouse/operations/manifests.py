@@ -103,9 +103,7 @@ class RewriteManifestsOperation(TableOperation):
             "entries_per_manifest": per_manifest,
             "manifests": sorted(m.manifest_path for m in data) if worth else [],
         }
-        return OperationPlan(
-            self.name, str(table.identifier), table.ref, table.snapshot_id, figures, details
-        )
+        return self._plan(table, figures, details)
 
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         from pyiceberg.manifest import ManifestContent

@@ -241,9 +241,7 @@ class OptimizeOperation(SizeBand, TableOperation):
             "sort_keys": [list(k) for k in sort_keys],
             "groups": [g.to_dict() for g in groups],
         }
-        return OperationPlan(
-            self.name, str(table.identifier), table.ref, table.snapshot_id, figures, details
-        )
+        return self._plan(table, figures, details)
 
     # -- execution ------------------------------------------------------------------------------
 

@@ -197,9 +197,7 @@ class RewritePositionDeletesOperation(SizeBand, TableOperation):
             "dangling_delete_files": sorted(dangling_paths),
             "groups": [g.to_dict() for g in groups],
         }
-        return OperationPlan(
-            self.name, str(table.identifier), table.ref, table.snapshot_id, figures, details
-        )
+        return self._plan(table, figures, details)
 
     def _candidates(self, deletes: list[LiveFile], target: int) -> list[LiveFile]:
         ordered = sorted(deletes, key=lambda d: d.path)

@@ -134,9 +134,7 @@ class DataRetentionOperation(TableOperation):
             "files_to_drop": sorted(f.path for f in drop),
             "files_to_rewrite": sorted(f.path for f in rewrite),
         }
-        return OperationPlan(
-            self.name, str(table.identifier), table.ref, table.snapshot_id, figures, details
-        )
+        return self._plan(table, figures, details)
 
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         from phlo_lakehouse.operations.delete_index import deletes_by_data_file

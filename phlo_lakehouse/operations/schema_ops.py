@@ -316,14 +316,7 @@ class EvolveSchemaOperation(TableOperation):
             "changes": self.changes.to_dict(),
             "new_schema": new_schema.model_dump(mode="json", by_alias=True),
         }
-        return OperationPlan(
-            operation=self.name,
-            table=str(table.identifier),
-            ref=table.ref,
-            snapshot_id=table.snapshot_id,
-            figures=figures,
-            details=details,
-        )
+        return self._plan(table, figures, details)
 
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         """Commit the changes (PyIceberg asserts the schema id the changes were made on)."""

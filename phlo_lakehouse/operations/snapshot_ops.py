@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -63,16 +64,9 @@ class SnapshotOperation(TableOperation):
         return self._nessie
 
     def _plan(
-        self, table: LakehouseTable, figures: dict[str, Any], details: dict[str, Any]
+        self, table: LakehouseTable, figures: Mapping[str, Any], details: Mapping[str, Any]
     ) -> OperationPlan:
-        return OperationPlan(
-            operation=self.name,
-            table=str(table.identifier),
-            ref=table.ref,
-            snapshot_id=table.snapshot_id,
-            figures=figures,
-            details={"nessie": table.nessie, **details},
-        )
+        return super()._plan(table, figures, {"nessie": table.nessie, **details})
 
     def _result(
         self,

@@ -89,9 +89,7 @@ class ComputeTableStatsOperation(TableOperation):
             "sequence_number": snapshot.sequence_number,
             "columns": [{"name": n, "field_id": i} for n, i in columns],
         }
-        return OperationPlan(
-            self.name, str(table.identifier), table.ref, table.snapshot_id, figures, details
-        )
+        return self._plan(table, figures, details)
 
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
         from pyiceberg.table.statistics import BlobMetadata, StatisticsFile

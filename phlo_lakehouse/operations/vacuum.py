@@ -148,13 +148,10 @@ class VacuumOperation(TableOperation):
         with gc_paused():  # tens of thousands of small acyclic objects
             table, listed, classification, orphans = self._find_orphans(table, location, cutoff)
             sizes = {f.path: f.size for f in orphans}
-        return OperationPlan(
-            operation=self.name,
-            table=str(table.identifier),
-            ref=table.ref,
-            snapshot_id=table.snapshot_id,
-            figures=_figures(len(listed), sizes, len(classification.prefix_mismatches)),
-            details={
+        return self._plan(
+            table,
+            _figures(len(listed), sizes, len(classification.prefix_mismatches)),
+            {
                 "orphan_files": list(sizes),
                 "orphan_file_sizes": sizes,
                 "location": location,
