@@ -81,9 +81,9 @@ def start_local_session(
     Raises:
     SparkUnavailable: a jar is missing, pyspark is not installed, or Spark cannot start.
     """
-    _require_jars(jars, SparkUnavailable)
-    conf = {**_local_conf(jars), **spark_conf}
-    _local_environment()
+    require_jars(jars, SparkUnavailable)
+    conf = {**local_conf(jars), **spark_conf}
+    local_environment()
     try:
         from pyspark.sql import SparkSession
     except ImportError as e:
@@ -114,7 +114,7 @@ def start_local_session(
     return session, existing is None
 
 
-def _require_jars(jars: Sequence[str], error: type[LakehouseError]) -> None:
+def require_jars(jars: Sequence[str], error: type[LakehouseError]) -> None:
     """Raise ``error`` naming every jar in ``jars`` that is not a file."""
     missing = [jar for jar in jars if not Path(jar).is_file()]
     if missing:
@@ -124,7 +124,7 @@ def _require_jars(jars: Sequence[str], error: type[LakehouseError]) -> None:
         )
 
 
-def _local_conf(jars: Sequence[str]) -> dict[str, str]:
+def local_conf(jars: Sequence[str]) -> dict[str, str]:
     """The settings of every local session: bound to 127.0.0.1, no UI, two shuffle partitions,
     the UTC session time zone, Iceberg's SQL extensions, and ``jars`` on the driver's and
     executors' class path (not ``spark.jars``: JDBC drivers must be visible to
@@ -146,7 +146,7 @@ def _local_conf(jars: Sequence[str]) -> dict[str, str]:
     }
 
 
-def _local_environment() -> None:
+def local_environment() -> None:
     """Point a local JVM at the loopback address and its Python workers at this interpreter."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from phlo_lakehouse.engines.spark_session import _local_conf, _local_environment, _require_jars
+from phlo_lakehouse.engines.spark_session import local_conf, local_environment, require_jars
 from phlo_lakehouse.errors import InvalidConfig
 
 if TYPE_CHECKING:
@@ -104,9 +104,9 @@ def spark_session_for(
     Raises:
         InvalidConfig: unsupported catalog, or a jar does not exist.
     """
-    _require_jars(jars, InvalidConfig)
+    require_jars(jars, InvalidConfig)
     conf = {
-        **_local_conf(jars),
+        **local_conf(jars),
         "spark.default.parallelism": "2",
         **spark_catalog_conf(settings),
         **(extra_conf or {}),
@@ -114,7 +114,7 @@ def spark_session_for(
     from phlo_lakehouse.catalogs import build_catalog
 
     build_catalog(settings)  # creates the catalog tables Spark expects (PyIceberg's "v1" schema)
-    _local_environment()
+    local_environment()
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master("local[2]").appName(app_name)
