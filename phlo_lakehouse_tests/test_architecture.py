@@ -94,3 +94,21 @@ def test_the_public_surface_names_every_manager_and_error_class():
         assert getattr(phlo_lakehouse, name).__name__ == name or not inspect.isclass(
             getattr(phlo_lakehouse, name)
         )
+
+
+def test_no_module_imports_another_modules_private_names():
+    # A name with a leading underscore is its module's own; what another module needs is public.
+    # The boundary package (_upstream) is the one exception: its modules are private as a whole.
+    import ast
+
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            if not node.module.startswith("phlo_lakehouse") or "_upstream" in node.module:
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    offenders.append(f"{path.relative_to(PACKAGE)}: {node.module}.{alias.name}")
+    assert offenders == []

@@ -31,7 +31,7 @@ from phlo_lakehouse.config import CATALOG_TYPES
 PROG_NAME = "phlo-lakehouse"
 
 
-def _version() -> str:
+def package_version() -> str:
     try:
         return version("phlo-lakehouse")
     except PackageNotFoundError:  # running from a source tree that is not installed
@@ -39,7 +39,7 @@ def _version() -> str:
 
 
 @click.group(cls=LakehouseGroup, name="lakehouse")
-@click.version_option(_version(), prog_name=PROG_NAME)
+@click.version_option(package_name="phlo-lakehouse", prog_name=PROG_NAME)
 @click.option(
     "--catalog-type",
     type=click.Choice(CATALOG_TYPES),

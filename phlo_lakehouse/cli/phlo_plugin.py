@@ -27,11 +27,11 @@ class LakehouseCliPlugin(CliCommandPlugin):
     @property
     def metadata(self) -> PluginMetadata:
         """Name, version and description shown by ``phlo plugin`` commands."""
-        from phlo_lakehouse.cli.main import _version
+        from phlo_lakehouse.cli.main import package_version
 
         return PluginMetadata(
             name="lakehouse",
-            version=_version(),
+            version=package_version(),
             description="Iceberg table maintenance, stats, snapshots, schema and refs",
             license="Apache-2.0",
             tags=["iceberg", "lakehouse", "maintenance"],

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse.engines.sql import (
     LOCAL_ENGINE,
     LOCAL_HINT,
-    _option_text,
+    option_text,
     or_local_engine,
     quote_column,
     quote_identifier,
@@ -317,7 +317,7 @@ def _rewrite_data_files(
         "max-concurrent-file-group-rewrites": operation.max_concurrent_groups,
         **_rewrite_options(operation.options),
     }
-    arguments["options"] = sql_map({k: _option_text(v) for k, v in options.items()})
+    arguments["options"] = sql_map({k: option_text(v) for k, v in options.items()})
     if operation.partition_filter:
         from pyiceberg.expressions.parser import parse
 

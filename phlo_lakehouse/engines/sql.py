@@ -83,7 +83,7 @@ def sql_map(entries: Mapping[str, str]) -> str:
     return "map(" + ", ".join(f"{sql_string(k)}, {sql_string(v)}" for k, v in entries.items()) + ")"
 
 
-def _option_text(value: object) -> str:
+def option_text(value: object) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 

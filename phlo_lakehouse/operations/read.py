@@ -116,11 +116,11 @@ class _DirectReader:
 
     def _castable(self, schema: pa.Schema) -> bool:
         if schema not in self.castable:
-            self.castable[schema] = _castable_schema(schema, self.target)
+            self.castable[schema] = castable_schema(schema, self.target)
         return self.castable[schema]
 
 
-def _castable_schema(schema: pa.Schema, target: pa.Schema) -> bool:
+def castable_schema(schema: pa.Schema, target: pa.Schema) -> bool:
     """Same top-level fields (ids, names, nullability) with primitive types that differ at most
     in offset width (string/large_string, binary/large_binary) or in how UTC is spelled."""
     if len(schema) != len(target):

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 ROW_GROUP_BUFFER_BYTES_DEFAULT = 64 * 1024 * 1024
 
 
-class _PartitionPath:
+class PartitionPath:
     """The bit of PyIceberg's PartitionKey a location provider uses: ``to_path()``."""
 
     def __init__(self, table: Table, spec_id: int, partition: Record) -> None:
@@ -118,7 +118,7 @@ class RollingDataFileWriter(FileWriting):
         self.file_schema = sanitize_column_names(self.table_schema)
         self.format_model = ParquetFormatModel()
         self.locations = load_location_provider(self.metadata.location, self.metadata.properties)
-        self.partition_path = _PartitionPath(table, spec_id, partition)
+        self.partition_path = PartitionPath(table, spec_id, partition)
         self.arrow_schema = write_schema(table)
         #: properties the Parquet writer and its statistics follow
         self.write_properties: dict[str, str] = dict(self.metadata.properties)

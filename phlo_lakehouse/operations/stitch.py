@@ -129,14 +129,14 @@ def plan_stitch(
 def _is_write_schema(table: Table, live: LiveFile) -> bool:
     import pyarrow.parquet as pq
 
-    from phlo_lakehouse.operations.read import _castable_schema, write_schema
+    from phlo_lakehouse.operations.read import castable_schema, write_schema
 
     with _open(table, live.path) as stream:
         schema = pq.ParquetFile(stream).schema_arrow.remove_metadata()
     # Same field ids, names, nullability and Parquet types (string/large_string and UTC
     # spellings differ only in the Arrow schema hint, not in Parquet).
     target = write_schema(table)
-    return schema.equals(target, check_metadata=True) or _castable_schema(schema, target)
+    return schema.equals(target, check_metadata=True) or castable_schema(schema, target)
 
 
 def stitch_group(
@@ -146,13 +146,13 @@ def stitch_group(
     (data files, rows, paths written). On error every file written is deleted."""
     from pyiceberg.table.locations import load_location_provider
 
-    from phlo_lakehouse.operations.rewrite import _PartitionPath
+    from phlo_lakehouse.operations.rewrite import PartitionPath
     from phlo_lakehouse.storage.deletion import delete_files
 
     metadata = table.metadata
     locations = load_location_provider(metadata.location, metadata.properties)
     partition = files[0].data_file.partition
-    partition_path = _PartitionPath(table, group.spec_id, partition)
+    partition_path = PartitionPath(table, group.spec_id, partition)
     write_uuid = uuid.uuid4()
     outputs = _split(files, plan.footers, max(1, group.expected_output_files))
     written: list[str] = []

@@ -61,11 +61,11 @@ class LakehouseDagsterExtension(DagsterExtensionPlugin):
     @property
     def metadata(self) -> PluginMetadata:
         """Name, version and description."""
-        from phlo_lakehouse.cli.main import _version
+        from phlo_lakehouse.cli.main import package_version
 
         return PluginMetadata(
             name=SECTION,
-            version=_version(),
+            version=package_version(),
             description="Iceberg maintenance jobs, schedules, stats checks and sensor",
             license="Apache-2.0",
             tags=["iceberg", "maintenance", "dagster"],

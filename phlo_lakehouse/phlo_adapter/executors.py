@@ -232,9 +232,13 @@ class LakehouseMaintenanceExecutor(LakehouseFromEnvironment):
         return f"{self.operation}:{table_name}:{ref}"
 
     def _base(self) -> dict[str, Any]:
-        from phlo_lakehouse.cli.main import _version
+        from phlo_lakehouse.cli.main import package_version
 
-        evidence: dict[str, Any] = {"provider": PROVIDER, "version": _version(), "engine": "local"}
+        evidence: dict[str, Any] = {
+            "provider": PROVIDER,
+            "version": package_version(),
+            "engine": "local",
+        }
         try:
             evidence["catalog"] = self.lakehouse().settings.describe()
         except LakehouseError:

@@ -46,11 +46,11 @@ class LakehouseResourceProvider(ResourceProviderPlugin):
     @property
     def metadata(self) -> PluginMetadata:
         """Name, version and what the plugin provides."""
-        from phlo_lakehouse.cli.main import _version
+        from phlo_lakehouse.cli.main import package_version
 
         return PluginMetadata(
             name=PLUGIN_NAME,
-            version=_version(),
+            version=package_version(),
             description="Iceberg table maintenance (compaction, snapshot expiry) and schema "
             "migration on any PyIceberg catalog, Nessie included",
             license="Apache-2.0",
