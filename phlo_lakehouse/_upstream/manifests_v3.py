@@ -178,3 +178,24 @@ def write_manifest_list(
     ) as writer:
         writer.write_block(records)
     return next_row_id
+
+
+def as_v3_data_file(data_file: DataFile, **fields: Any) -> DataFile:
+    """``data_file`` as a v3 data-file record (the v3 fields None unless given in ``fields``),
+    its ``spec_id`` kept: what a v3 manifest writer needs for a file PyIceberg built."""
+    from pyiceberg.manifest import DATA_FILE_TYPE, DataFile
+
+    names = [f.name for f in DATA_FILE_TYPE[_V3].fields]
+    values = {n: data_file[i] if i < len(data_file) else None for i, n in enumerate(names)}
+    values.update(fields)
+    converted = DataFile.from_args(_table_format_version=_V3, **values)
+    converted.spec_id = data_file.spec_id
+    return converted
+
+
+def live_lineage_entries(io: FileIO, manifest_list: str) -> dict[str, list[ManifestEntry]]:
+    """The live entries of every manifest (data and deletes) of a v3 snapshot's manifest list,
+    by manifest path, read with `read_lineage_entries`."""
+    return {
+        m.manifest_path: read_lineage_entries(io, m) for m in read_manifest_list(io, manifest_list)
+    }

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
     from pyiceberg.expressions import BooleanExpression
+    from pyiceberg.io import FileIO
     from pyiceberg.manifest import DataFile
     from pyiceberg.schema import Schema
     from pyiceberg.table import Table, Transaction
@@ -155,3 +156,12 @@ def metastore_table_location(catalog: Catalog, namespace: str, name: str) -> str
 def preview_schema_update(update: UpdateSchema) -> Schema:
     """The schema ``update`` would commit (``UpdateSchema._apply``), validated, uncommitted."""
     return update._apply()  # noqa: SLF001
+
+
+def deleted_positions(io: FileIO, delete_file: DataFile) -> dict[str, pa.ChunkedArray]:
+    """The positions a position delete file (Parquet, ORC) or a Puffin file of deletion
+    vectors deletes, by referenced data file path: PyIceberg's ``_read_deletes``, which its
+    scans apply (there is no public reader of deletion vectors)."""
+    from pyiceberg.io.pyarrow import _read_deletes
+
+    return _read_deletes(io, delete_file)

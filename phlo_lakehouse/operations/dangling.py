@@ -105,7 +105,13 @@ class _PartitionIndex:
 
 
 def _path_bounds(delete: LiveFile) -> tuple[str | None, str | None]:
-    """The ``file_path`` bounds of a position delete file, as text (None when absent)."""
+    """The ``file_path`` bounds of a position delete file, as text (None when absent); a
+    deletion vector's are its referenced data file."""
+    from phlo_lakehouse._upstream.manifests_v3 import data_file_field
+
+    referenced = data_file_field(delete.data_file, "referenced_data_file")
+    if referenced is not None:
+        return referenced, referenced
     lower = (delete.data_file.lower_bounds or {}).get(DELETE_FILE_PATH_ID)
     upper = (delete.data_file.upper_bounds or {}).get(DELETE_FILE_PATH_ID)
     # Bounds are UTF-8 and may be truncated: a truncated upper bound is not an upper bound of

@@ -4,22 +4,27 @@ PyIceberg 0.12 reads format v3 tables (deletion vectors applied, row lineage fie
 writes no v3 table metadata itself (``TableMetadataV3.model_dump_json`` raises) and no v3 data
 or manifests. On a v3 table:
 
-- ``expire``, ``compute_table_stats``, ref and schema changes (metadata-only commits) and
-  ``rewrite_manifests`` work (vacuum too, which commits nothing). The new metadata file is
-  written by our v3 writer (`phlo_lakehouse._upstream.metadata_v3`), which keeps every field
-  (row lineage included); the manifest rewrite writes v3 manifests and a v3 manifest list
-  that keep every row's lineage (`phlo_lakehouse._upstream.manifests_v3`). The plan first
-  checks that the table's current metadata document survives that writer unchanged and that
-  the catalog writes metadata client-side (SQL, Glue, Hive), else it refuses;
+- ``expire``, ``compute_table_stats``, ref and schema changes (metadata-only commits),
+  ``rewrite_manifests`` and ``optimize`` work (vacuum too, which commits nothing). The new
+  metadata file is written by our v3 writer (`phlo_lakehouse._upstream.metadata_v3`), which
+  keeps every field (row lineage included); the manifest rewrite and the compaction write v3
+  manifests and a v3 manifest list that keep every row's lineage
+  (`phlo_lakehouse._upstream.manifests_v3`). The compaction reads each file with its deletion
+  vector applied and writes every surviving row's ``_row_id`` and
+  ``_last_updated_sequence_number`` into the files it writes (`operations.lineage`; decoded,
+  never stitched); the deletion vectors of the files it replaces go in the same commit. The
+  plan first checks that the table's current metadata document survives that writer
+  unchanged and that the catalog writes metadata client-side (SQL, Glue, Hive), else it
+  refuses;
 - every other committing operation is refused in its plan, before anything is written, with
   one line saying why (`V3_REFUSALS`).
 
 See docs/maintenance.md, "Format version 3".
 
 Example:
-    >>> check_format_support(handle, "optimize")                      # doctest: +SKIP
+    >>> check_format_support(handle, "data_retention")                # doctest: +SKIP
     Traceback (most recent call last):
-    phlo_lakehouse.errors.InvalidInput: optimize cannot commit to format v3 table ...
+    phlo_lakehouse.errors.InvalidInput: data_retention cannot commit to format v3 table ...
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ V3_COMMITS = frozenset(
         "expire",
         "compute_table_stats",
         "rewrite_manifests",
+        "optimize",  # row lineage written into the compacted files (operations.lineage)
         # metadata-only: refs and schemas
         "create_ref",
         "remove_ref",
@@ -52,9 +58,6 @@ V3_COMMITS = frozenset(
 
 #: Why each committing operation is refused on a format v3 table (one line each).
 V3_REFUSALS: dict[str, str] = {
-    "optimize": "compaction must carry each row's lineage (_row_id, "
-    "_last_updated_sequence_number) into the files it writes and apply deletion vectors, "
-    "and PyIceberg 0.12 writes neither the lineage columns nor v3 manifests",
     "rewrite_position_deletes": "format v3 replaces position delete files with deletion "
     "vectors (one Puffin blob per data file), which PyIceberg 0.12 cannot write",
     "remove_dangling_deletes": "removing deletion vectors needs v3 delete manifests, which "
@@ -65,8 +68,8 @@ V3_REFUSALS: dict[str, str] = {
     "with their row lineage, neither of which PyIceberg 0.12 can write",
 }
 _HINT = (
-    'run Spark\'s Iceberg procedure for it on v3 tables (docs/maintenance.md, "Format version '
-    '3"); expire, compute_table_stats, rewrite_manifests, vacuum and reads work on v3'
+    "run Spark's Iceberg procedure for it on v3 tables (docs/maintenance.md, \"Format version "
+    '3"); expire, compute_table_stats, rewrite_manifests, optimize, vacuum and reads work on v3'
 )
 
 

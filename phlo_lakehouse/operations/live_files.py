@@ -81,7 +81,14 @@ def live_files(table: Table, snapshot: Snapshot | None) -> LiveFiles:
     if snapshot is None:
         return result
     with gc_paused():  # thousands of entry records
-        result.entries = read_entries(table.io, snapshot.manifests(table.io))
+        if table.metadata.format_version >= 3:
+            # v3 fields kept: each data file's first_row_id (materialised), each deletion
+            # vector's referenced data file
+            from phlo_lakehouse._upstream.manifests_v3 import live_lineage_entries
+
+            result.entries = live_lineage_entries(table.io, snapshot.manifest_list)
+        else:
+            result.entries = read_entries(table.io, snapshot.manifests(table.io))
         for path, entries in result.entries.items():
             for entry in entries:
                 live = LiveFile(
@@ -92,20 +99,34 @@ def live_files(table: Table, snapshot: Snapshot | None) -> LiveFiles:
     return result
 
 
+def file_key(data_file: DataFile) -> tuple[str, str | None]:
+    """What tells live files apart: the path and, for a deletion vector (a Puffin file holds
+    those of many data files, each its own manifest entry), the data file it references."""
+    from phlo_lakehouse._upstream.manifests_v3 import data_file_field
+
+    return data_file.file_path, data_file_field(data_file, "referenced_data_file")
+
+
 def applicable_deletes(data: LiveFile, deletes: Iterable[LiveFile]) -> list[LiveFile]:
     """Delete files that apply to ``data`` under Iceberg's sequence-number rules.
 
     Position deletes apply to data files of the same partition with a data sequence number not
-    greater than theirs; equality deletes to those with a strictly smaller one (an equality delete
-    in an unpartitioned spec applies to every partition).
+    greater than theirs (a v3 deletion vector only to the file it references); equality deletes
+    to those with a strictly smaller one (an equality delete in an unpartitioned spec applies to
+    every partition).
     """
     from pyiceberg.manifest import DataFileContent
+
+    from phlo_lakehouse._upstream.manifests_v3 import data_file_field
 
     matched = []
     for delete in deletes:
         same_partition = delete.partition_key == data.partition_key
         if delete.data_file.content == DataFileContent.POSITION_DELETES:
             if same_partition and delete.data_sequence_number >= data.data_sequence_number:
+                referenced = data_file_field(delete.data_file, "referenced_data_file")
+                if referenced is not None and referenced != data.path:
+                    continue
                 if _may_reference(delete.data_file, data.path):
                     matched.append(delete)
         elif delete.data_sequence_number > data.data_sequence_number and (

@@ -16,6 +16,16 @@ from phlo_lakehouse._upstream.manifest_writer import manifest_writer
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile, ManifestEntry, ManifestFile
     from pyiceberg.table import Table
+    from pyiceberg.table.snapshots import Snapshot
+
+
+def manifests_of(table: Table, snapshot: Snapshot) -> list[ManifestFile]:
+    """The manifests of ``snapshot``; on v3 with their ``first_row_id`` (PyIceberg drops it)."""
+    if table.metadata.format_version >= 3:
+        from phlo_lakehouse._upstream.manifests_v3 import read_manifest_list
+
+        return read_manifest_list(table.io, snapshot.manifest_list)
+    return list(snapshot.manifests(table.io))
 
 
 class ManifestFactory:

@@ -43,6 +43,7 @@ from phlo_lakehouse.operations.dangling import (
 )
 from phlo_lakehouse.operations.file_groups import FileGroup, group_from_dict
 from phlo_lakehouse.operations.format_support import check_format_support
+from phlo_lakehouse.operations.lineage import V3_DECODE_REASON
 from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles, applicable_deletes
 from phlo_lakehouse.operations.parquet_footer import FooterError
 from phlo_lakehouse.operations.rewrite import rewrite_group
@@ -241,6 +242,8 @@ class OptimizeOperation(SizeBand, TableOperation):
             "sort_keys": [list(k) for k in sort_keys],
             "groups": [g.to_dict() for g in groups],
         }
+        if metadata.format_version >= 3:  # row lineage is written, so nothing is stitched
+            details["row_lineage"] = V3_DECODE_REASON
         return self._plan(table, figures, details)
 
     # -- execution ------------------------------------------------------------------------------
@@ -251,7 +254,8 @@ class OptimizeOperation(SizeBand, TableOperation):
         if not groups and not dangling_paths:
             return OperationResult.applied(plan, committed=False)
         live = self._live_files(table, plan.snapshot_id)
-        dangling = [d for d in live.deletes if d.path in dangling_paths]
+        # entries, not paths: deletion vectors of many data files share one Puffin file
+        dangling = [d for d in dangling_deletes(live) if d.path in dangling_paths]
         if not groups:
             outcome = commit_removed_deletes(table, plan, dangling, live, operation=self.name)
             return OperationResult.applied(
@@ -261,7 +265,9 @@ class OptimizeOperation(SizeBand, TableOperation):
                 attempts=outcome.attempts,
             )
         by_path = {f.path: f for f in live.data}
-        deletes_by_path = {d.path: d for d in live.deletes}
+        deletes_by_path: dict[str, list[LiveFile]] = defaultdict(list)
+        for delete in live.deletes:
+            deletes_by_path[delete.path].append(delete)
         sort_keys = [tuple(k) for k in plan.details["sort_keys"]]
         commit_lock = threading.Lock()
         stitch = stitch_mode(table.table, self.stitch)
@@ -270,7 +276,7 @@ class OptimizeOperation(SizeBand, TableOperation):
 
         def run_group(group: FileGroup) -> dict[str, Any]:
             files = [by_path[p] for p in group.files]
-            group_deletes = [deletes_by_path[p] for p in group.delete_files]
+            group_deletes = [d for p in group.delete_files for d in deletes_by_path[p]]
             deletes = {f.path: applicable_deletes(f, group_deletes) for f in files}
             repartition = any(f.spec_id != group.spec_id for f in files)
             stitchable, reason = (

@@ -52,7 +52,7 @@ def read_group(
 
     target = write_schema(table)
     direct = _DirectReader(table, target)
-    scanned = _ScanReader(table, target)
+    scanned = ScanReader(table, target)
     pending: list[tuple[LiveFile, set[Any]]] = []
     for live in files:
         file_deletes = deletes.get(live.path, [])
@@ -153,7 +153,7 @@ def _type_family(arrow_type: pa.DataType) -> tuple[str, ...] | None:
     return None
 
 
-class _ScanReader:
+class ScanReader:
     """Reads data files through PyIceberg's ``ArrowScan`` and converts them to the write schema."""
 
     def __init__(self, table: Table, target: pa.Schema) -> None:
@@ -178,7 +178,7 @@ class _ScanReader:
             FileScanTask(live.data_file, delete_files=positional) for live, positional in files
         ]
         for batch in self.scan.to_record_batches(tasks):
-            yield self._convert(batch)
+            yield self.convert(batch)
 
     def read_with_equality_deletes(
         self, live: LiveFile, positional: set[Any], equality: list[LiveFile]
@@ -186,11 +186,11 @@ class _ScanReader:
         from pyiceberg.table import FileScanTask
 
         for batch in self.scan.to_record_batches([FileScanTask(live.data_file, positional)]):
-            kept = self._apply_equality_deletes(batch, equality)
+            kept = self.apply_equality_deletes(batch, equality)
             if kept.num_rows:
-                yield self._convert(kept)
+                yield self.convert(kept)
 
-    def _convert(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+    def convert(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         from phlo_lakehouse._upstream.pyiceberg import to_requested_schema
 
         converted = to_requested_schema(
@@ -204,7 +204,7 @@ class _ScanReader:
             converted = converted.cast(self.target)
         return converted
 
-    def _apply_equality_deletes(
+    def apply_equality_deletes(
         self, batch: pa.RecordBatch, deletes: list[LiveFile]
     ) -> pa.RecordBatch:
         import pyarrow as pa

@@ -67,9 +67,16 @@ class PartitionedWriter(FileWriting):
     ``written_paths``, ``abort``, a context manager)."""
 
     def __init__(
-        self, table: Table, spec_id: int, *, rows_per_file: int, sort_order_id: int | None = None
+        self,
+        table: Table,
+        spec_id: int,
+        *,
+        rows_per_file: int,
+        sort_order_id: int | None = None,
+        lineage: bool = False,
     ) -> None:
         self.table = table
+        self.lineage = lineage
         self.spec_id = spec_id
         self.rows_per_file = rows_per_file
         self.sort_order_id = sort_order_id
@@ -85,6 +92,7 @@ class PartitionedWriter(FileWriting):
                     partition,
                     rows_per_file=self.rows_per_file,
                     sort_order_id=self.sort_order_id,
+                    lineage=self.lineage,
                 )
             self._writers[key].write(rows)
 

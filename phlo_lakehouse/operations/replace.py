@@ -8,7 +8,10 @@ from the *current* head (so files appended concurrently are kept), and commits w
 file that is no longer live raises `Conflict` (the caller re-plans).
 
 PyIceberg 0.12 has no replace producer; this module writes manifests and manifest lists with
-PyIceberg's writers and commits through `commit.commit_updates` (version pinned there).
+PyIceberg's writers and commits through `commit.commit_updates` (version pinned there). On
+format v3 it reads and writes them with `_upstream.manifests_v3`: moved files keep their
+``first_row_id``, the snapshot gets ``first-row-id``/``added-rows``, and ``next-row-id`` must not
+have moved since it was read (else `Conflict`).
 """
 
 from __future__ import annotations
@@ -19,11 +22,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from phlo_lakehouse._upstream.manifests_v3 import as_v3_data_file, read_lineage_entries
 from phlo_lakehouse.errors import Conflict, StaleReplace
 from phlo_lakehouse.metadata import partition_values
-from phlo_lakehouse.operations.commit import commit_updates
-from phlo_lakehouse.operations.live_files import LiveFile, applicable_deletes, read_entries
-from phlo_lakehouse.operations.manifest_factory import ManifestFactory
+from phlo_lakehouse.operations.commit import commit_updates, next_row_id_requirements
+from phlo_lakehouse.operations.live_files import (
+    LiveFile,
+    applicable_deletes,
+    file_key,
+    read_entries,
+)
+from phlo_lakehouse.operations.manifest_factory import ManifestFactory, manifests_of
 from phlo_lakehouse.retry import active_commit_budget
 
 if TYPE_CHECKING:
@@ -97,7 +106,7 @@ class ReplaceFiles:
         self.added = list(added)
         self.drop_unused_deletes = drop_unused_deletes
         self.extra_summary = dict(summary or {})
-        self.removed_delete_paths = {d.path for d in removed_deletes}
+        self.removed_delete_keys = {file_key(d.data_file) for d in removed_deletes}
         self.added_deletes = list(added_deletes)
         self.operation = operation
         self.data_sequence_number = data_sequence_number
@@ -141,14 +150,11 @@ class ReplaceFiles:
         )
 
         metadata = self.table.metadata
-        if metadata.format_version > 2:
-            raise StaleReplace(
-                "format v3 tables are not supported yet", hint="use format-version 2"
-            )
+        v3 = metadata.format_version >= 3  # row lineage kept: see _upstream.manifests_v3
         head = metadata.snapshot_by_name(self.branch)
         if head is None:
             raise StaleReplace(f"branch {self.branch!r} has no snapshot", hint=_REPLAN_HINT)
-        manifests = head.manifests(self.table.io)
+        manifests = manifests_of(self.table, head)
         entries = self._entries(manifests)
         live_data = [
             LiveFile(e.data_file, e.sequence_number or 0, e.snapshot_id, path)
@@ -166,9 +172,11 @@ class ReplaceFiles:
         removed_live = [f for f in live_data if f.path in self.removed_paths]
         remaining = [f for f in live_data if f.path not in self.removed_paths]
         dropped = self._unused_deletes(removed_live, remaining, live_deletes)
-        implied = {d.path for d in dropped}
-        dropped += [d for d in live_deletes if d.path in self.removed_delete_paths - implied]
-        drop_paths = self.removed_paths | {d.path for d in dropped}
+        implied = {file_key(d.data_file) for d in dropped}
+        wanted = self.removed_delete_keys - implied
+        dropped += [d for d in live_deletes if file_key(d.data_file) in wanted]
+        # by key: the deletion vectors of other data files in the same Puffin file stay
+        drop = {(p, None) for p in self.removed_paths} | {file_key(d.data_file) for d in dropped}
 
         snapshot_id = metadata.new_snapshot_id()
         sequence_number = metadata.next_sequence_number()
@@ -177,15 +185,15 @@ class ReplaceFiles:
         new_manifests: list[ManifestFile] = []
         for manifest in manifests:
             manifest_entries = entries[manifest.manifest_path]
-            if not any(e.data_file.file_path in drop_paths for e in manifest_entries):
+            if not any(file_key(e.data_file) in drop for e in manifest_entries):
                 new_manifests.append(manifest)
                 continue
-            kept = [e for e in manifest_entries if e.data_file.file_path not in drop_paths]
-            gone = [e for e in manifest_entries if e.data_file.file_path in drop_paths]
+            kept = [e for e in manifest_entries if file_key(e.data_file) not in drop]
+            gone = [e for e in manifest_entries if file_key(e.data_file) in drop]
             new_manifests.append(writer.rewrite(manifest, kept, gone))
         by_spec: dict[int, list[DataFile]] = defaultdict(list)
         for data_file in self.added:
-            by_spec[data_file.spec_id].append(data_file)
+            by_spec[data_file.spec_id].append(as_v3_data_file(data_file) if v3 else data_file)
         for spec_id, files in sorted(by_spec.items()):
             new_manifests.insert(
                 0, writer.added(spec_id, files, sequence_number=self.data_sequence_number)
@@ -203,7 +211,13 @@ class ReplaceFiles:
             )
 
         summary = self._summary(remaining, live_deletes, dropped, removed_live)
-        manifest_list = writer.manifest_list(new_manifests, head.snapshot_id, sequence_number)
+        added_rows = None
+        if v3:  # new data manifests get row ids from next-row-id; moved files keep theirs
+            manifest_list, added_rows = writer.manifest_list_v3(
+                new_manifests, head.snapshot_id, sequence_number
+            )
+        else:
+            manifest_list = writer.manifest_list(new_manifests, head.snapshot_id, sequence_number)
         snapshot = new_snapshot(
             metadata,
             snapshot_id,
@@ -212,6 +226,7 @@ class ReplaceFiles:
             manifest_list,
             summary,
             operation=self.operation,
+            added_rows=added_rows,
         )
         updates = [
             AddSnapshotUpdate(snapshot=snapshot),
@@ -224,18 +239,25 @@ class ReplaceFiles:
                 min_snapshots_to_keep=metadata.refs[self.branch].min_snapshots_to_keep,
             ),
         ]
-        requirements = [AssertRefSnapshotId(ref=self.branch, snapshot_id=head.snapshot_id)]
+        requirements = [
+            AssertRefSnapshotId(ref=self.branch, snapshot_id=head.snapshot_id),
+            *next_row_id_requirements(self.table),
+        ]
         outcome = ReplaceOutcome(
             snapshot=snapshot,
             attempts=1,
             removed_data_files=len(removed_live),
-            removed_delete_files=sorted(d.path for d in dropped),
+            removed_delete_files=sorted({d.path for d in dropped}),
         )
         return updates, requirements, outcome
 
     def _entries(self, manifests: Iterable[ManifestFile]) -> dict[str, list[ManifestEntry]]:
         missing = [m for m in manifests if m.manifest_path not in self._entries_cache]
-        self._entries_cache.update(read_entries(self.table.io, missing))
+        if self.table.metadata.format_version >= 3:
+            for m in missing:
+                self._entries_cache[m.manifest_path] = read_lineage_entries(self.table.io, m)
+        else:
+            self._entries_cache.update(read_entries(self.table.io, missing))
         return {m.manifest_path: self._entries_cache[m.manifest_path] for m in manifests}
 
     def _validate(
@@ -243,7 +265,8 @@ class ReplaceFiles:
     ) -> None:
         live_paths = {f.path for f in live_data}
         gone = sorted(self.removed_paths - live_paths)
-        gone += sorted(self.removed_delete_paths - {d.path for d in live_deletes})
+        live_keys = {file_key(d.data_file) for d in live_deletes}
+        gone += sorted(p for p, _ in self.removed_delete_keys - live_keys)
         if gone:
             raise StaleReplace(
                 f"{len(gone)} file(s) to replace are no longer live, e.g. {gone[0]}",
@@ -270,7 +293,9 @@ class ReplaceFiles:
     ) -> list[LiveFile]:
         if not self.drop_unused_deletes or not deletes:
             return []
-        touched = {d.path: d for f in removed for d in applicable_deletes(f, deletes)}
+        touched = {
+            file_key(d.data_file): d for f in removed for d in applicable_deletes(f, deletes)
+        }
         remaining_by_partition: dict[tuple, list[LiveFile]] = defaultdict(list)
         for f in remaining:
             remaining_by_partition[f.partition_key].append(f)
@@ -294,8 +319,8 @@ class ReplaceFiles:
     ) -> dict[str, str]:
         from pyiceberg.manifest import DataFileContent
 
-        dropped_paths = {d.path for d in dropped}
-        kept_deletes = [d for d in live_deletes if d.path not in dropped_paths]
+        dropped_keys = {file_key(d.data_file) for d in dropped}
+        kept_deletes = [d for d in live_deletes if file_key(d.data_file) not in dropped_keys]
         added_deletes = [LiveFile(f, 0, None, "") for f in self.added_deletes]
         added_rows = sum(f.record_count for f in self.added)
         added_size = sum(f.file_size_in_bytes for f in self.added)

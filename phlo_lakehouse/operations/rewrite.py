@@ -102,8 +102,9 @@ class RollingDataFileWriter(FileWriting):
         *,
         rows_per_file: int,
         sort_order_id: int | None = None,
+        lineage: bool = False,
     ) -> None:
-        from pyiceberg.io.pyarrow import ParquetFormatModel
+        from pyiceberg.io.pyarrow import ParquetFormatModel, schema_to_pyarrow
         from pyiceberg.schema import sanitize_column_names
         from pyiceberg.table import TableProperties
         from pyiceberg.table.locations import load_location_provider
@@ -122,6 +123,14 @@ class RollingDataFileWriter(FileWriting):
         self.arrow_schema = write_schema(table)
         #: properties the Parquet writer and its statistics follow
         self.write_properties: dict[str, str] = dict(self.metadata.properties)
+        #: format v3: rows carry ``_row_id`` and ``_last_updated_sequence_number`` (`lineage`)
+        self.lineage = lineage
+        if lineage:
+            from phlo_lakehouse.operations.lineage import lineage_schema, lineage_write_properties
+
+            self.file_schema = lineage_schema(table)
+            self.arrow_schema = schema_to_pyarrow(self.file_schema, include_field_ids=True)
+            self.write_properties = lineage_write_properties(self.write_properties)
         self.row_group_bytes = int(
             self.metadata.properties.get(
                 TableProperties.PARQUET_ROW_GROUP_SIZE_BYTES, ROW_GROUP_BUFFER_BYTES_DEFAULT
@@ -212,6 +221,10 @@ class RollingDataFileWriter(FileWriting):
             **statistics.to_serialized_dict(),
         )
         data_file.spec_id = self.spec_id  # not a from_args field in PyIceberg 0.12
+        if self.lineage:  # a v3 record; first_row_id comes from the manifest list
+            from phlo_lakehouse._upstream.manifests_v3 import as_v3_data_file
+
+            data_file = as_v3_data_file(data_file)
         self.data_files.append(data_file)
         self._file_rows = 0
 
@@ -294,6 +307,10 @@ def rewrite_group(
     """
     rows_per_file = max(1, math.ceil(group.input_records / max(1, group.expected_output_files)))
     partition = files[0].data_file.partition
+    lineage = table.metadata.format_version >= 3
+    read: Any = read_group
+    if lineage:  # every row keeps its _row_id and _last_updated_sequence_number
+        from phlo_lakehouse.operations.lineage import read_lineage_group as read
     sort_order_id = (
         table.metadata.default_sort_order_id if strategy == "sort" and table_sort_order else None
     )
@@ -301,7 +318,11 @@ def rewrite_group(
         from phlo_lakehouse.operations.repartition import PartitionedWriter
 
         writer: Any = PartitionedWriter(
-            table, group.spec_id, rows_per_file=rows_per_file, sort_order_id=sort_order_id
+            table,
+            group.spec_id,
+            rows_per_file=rows_per_file,
+            sort_order_id=sort_order_id,
+            lineage=lineage,
         )
     else:
         writer = RollingDataFileWriter(
@@ -310,17 +331,18 @@ def rewrite_group(
             partition,
             rows_per_file=rows_per_file,
             sort_order_id=sort_order_id,
+            lineage=lineage,
         )
     rows_read = 0
     with writer:
         if strategy == "binpack":
-            for batch in read_group(table, files, deletes):
+            for batch in read(table, files, deletes):
                 rows_read += batch.num_rows
                 writer.write(batch)
         else:
             import pyarrow as pa
 
-            batches = list(read_group(table, files, deletes))
+            batches = list(read(table, files, deletes))
             rows = pa.Table.from_batches(batches, schema=batches[0].schema) if batches else None
             if rows is not None and rows.num_rows:
                 rows_read = rows.num_rows

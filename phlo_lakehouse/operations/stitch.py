@@ -85,6 +85,10 @@ def plan_stitch(
     from pyiceberg.manifest import FileFormat
     from pyiceberg.table import TableProperties
 
+    if table.metadata.format_version >= 3:
+        from phlo_lakehouse.operations.lineage import V3_DECODE_REASON
+
+        return None, V3_DECODE_REASON
     if mode == "never":
         return None, "stitching disabled"
     if strategy != "binpack":

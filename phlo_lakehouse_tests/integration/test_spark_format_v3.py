@@ -1,8 +1,9 @@
 """Format v3 tables written by Spark 3.5 + Iceberg 1.10 with deletion vectors and row lineage:
 read correctly; their metadata written back by our v3 writer field for field; table stats,
-expire and manifest rewrites commit what Spark reads with identical rows and row lineage
-(``_row_id``, ``_last_updated_sequence_number``) and keeps writing to; vacuum keeps deletion
-vectors; every other committing operation refused in its plan, before anything is written."""
+expire, manifest rewrites and compaction (deletion vectors applied, lineage written into the
+new files) commit what Spark reads with identical rows and row lineage (``_row_id``,
+``_last_updated_sequence_number``) and keeps writing to; vacuum keeps deletion vectors; every
+other committing operation refused in its plan, before anything is written."""
 
 from __future__ import annotations
 
@@ -40,7 +41,6 @@ from phlo_lakehouse_tests.integration.test_spark_table_stats import java_sketche
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 REFUSED = [
-    OptimizeOperation(),
     RemoveDanglingDeletesOperation(),
     DataRetentionOperation(column="ts", retention="1d"),
     RewritePositionDeletesOperation(),
@@ -244,6 +244,96 @@ def test_manifest_rewrite_on_v3_keeps_every_rows_lineage(spark, shared_lakehouse
     added = spark.sql(f"SELECT _row_id FROM {table} WHERE kind = 'c'").collect()
     assert sorted(r[0] for r in added) == list(range(next_row_id, next_row_id + 10))
     assert lineage(spark, table)[: len(rows_lineage)] == rows_lineage
+
+
+@pytest.fixture(scope="module")
+def optimized(spark, shared_lakehouse):
+    """A Spark v3 table (deletion vectors, rows the UPDATE rewrote with stored lineage) as Spark
+    read it, then compacted by our optimize (dry run first)."""
+    name, table = spark_v3_table(spark, shared_lakehouse)
+    before = {
+        "rows": spark_rows(spark, table),
+        "lineage": lineage(spark, table),
+        "files": spark.sql(f"SELECT count(*) FROM {table}.data_files").first()[0],
+        "dvs": spark.sql(f"SELECT count(*) FROM {table}.delete_files").first()[0],
+        "puffins": spark.sql(
+            f"SELECT count(DISTINCT file_path) FROM {table}.delete_files"
+        ).first()[0],
+    }
+    op = OptimizeOperation(rewrite_all=True)
+    dry = OperationExecutor(shared_lakehouse).run(op, name, dry_run=True)
+    result = OperationExecutor(shared_lakehouse).run(op, name)
+    return name, table, before, dry, result
+
+
+def test_optimize_on_v3_keeps_every_rows_lineage_and_applies_the_deletion_vectors(
+    spark, shared_lakehouse, optimized
+):
+    name, table, before, dry, result = optimized
+    assert dry.figures == result.figures and result.figures["files_to_rewrite"] == before["files"]
+    # deletion vectors of several data files share a Puffin file: the figure counts files
+    assert before["dvs"] > before["puffins"] == result.figures["delete_files_to_apply"] > 0
+    after = lineage(spark, table)
+    assert len(set(after)) == len(after) == len(before["lineage"])
+    assert set(after) == set(before["lineage"])  # (id, kind, _row_id, _last_updated_seq)
+    assert spark_rows(spark, table) == before["rows"]
+    assert spark.sql(f"SELECT count(*) FROM {table}.delete_files").first()[0] == 0
+    files = spark.sql(f"SELECT count(*) FROM {table}.data_files").first()[0]
+    assert files < before["files"] and files == len(result.details["files_written"])
+    document_after = document(shared_lakehouse.get_table(name).table.metadata_location)
+    snapshot = document_after["snapshots"][-1]
+    assert snapshot["summary"]["operation"] == "replace"
+    written = len(before["rows"])  # every live row, each in one new file
+    assert (snapshot["first-row-id"], snapshot["added-rows"]) == (167, written)
+    assert document_after["next-row-id"] == 167 + written
+
+
+def test_spark_continues_the_lineage_and_rewrites_the_table_after_our_optimize(
+    spark, shared_lakehouse, optimized
+):
+    name, table, before, _, _ = optimized
+    next_row_id = document(shared_lakehouse.get_table(name).table.metadata_location)[
+        "next-row-id"
+    ]
+    spark.sql(f"INSERT INTO {table} SELECT id, current_timestamp(), 'c' FROM range(1000, 1010)")
+    added = spark.sql(f"SELECT _row_id FROM {table} WHERE kind = 'c'").collect()
+    assert sorted(r[0] for r in added) == list(range(next_row_id, next_row_id + 10))
+    kept = set(lineage(spark, table)) - {r for r in lineage(spark, table) if r[1] == "c"}
+    assert kept == set(before["lineage"])
+    rows = spark_rows(spark, table)
+    spark.sql(
+        f"CALL {shared_lakehouse.settings.name}.system.rewrite_data_files(table => '{name}', "
+        "options => map('rewrite-all', 'true'))"
+    ).collect()
+    assert spark_rows(spark, table) == rows
+    assert set(lineage(spark, table)) >= set(before["lineage"])
+
+
+def test_optimize_of_one_partition_on_v3_keeps_the_other_partitions_deletion_vectors(
+    spark, shared_lakehouse
+):
+    """Deletion vectors are entries, not files: a Puffin file may hold vectors of compacted
+    and of untouched data files; only the compacted files' vectors leave."""
+    name, table = spark_v3_table(spark, shared_lakehouse)
+    rows, rows_lineage = spark_rows(spark, table), lineage(spark, table)
+    vectors = f"SELECT partition.kind, referenced_data_file FROM {table}.delete_files"
+    before = {tuple(r) for r in spark.sql(vectors).collect()}
+    assert {kind for kind, _ in before} == {"a", "b"}
+    shared = spark.sql(
+        f"SELECT file_path FROM {table}.delete_files GROUP BY file_path "
+        "HAVING count(DISTINCT partition.kind) = 2"
+    ).collect()
+    assert shared  # a Puffin file with vectors of both partitions
+    op = OptimizeOperation(rewrite_all=True, partition_filter="kind = 'a'")
+
+    dry = OperationExecutor(shared_lakehouse).run(op, name, dry_run=True)
+    result = OperationExecutor(shared_lakehouse).run(op, name)
+
+    assert dry.figures == result.figures and result.figures["partitions"] == 1
+    assert {tuple(r) for r in spark.sql(vectors).collect()} == {
+        v for v in before if v[0] == "b"
+    }
+    assert spark_rows(spark, table) == rows and set(lineage(spark, table)) == set(rows_lineage)
 
 
 @pytest.mark.parametrize("dry_run", [True, False])

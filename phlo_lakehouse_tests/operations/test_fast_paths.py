@@ -21,7 +21,7 @@ from phlo_lakehouse.operations.gc_pause import gc_paused
 from phlo_lakehouse.operations.live_files import live_files
 from phlo_lakehouse.operations.optimize import OptimizeOperation
 from phlo_lakehouse.operations.reachable import reachable_files
-from phlo_lakehouse.operations.read import _DirectReader, _ScanReader, read_group, write_schema
+from phlo_lakehouse.operations.read import ScanReader, _DirectReader, read_group, write_schema
 from phlo_lakehouse.storage.listing import list_storage, normalize_location
 from phlo_lakehouse_tests.operations.conftest import rows_of
 
@@ -30,7 +30,7 @@ TABLE = "raw.events"
 
 def _scan_rows(table, files) -> pa.Table:
     """The files' rows through PyIceberg's ArrowScan only (the general path)."""
-    reader = _ScanReader(table, write_schema(table))
+    reader = ScanReader(table, write_schema(table))
     return pa.Table.from_batches(list(reader.read([(f, set()) for f in files])))
 
 
