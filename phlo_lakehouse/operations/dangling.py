@@ -10,7 +10,11 @@ dangling when, under Iceberg's sequence-number rules (`files.applicable_deletes`
   file is gone is dangling, and so is one older than every data file of its partition: Iceberg's
   ``RemoveDanglingDeleteFiles`` rule);
 - an equality delete: no live data file it could apply to (same spec and partition, or any
-  partition for an unpartitioned spec) has a smaller data sequence number.
+  partition for an unpartitioned spec) has a smaller data sequence number;
+- a deletion vector (format v3): the data file it references (``referenced_data_file``) is no
+  longer live. A Puffin file holds the vectors of many data files, each its own manifest entry:
+  vectors are removed entry by entry (`live_files.file_key`), the others in the file stay.
+  Position and equality delete files from before an upgrade to v3 follow the rules above.
 
 Nothing can make a dangling delete apply again: new data files get higher sequence numbers, and a
 compaction's output keeps at least the sequence number of what it rewrote. Removal is therefore
@@ -33,7 +37,7 @@ from typing import TYPE_CHECKING
 from phlo_lakehouse.errors import InvalidInput
 from phlo_lakehouse.operations.base import OperationPlan, OperationResult, TableOperation
 from phlo_lakehouse.operations.format_support import check_format_support
-from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles, live_files
+from phlo_lakehouse.operations.live_files import LiveFile, LiveFiles, file_key, live_files
 from phlo_lakehouse.operations.replace import ReplaceFiles
 
 if TYPE_CHECKING:
@@ -62,7 +66,7 @@ def dangling_deletes(live: LiveFiles) -> list[LiveFile]:
             applies = index.equality_delete_applies(delete)
         if not applies:
             dangling.append(delete)
-    return sorted(dangling, key=lambda d: d.path)
+    return sorted(dangling, key=lambda d: (d.path, d.referenced_data_file or ""))
 
 
 class _PartitionIndex:
@@ -83,6 +87,9 @@ class _PartitionIndex:
 
     def position_delete_applies(self, delete: LiveFile) -> bool:
         key = delete.partition_key
+        referenced = delete.referenced_data_file
+        if referenced is not None:  # a deletion vector: its one data file, live or not
+            return referenced in self.sequence.get(key, {})
         lowest = self.min_sequence.get(key)
         if lowest is None or delete.data_sequence_number < lowest:
             return False
@@ -136,8 +143,12 @@ class RemoveDanglingDeletesOperation(TableOperation):
     Every partition is checked: planning reads the live manifests once, nothing else.
 
     Figures: ``delete_files`` (live before), ``dangling_delete_files``,
-    ``dangling_position_delete_files``, ``dangling_equality_delete_files``, ``dangling_bytes``,
-    ``dangling_delete_records``.
+    ``dangling_position_delete_files``, ``dangling_equality_delete_files``,
+    ``dangling_deletion_vectors``, ``dangling_bytes``, ``dangling_delete_records``. Delete files
+    count manifest entries: each deletion vector counts once (its Puffin file may hold others),
+    and its bytes are its blob's (``content_size_in_bytes``), as Iceberg's snapshot summaries
+    count them. Details: ``dangling_delete_files`` (paths) and ``dangling_deletion_vectors``
+    (``[puffin path, referenced data file]`` of each vector).
     """
 
     name = "remove_dangling_deletes"
@@ -158,23 +169,28 @@ class RemoveDanglingDeletesOperation(TableOperation):
         live = self._live(table)
         dangling = dangling_deletes(live)
         position = [d for d in dangling if d.data_file.content == DataFileContent.POSITION_DELETES]
+        vectors = [d for d in dangling if d.referenced_data_file is not None]
         figures = {
             "delete_files": len(live.deletes),
             "dangling_delete_files": len(dangling),
             "dangling_position_delete_files": len(position),
             "dangling_equality_delete_files": len(dangling) - len(position),
-            "dangling_bytes": sum(d.data_file.file_size_in_bytes for d in dangling),
+            "dangling_deletion_vectors": len(vectors),
+            "dangling_bytes": sum(d.content_size_in_bytes for d in dangling),
             "dangling_delete_records": sum(d.data_file.record_count for d in dangling),
         }
-        details = {"dangling_delete_files": [d.path for d in dangling]}
+        details = {
+            "dangling_delete_files": sorted({d.path for d in dangling}),
+            "dangling_deletion_vectors": [[d.path, d.referenced_data_file] for d in vectors],
+        }
         return self._plan(table, figures, details)
 
     def execute(self, table: LakehouseTable, plan: OperationPlan) -> OperationResult:
-        paths = set(plan.details["dangling_delete_files"])
-        if not paths:
+        keys = planned_dangling_keys(plan)
+        if not keys:
             return OperationResult.applied(plan, committed=False)
         live = self._live(table, plan.snapshot_id)
-        removed = [d for d in live.deletes if d.path in paths]
+        removed = [d for d in live.deletes if file_key(d.data_file) in keys]
         outcome = commit_removed_deletes(table, plan, removed, live, operation=self.name)
         return OperationResult.applied(
             plan,
@@ -185,6 +201,16 @@ class RemoveDanglingDeletesOperation(TableOperation):
 
     def _live(self, table: LakehouseTable, snapshot_id: int | None = None) -> LiveFiles:
         return self._live_cache.get(table, snapshot_id)
+
+
+def planned_dangling_keys(plan: OperationPlan) -> set[tuple[str, str | None]]:
+    """The `live_files.file_key` of each delete file a plan found dangling: a deletion vector
+    by its Puffin path and referenced data file, any other delete file by its path."""
+    listed = plan.details.get("dangling_deletion_vectors", [])
+    vectors = {(path, referenced) for path, referenced in listed}
+    puffins = {path for path, _ in vectors}
+    files = {(p, None) for p in plan.details["dangling_delete_files"] if p not in puffins}
+    return files | vectors
 
 
 class LiveFilesCache:

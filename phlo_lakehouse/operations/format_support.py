@@ -12,19 +12,22 @@ or manifests. On a v3 table:
   (`phlo_lakehouse._upstream.manifests_v3`). The compaction reads each file with its deletion
   vector applied and writes every surviving row's ``_row_id`` and
   ``_last_updated_sequence_number`` into the files it writes (`operations.lineage`; decoded,
-  never stitched); the deletion vectors of the files it replaces go in the same commit. The
-  plan first checks that the table's current metadata document survives that writer
-  unchanged and that the catalog writes metadata client-side (SQL, Glue, Hive), else it
-  refuses;
+  never stitched); the deletion vectors of the files it replaces go in the same commit.
+  ``remove_dangling_deletes`` removes deletion vectors whose referenced data file is no longer
+  live (entry by entry: the other vectors of their Puffin files stay) and position/equality
+  delete files from before the upgrade by the v2 rules, in one metadata-only commit with v3
+  delete manifests. The plan first checks that the table's current metadata document
+  survives that writer unchanged and that the catalog writes metadata client-side (SQL,
+  Glue, Hive), else it refuses;
 - every other committing operation is refused in its plan, before anything is written, with
   one line saying why (`V3_REFUSALS`).
 
 See docs/maintenance.md, "Format version 3".
 
 Example:
-    >>> check_format_support(handle, "data_retention")                # doctest: +SKIP
+    >>> check_format_support(handle, "cherry_pick")                   # doctest: +SKIP
     Traceback (most recent call last):
-    phlo_lakehouse.errors.InvalidInput: data_retention cannot commit to format v3 table ...
+    phlo_lakehouse.errors.InvalidInput: cherry_pick cannot commit to format v3 table ...
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ V3_COMMITS = frozenset(
         "compute_table_stats",
         "rewrite_manifests",
         "optimize",  # row lineage written into the compacted files (operations.lineage)
+        "remove_dangling_deletes",  # metadata only: deletion vectors removed entry by entry
         # metadata-only: refs and schemas
         "create_ref",
         "remove_ref",
@@ -60,8 +64,6 @@ V3_COMMITS = frozenset(
 V3_REFUSALS: dict[str, str] = {
     "rewrite_position_deletes": "format v3 replaces position delete files with deletion "
     "vectors (one Puffin blob per data file), which PyIceberg 0.12 cannot write",
-    "remove_dangling_deletes": "removing deletion vectors needs v3 delete manifests, which "
-    "PyIceberg 0.12 cannot write",
     "cherry_pick": "a cherry-picked snapshot must assign row ids to the rows it adds, in v3 "
     "manifests PyIceberg 0.12 cannot write",
     "data_retention": "deleting rows on v3 means writing deletion vectors or rewriting files "
@@ -69,7 +71,8 @@ V3_REFUSALS: dict[str, str] = {
 }
 _HINT = (
     "run Spark's Iceberg procedure for it on v3 tables (docs/maintenance.md, \"Format version "
-    '3"); expire, compute_table_stats, rewrite_manifests, optimize, vacuum and reads work on v3'
+    '3"); expire, compute_table_stats, rewrite_manifests, optimize, remove_dangling_deletes, '
+    "vacuum and reads work on v3"
 )
 
 

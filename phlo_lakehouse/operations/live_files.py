@@ -47,6 +47,21 @@ class LiveFile:
     def partition_key(self) -> tuple[int, tuple[Any, ...]]:
         return (self.data_file.spec_id, partition_values(self.data_file.partition))
 
+    @property
+    def referenced_data_file(self) -> str | None:
+        """The data file a deletion vector references (format v3), else None."""
+        from phlo_lakehouse._upstream.manifests_v3 import data_file_field
+
+        return data_file_field(self.data_file, "referenced_data_file")
+
+    @property
+    def content_size_in_bytes(self) -> int:
+        """The bytes of this entry's content: a deletion vector's blob, else the whole file."""
+        from phlo_lakehouse._upstream.manifests_v3 import data_file_field
+
+        size = data_file_field(self.data_file, "content_size_in_bytes")
+        return self.data_file.file_size_in_bytes if size is None else size
+
 
 @dataclass
 class LiveFiles:

@@ -200,6 +200,7 @@ class ReplaceFiles:
             )
         deletes_by_spec: dict[tuple[int, int], list[DataFile]] = defaultdict(list)
         for delete_file in self.added_deletes:
+            delete_file = as_v3_data_file(delete_file) if v3 else delete_file
             number = self.delete_sequence_numbers.get(delete_file.file_path, -1)
             deletes_by_spec[(delete_file.spec_id, number)].append(delete_file)
         for (spec_id, number), files in sorted(deletes_by_spec.items()):

@@ -23,7 +23,6 @@ from phlo_lakehouse.operations import (
     ExpireSnapshotsOperation,
     OperationExecutor,
     OptimizeOperation,
-    RemoveDanglingDeletesOperation,
     RewriteManifestsOperation,
     RewritePositionDeletesOperation,
     VacuumOperation,
@@ -41,7 +40,6 @@ from phlo_lakehouse_tests.integration.test_spark_table_stats import java_sketche
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 REFUSED = [
-    RemoveDanglingDeletesOperation(),
     DataRetentionOperation(column="ts", retention="1d"),
     RewritePositionDeletesOperation(),
 ]
@@ -399,3 +397,67 @@ def test_refs_rollback_and_schema_changes_on_v3_are_read_by_spark(spark, shared_
     assert lineage(spark, table) == lineage_at_delete
     spark.sql(f"INSERT INTO {table} VALUES (5000, current_timestamp(), 'c', 'new')")
     assert spark.sql(f"SELECT note FROM {table} WHERE id = 5000").first()[0] == "new"
+
+
+def test_remove_dangling_deletes_on_v3_removes_only_the_vectors_of_gone_data_files(
+    spark, shared_lakehouse
+):
+    """Data files dropped by a writer that leaves their deletion vectors (one in each
+    partition, from a Puffin file that also holds vectors of live files): ours removes exactly
+    those vectors, Spark reads the same rows and lineage, and Iceberg's own dangling-delete
+    action then finds nothing."""
+    from phlo_lakehouse.operations.dangling import RemoveDanglingDeletesOperation
+    from phlo_lakehouse.operations.live_files import live_files
+    from phlo_lakehouse.operations.replace import ReplaceFiles
+    from phlo_lakehouse_tests.integration.test_spark_dangling_deletes import (
+        java_dangling_removal,
+    )
+
+    name, table = spark_v3_table(spark, shared_lakehouse)
+    vectors = f"SELECT file_path, referenced_data_file FROM {table}.delete_files"
+    shared = spark.sql(
+        f"SELECT file_path FROM {table}.delete_files GROUP BY file_path "
+        "HAVING count(DISTINCT partition.kind) = 2"
+    ).first()[0]
+    gone = {
+        normalize_location(r[0])
+        for r in spark.sql(
+            f"SELECT min(referenced_data_file) FROM {table}.delete_files "
+            f"WHERE file_path = '{shared}' GROUP BY partition.kind"
+        ).collect()
+    }
+    handle = shared_lakehouse.get_table(name)
+    live = live_files(handle.table, handle.snapshot).data
+    ReplaceFiles(
+        handle.table,
+        handle.table_ref,
+        starting_snapshot_id=handle.snapshot_id,
+        removed=[f for f in live if normalize_location(f.path) in gone],
+        added=[],
+        operation="delete",
+        drop_unused_deletes=False,
+    ).commit()
+    rows, rows_lineage = spark_rows(spark, table), lineage(spark, table)
+    before = {
+        (normalize_location(p), normalize_location(r)) for p, r in spark.sql(vectors).collect()
+    }
+    data = {
+        normalize_location(r[0])
+        for r in spark.sql(f"SELECT file_path FROM {table}.data_files").collect()
+    }
+    expected = {(p, r) for p, r in before if r not in data}
+    assert {r for _, r in expected} == gone and len(before - expected) > 0
+    executor = OperationExecutor(shared_lakehouse)
+
+    dry = executor.run(RemoveDanglingDeletesOperation(), name, dry_run=True)
+    result = executor.run(RemoveDanglingDeletesOperation(), name)
+
+    assert result.committed and dry.figures == result.figures
+    assert result.figures["dangling_deletion_vectors"] == len(expected) == 2
+    after = {
+        (normalize_location(p), normalize_location(r)) for p, r in spark.sql(vectors).collect()
+    }
+    assert after == before - expected
+    assert spark_rows(spark, table) == rows and lineage(spark, table) == rows_lineage
+    assert java_dangling_removal(spark, table) == 0
+    assert spark_rows(spark, table) == rows and lineage(spark, table) == rows_lineage

@@ -25,7 +25,6 @@ from phlo_lakehouse.operations import (
     ExpireSnapshotsOperation,
     OperationExecutor,
     OptimizeOperation,
-    RemoveDanglingDeletesOperation,
     RewriteManifestsOperation,
     RewritePositionDeletesOperation,
 )
@@ -43,7 +42,6 @@ DATA_FILE_NAMES = [
     "first_row_id", "referenced_data_file", "content_offset", "content_size_in_bytes",
 ]  # the spec's data_file struct in v3, in its order
 REFUSED = [
-    RemoveDanglingDeletesOperation(),
     DataRetentionOperation(column="event_time", retention="1d"),
     RewritePositionDeletesOperation(),
 ]
