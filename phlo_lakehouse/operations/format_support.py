@@ -16,7 +16,9 @@ or manifests. On a v3 table:
   ``remove_dangling_deletes`` removes deletion vectors whose referenced data file is no longer
   live (entry by entry: the other vectors of their Puffin files stay) and position/equality
   delete files from before the upgrade by the v2 rules, in one metadata-only commit with v3
-  delete manifests. The plan first checks that the table's current metadata document
+  delete manifests. ``data_retention`` drops wholly old files metadata-only (their deletion
+  vectors with them) and rewrites boundary files through the compaction's lineage-preserving
+  reader and writer. The plan first checks that the table's current metadata document
   survives that writer unchanged and that the catalog writes metadata client-side (SQL,
   Glue, Hive), else it refuses;
 - every other committing operation is refused in its plan, before anything is written, with
@@ -50,6 +52,7 @@ V3_COMMITS = frozenset(
         "rewrite_manifests",
         "optimize",  # row lineage written into the compacted files (operations.lineage)
         "remove_dangling_deletes",  # metadata only: deletion vectors removed entry by entry
+        "data_retention",  # kept rows of boundary files written with their lineage
         # metadata-only: refs and schemas
         "create_ref",
         "remove_ref",
@@ -66,13 +69,11 @@ V3_REFUSALS: dict[str, str] = {
     "vectors (one Puffin blob per data file), which PyIceberg 0.12 cannot write",
     "cherry_pick": "a cherry-picked snapshot must assign row ids to the rows it adds, in v3 "
     "manifests PyIceberg 0.12 cannot write",
-    "data_retention": "deleting rows on v3 means writing deletion vectors or rewriting files "
-    "with their row lineage, neither of which PyIceberg 0.12 can write",
 }
 _HINT = (
     "run Spark's Iceberg procedure for it on v3 tables (docs/maintenance.md, \"Format version "
     '3"); expire, compute_table_stats, rewrite_manifests, optimize, remove_dangling_deletes, '
-    "vacuum and reads work on v3"
+    "data_retention, vacuum and reads work on v3"
 )
 
 

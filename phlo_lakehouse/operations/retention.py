@@ -9,6 +9,10 @@ What Amoro's ``data-expire`` and S3 Tables' record expiration do, planned from m
   its old live rows, execution rewrites it without them (copy-on-write);
 - every other file is untouched. Rows whose column is null are never old.
 
+On format v3 the rows kept from a boundary file are written with their row lineage
+(``_row_id``, ``_last_updated_sequence_number``: `operations.lineage`), and the deletion vectors
+of the files removed leave with them, entry by entry (the replace producer's unused-delete rule).
+
 One commit through the shared replace producer, labelled ``delete`` (files dropped only) or
 ``overwrite`` (boundary files rewritten): it re-checks on every attempt that each removed file is
 still live and that no delete committed meanwhile applies to one, and rebuilds on the current head,
@@ -320,18 +324,28 @@ def _column_position(table: LakehouseTable, field_id: int) -> int:
 
 
 def _rewrite_without_old_rows(table, data, field, bound, deletes):
-    """Write ``data``'s live rows that are not old into new files of its partition."""
+    """Write ``data``'s live rows that are not old into new files of its partition; on format
+    v3 each with its ``_row_id`` and ``_last_updated_sequence_number`` (`operations.lineage`,
+    as compaction writes them), so the rows kept keep their lineage."""
     from phlo_lakehouse.operations.rewrite import RollingDataFileWriter
 
     position = _column_position(table, field.field_id)
+    lineage = table.table.metadata.format_version >= 3
     writer = RollingDataFileWriter(
         table.table,
         data.spec_id,
         data.data_file.partition,
         rows_per_file=max(1, data.data_file.record_count),
+        lineage=lineage,
     )
+    if lineage:
+        from phlo_lakehouse.operations.lineage import read_lineage_group
+
+        batches = read_lineage_group(table.table, [data], {data.path: deletes.get(data.path, [])})
+    else:
+        batches = _live_rows(table, data, deletes)
     with writer:
-        for batch in _live_rows(table, data, deletes):
+        for batch in batches:
             kept = batch.filter(_keep_mask(batch, position, bound))
             if kept.num_rows:
                 writer.write(kept)

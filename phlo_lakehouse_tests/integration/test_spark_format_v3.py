@@ -40,7 +40,6 @@ from phlo_lakehouse_tests.integration.test_spark_table_stats import java_sketche
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 REFUSED = [
-    DataRetentionOperation(column="ts", retention="1d"),
     RewritePositionDeletesOperation(),
 ]
 
@@ -461,3 +460,30 @@ def test_remove_dangling_deletes_on_v3_removes_only_the_vectors_of_gone_data_fil
     assert spark_rows(spark, table) == rows and lineage(spark, table) == rows_lineage
     assert java_dangling_removal(spark, table) == 0
     assert spark_rows(spark, table) == rows and lineage(spark, table) == rows_lineage
+
+
+def test_data_retention_on_v3_keeps_the_lineage_of_every_kept_row(spark, shared_lakehouse):
+    """Files of the first insert are wholly old (dropped with their deletion vectors), those
+    of the second and the UPDATE's straddle the cutoff (rewritten without their old rows):
+    Spark reads exactly the young rows, each with the _row_id and
+    _last_updated_sequence_number it had, and no deletion vector is left dangling."""
+    from datetime import UTC, datetime, timedelta
+
+    name, table = spark_v3_table(spark, shared_lakehouse)
+    rows_lineage = lineage(spark, table)
+    old = spark.sql(f"SELECT count(*) FROM {table} WHERE id < 75").first()[0]
+    now = datetime(1970, 1, 2, 0, 1, 15, tzinfo=UTC)  # cutoff: 75 s after the epoch
+    op = DataRetentionOperation(column="ts", retention=timedelta(days=1), now=now)
+
+    dry = OperationExecutor(shared_lakehouse).run(op, name, dry_run=True)
+    result = OperationExecutor(shared_lakehouse).run(op, name)
+
+    assert result.committed and dry.figures == result.figures
+    assert result.figures["rows_to_delete"] == old > 0
+    assert result.figures["files_to_drop"] > 0 and result.figures["files_to_rewrite"] > 0
+    assert lineage(spark, table) == [r for r in rows_lineage if r[0] >= 75]
+    assert spark.sql(f"SELECT count(*) FROM {table} WHERE id < 75").first()[0] == 0
+    data = {r[0] for r in spark.sql(f"SELECT file_path FROM {table}.data_files").collect()}
+    vectors = spark.sql(f"SELECT referenced_data_file FROM {table}.delete_files").collect()
+    assert vectors and {r[0] for r in vectors} <= data
+    assert pyiceberg_rows(shared_lakehouse.get_table(name)) == spark_rows(spark, table)

@@ -21,7 +21,6 @@ from phlo_lakehouse import CatalogSettings, Conflict, IcebergLakehouse, InvalidI
 from phlo_lakehouse.demo import seed_demo_table
 from phlo_lakehouse.operations import (
     ComputeTableStatsOperation,
-    DataRetentionOperation,
     ExpireSnapshotsOperation,
     OperationExecutor,
     OptimizeOperation,
@@ -42,7 +41,6 @@ DATA_FILE_NAMES = [
     "first_row_id", "referenced_data_file", "content_offset", "content_size_in_bytes",
 ]  # the spec's data_file struct in v3, in its order
 REFUSED = [
-    DataRetentionOperation(column="event_time", retention="1d"),
     RewritePositionDeletesOperation(),
 ]
 

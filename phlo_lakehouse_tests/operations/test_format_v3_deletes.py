@@ -207,3 +207,59 @@ def test_remove_dangling_deletes_on_v3_removes_exactly_the_dangling_entries(lake
     assert snapshot["added-rows"] == 0 and new["next-row-id"] == document["next-row-id"]
     again = executor.run(RemoveDanglingDeletesOperation(), name)
     assert not again.committed and again.figures["dangling_delete_files"] == 0
+
+
+def test_data_retention_on_v3_drops_old_rows_keeping_the_lineage_of_every_kept_row(lakehouse):
+    """Day 0 is wholly old (its files dropped metadata-only, their deletion vectors with them,
+    entry by entry), one file of day 1 straddles the cutoff (rewritten without its old row, the
+    kept row's _row_id and _last_updated_sequence_number written into the new file); a vector
+    of a young file in the same Puffin file stays; dry run == real run."""
+    from datetime import timedelta
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from phlo_lakehouse.demo import _START
+    from phlo_lakehouse.operations import DataRetentionOperation
+
+    name = v3_table(lakehouse)
+    executor = OperationExecutor(lakehouse)
+    executor.run(RewriteManifestsOperation(rewrite_all=True), name)  # rows get row ids
+    handle = lakehouse.get_table(name)
+    cutoff = _START + timedelta(days=1, seconds=7)
+    by_rows = {}
+    for f in live_files(handle.table, handle.snapshot).data:
+        ids = _read_ids(f.path)
+        by_rows[tuple(ids)] = f.path
+    old_file, young_file = by_rows[(0, 4)], by_rows[(2,)]  # day 0 and day 2 of the first commit
+    handle = add_deletion_vectors(handle, [{old_file: [1], young_file: [0]}])
+    rows = handle.to_arrow().sort_by("event_id")
+    lineage = _row_ids_by_event(handle)
+    at = pa.scalar(cutoff, rows["event_time"].type)
+    old = rows.filter(pc.less(rows["event_time"], at))
+    kept = rows.filter(pc.greater_equal(rows["event_time"], at))
+    assert set(old["event_id"].to_pylist()) == {0, 8, 12, 16, 1, 5}  # 4 deleted by its vector
+    now = cutoff + timedelta(days=1)
+    op = DataRetentionOperation(column="event_time", retention="1d", now=now)
+
+    dry = executor.run(op, name, dry_run=True)
+    assert lakehouse.get_table(name).table.metadata_location == handle.table.metadata_location
+    result = executor.run(op, name)
+
+    assert result.committed and dry.figures == result.figures
+    assert result.figures["rows_to_delete"] == len(old)
+    assert (result.figures["files_to_drop"], result.figures["files_to_rewrite"]) == (5, 1)
+    after = lakehouse.get_table(name)
+    assert after.to_arrow().sort_by("event_id").to_pylist() == kept.to_pylist()
+    after_lineage = _row_ids_by_event(after)
+    kept_ids = kept["event_id"].to_pylist()
+    assert {i: after_lineage[i] for i in kept_ids} == {i: lineage[i] for i in kept_ids}
+    data, deletes = _manifest_state(after)
+    assert [x["referenced_data_file"] for x in deletes] == [young_file]
+    assert young_file in data and old_file not in data
+
+
+def _read_ids(location: str) -> list[int]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(_path(location), columns=["event_id"])["event_id"].to_pylist()
