@@ -70,6 +70,11 @@ class CherryPickOperation(SnapshotOperation):
         source_table, location = self._source_table(table)
         files = added_data_files(source_table, self.snapshot_id)
         head = table.snapshot
+        if head is None and table.table.metadata.format_version >= 3:
+            raise InvalidInput(
+                f"{table} has no snapshot: a format v3 cherry-pick appends onto a branch head",
+                hint="append to the branch first, or create it from a snapshot",
+            )
         ancestors = list(ancestors_of(head, table.table.metadata))
         picked = {
             s.summary.additional_properties.get("source-snapshot-id")
@@ -108,6 +113,8 @@ class CherryPickOperation(SnapshotOperation):
             raise Conflict(f"{table} moved since the plan", hint="re-run; it is planned again")
         source_table, _ = self._source_table(table, plan.details["source_metadata_location"])
         files = added_data_files(source_table, self.snapshot_id)
+        if table.table.metadata.format_version >= 3:
+            return self._commit_v3(table, plan, files)
         branch = table.table_ref
         retention = table.table.metadata.refs.get(branch)
         tx = table.table.transaction()
@@ -121,6 +128,29 @@ class CherryPickOperation(SnapshotOperation):
         except Conflict as e:
             raise Conflict(f"{table} moved during the cherry-pick", hint="re-run") from e
         return self._result(table, plan, committed=True)
+
+    def _commit_v3(
+        self, table: LakehouseTable, plan: OperationPlan, files: list[DataFile]
+    ) -> OperationResult:
+        """Format v3: the files in a new manifest whose ``first_row_id`` the v3 manifest list
+        assigns from ``next-row-id`` (the files' own are not carried over), so the rows added
+        get row ids as any append's do; through the replace producer, onto the planned head."""
+        from phlo_lakehouse.operations.replace import ReplaceFiles
+
+        outcome = ReplaceFiles(
+            table.table,
+            table.table_ref,
+            starting_snapshot_id=plan.snapshot_id,
+            removed=[],
+            added=files,
+            drop_unused_deletes=False,
+            operation="append",
+            summary={"source-snapshot-id": str(self.snapshot_id)},
+            unchanged_head=True,
+        ).commit()
+        return OperationResult.applied(
+            plan, snapshot_id_after=outcome.snapshot.snapshot_id, attempts=outcome.attempts
+        )
 
     def _source_table(self, table: LakehouseTable, location: str | None = None) -> tuple[Any, Any]:
         if not table.nessie:

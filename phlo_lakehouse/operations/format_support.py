@@ -18,18 +18,21 @@ or manifests. On a v3 table:
   delete files from before the upgrade by the v2 rules, in one metadata-only commit with v3
   delete manifests. ``data_retention`` drops wholly old files metadata-only (their deletion
   vectors with them) and rewrites boundary files through the compaction's lineage-preserving
-  reader and writer. The plan first checks that the table's current metadata document
+  reader and writer. ``cherry_pick`` appends the picked files in a new manifest to which the
+  v3 manifest list assigns ``first_row_id`` from ``next-row-id`` (the rows get new row ids, as
+  any append's). The plan first checks that the table's current metadata document
   survives that writer unchanged and that the catalog writes metadata client-side (SQL,
   Glue, Hive), else it refuses;
-- every other committing operation is refused in its plan, before anything is written, with
-  one line saying why (`V3_REFUSALS`).
+- every other committing operation (``rewrite_position_deletes``: it would have to write
+  deletion vectors) is refused in its plan, before anything is written, with one line saying
+  why (`V3_REFUSALS`).
 
 See docs/maintenance.md, "Format version 3".
 
 Example:
-    >>> check_format_support(handle, "cherry_pick")                   # doctest: +SKIP
+    >>> check_format_support(handle, "rewrite_position_deletes")      # doctest: +SKIP
     Traceback (most recent call last):
-    phlo_lakehouse.errors.InvalidInput: cherry_pick cannot commit to format v3 table ...
+    phlo_lakehouse.errors.InvalidInput: rewrite_position_deletes cannot commit to format v3 ...
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ V3_COMMITS = frozenset(
         "optimize",  # row lineage written into the compacted files (operations.lineage)
         "remove_dangling_deletes",  # metadata only: deletion vectors removed entry by entry
         "data_retention",  # kept rows of boundary files written with their lineage
+        "cherry_pick",  # the picked files' manifest gets row ids from the v3 manifest list
         # metadata-only: refs and schemas
         "create_ref",
         "remove_ref",
@@ -67,13 +71,11 @@ V3_COMMITS = frozenset(
 V3_REFUSALS: dict[str, str] = {
     "rewrite_position_deletes": "format v3 replaces position delete files with deletion "
     "vectors (one Puffin blob per data file), which PyIceberg 0.12 cannot write",
-    "cherry_pick": "a cherry-picked snapshot must assign row ids to the rows it adds, in v3 "
-    "manifests PyIceberg 0.12 cannot write",
 }
 _HINT = (
     "run Spark's Iceberg procedure for it on v3 tables (docs/maintenance.md, \"Format version "
     '3"); expire, compute_table_stats, rewrite_manifests, optimize, remove_dangling_deletes, '
-    "data_retention, vacuum and reads work on v3"
+    "data_retention, cherry_pick, vacuum and reads work on v3"
 )
 
 

@@ -80,6 +80,8 @@ class ReplaceFiles:
         delete_sequence_numbers: the data sequence number of added delete files, by path (a
             rewrite of delete files gives its output the highest number of the files it
             replaces, as Iceberg's ``RewritePositionDeleteFiles``); absent: the commit's own.
+        unchanged_head: commit only onto ``starting_snapshot_id`` (a cherry-pick: a moved
+            branch is re-planned, `StaleReplace`, never re-applied).
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class ReplaceFiles:
         data_sequence_number: int | None = None,
         known_entries: Mapping[str, list[ManifestEntry]] | None = None,
         delete_sequence_numbers: Mapping[str, int] | None = None,
+        unchanged_head: bool = False,
     ) -> None:
         self.table = table
         self.branch = branch
@@ -111,6 +114,7 @@ class ReplaceFiles:
         self.operation = operation
         self.data_sequence_number = data_sequence_number
         self.delete_sequence_numbers = dict(delete_sequence_numbers or {})
+        self.unchanged_head = unchanged_head
         self._entries_cache: dict[str, list[ManifestEntry]] = dict(known_entries or {})
 
     def commit(self) -> ReplaceOutcome:
@@ -152,8 +156,8 @@ class ReplaceFiles:
         metadata = self.table.metadata
         v3 = metadata.format_version >= 3  # row lineage kept: see _upstream.manifests_v3
         head = metadata.snapshot_by_name(self.branch)
-        if head is None:
-            raise StaleReplace(f"branch {self.branch!r} has no snapshot", hint=_REPLAN_HINT)
+        if head is None or (self.unchanged_head and head.snapshot_id != self.starting_snapshot_id):
+            raise StaleReplace(f"branch {self.branch!r} moved or is empty", hint=_REPLAN_HINT)
         manifests = manifests_of(self.table, head)
         entries = self._entries(manifests)
         live_data = [
@@ -362,15 +366,8 @@ class ReplaceFiles:
 
 
 def new_snapshot(
-    metadata,
-    snapshot_id,
-    parent_id,
-    sequence_number,
-    manifest_list,
-    summary,
-    operation="replace",
-    *,
-    added_rows=None,
+    metadata, snapshot_id, parent_id, sequence_number, manifest_list, summary,
+    operation="replace", *, added_rows=None,
 ):
     """The snapshot to add; on format v3 (``added_rows`` given) with its row lineage: the
     table's ``next-row-id`` as ``first-row-id`` and the rows its manifest list assigned."""

@@ -487,3 +487,40 @@ def test_data_retention_on_v3_keeps_the_lineage_of_every_kept_row(spark, shared_
     vectors = spark.sql(f"SELECT referenced_data_file FROM {table}.delete_files").collect()
     assert vectors and {r[0] for r in vectors} <= data
     assert pyiceberg_rows(shared_lakehouse.get_table(name)) == spark_rows(spark, table)
+
+
+def test_cherry_pick_on_v3_gives_the_picked_rows_the_next_row_ids(spark, shared_lakehouse):
+    """Spark appends to an audit branch; our cherry-pick onto main: Spark reads main with the
+    picked rows, each with a row id from next-row-id and the new snapshot's sequence number,
+    every other row's lineage unchanged, and continues the lineage on its next write."""
+    from phlo_lakehouse.operations.cherry_pick import CherryPickOperation
+
+    name, table = spark_v3_table(spark, shared_lakehouse)
+    rows_lineage = lineage(spark, table)
+    spark.sql(f"ALTER TABLE {table} CREATE BRANCH audit")
+    spark.sql(
+        f"INSERT INTO {table}.branch_audit SELECT id, current_timestamp(), 'c' "
+        "FROM range(2000, 2010)"
+    )
+    picked = spark.sql(f"SELECT snapshot_id FROM {table}.refs WHERE name = 'audit'").first()[0]
+    next_row_id = document(shared_lakehouse.get_table(name).table.metadata_location)[
+        "next-row-id"
+    ]
+    op = CherryPickOperation(picked)
+
+    dry = OperationExecutor(shared_lakehouse).run(op, name, dry_run=True)
+    result = OperationExecutor(shared_lakehouse).run(CherryPickOperation(picked), name)
+
+    assert result.committed and dry.figures == result.figures
+    after = lineage(spark, table)
+    assert [r for r in after if r[1] != "c"] == rows_lineage
+    new = [r for r in after if r[1] == "c"]
+    sequence = document(shared_lakehouse.get_table(name).table.metadata_location)["snapshots"][
+        -1
+    ]["sequence-number"]
+    assert sorted(r[0] for r in new) == list(range(2000, 2010))
+    assert sorted(r[2] for r in new) == list(range(next_row_id, next_row_id + 10))
+    assert {r[3] for r in new} == {sequence}
+    spark.sql(f"INSERT INTO {table} SELECT id, current_timestamp(), 'd' FROM range(0, 3)")
+    added = spark.sql(f"SELECT _row_id FROM {table} WHERE kind = 'd'").collect()
+    assert sorted(r[0] for r in added) == list(range(next_row_id + 10, next_row_id + 13))

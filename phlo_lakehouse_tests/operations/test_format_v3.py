@@ -15,6 +15,8 @@ import os
 import uuid
 from urllib.parse import urlparse
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from phlo_lakehouse import CatalogSettings, Conflict, IcebergLakehouse, InvalidInput
@@ -59,11 +61,15 @@ def _files(handle) -> set[str]:
     return {os.path.join(d, f) for d, _, names in os.walk(root) for f in names}
 
 
-def v3_table(lakehouse, name: str = "raw.v3", **extra) -> str:
+def v3_table(lakehouse, name: str = "raw.v3", before_upgrade=None, **extra) -> str:
     """A v3 table (``extra`` added to its metadata document) with four snapshots, in the
-    namespace of ``name`` (on any catalog and warehouse: files go through the table's FileIO)."""
+    namespace of ``name`` (on any catalog and warehouse: files go through the table's FileIO);
+    ``before_upgrade(handle)`` may commit to the v2 table first."""
     source = f"{name.rsplit('.', 1)[0]}.source"
     handle = seed_demo_table(lakehouse, source, commits=4, rows_per_commit=5)
+    if before_upgrade is not None:
+        before_upgrade(handle)
+        handle = lakehouse.get_table(source)
     io = handle.table.io
     document = _read_json(io, handle.table.metadata_location)
     document.update({"format-version": 3, "next-row-id": NEXT_ROW_ID, **extra})
@@ -316,14 +322,54 @@ def test_ref_and_schema_changes_commit_v3_metadata_keeping_row_lineage(lakehouse
     assert len(after["metadata-log"]) == len(before["metadata-log"]) + 3
 
 
-def test_cherry_pick_is_refused_in_the_plan_on_v3(lakehouse):
-    name = v3_table(lakehouse)
+def test_cherry_pick_on_v3_gives_the_rows_it_adds_new_row_ids(lakehouse):
+    """An append on an audit branch, cherry-picked onto main: the new manifest gets
+    ``first_row_id`` = next-row-id in the manifest list, so the picked rows get the next row
+    ids and the commit's sequence number (the spec's reader rules, decoded from the Avro files);
+    every other row keeps its lineage; dry run == real run; picking it again is refused."""
+    from phlo_lakehouse.demo import demo_rows
+    from phlo_lakehouse.operations.cherry_pick import append_to_branch
+
+    def audit_append(source) -> None:
+        OperationExecutor(lakehouse).run(CreateRefOperation("audit"), source.identifier)
+        append_to_branch(lakehouse.get_table(source.identifier).table, demo_rows(100, 5), "audit")
+
+    name = v3_table(lakehouse, before_upgrade=audit_append)
+    executor = OperationExecutor(lakehouse)
+    executor.run(RewriteManifestsOperation(rewrite_all=True), name)  # main's rows get row ids
     handle = lakehouse.get_table(name)
-    location = handle.table.metadata_location
-    with pytest.raises(InvalidInput) as raised:
-        OperationExecutor(lakehouse).run(CherryPickOperation(handle.snapshot_id), name)
-    assert raised.value.message.startswith("cherry_pick cannot commit to format v3 table")
-    assert lakehouse.get_table(name).table.metadata_location == location
+    picked = handle.table.metadata.refs["audit"].snapshot_id
+    audit_rows = lakehouse.get_table(name, "audit").to_arrow()
+    new_ids = sorted(set(audit_rows["event_id"].to_pylist()) - set(range(20)))
+    before = _row_ids_by_event(handle)
+    rows = handle.to_arrow().sort_by("event_id").to_pylist()
+    next_row_id = handle.table.metadata.next_row_id
+    op = CherryPickOperation(picked)
+
+    dry = executor.run(op, name, dry_run=True)
+    assert lakehouse.get_table(name).table.metadata_location == handle.table.metadata_location
+    result = executor.run(CherryPickOperation(picked), name)
+
+    assert result.committed and dry.figures == result.figures
+    assert result.figures["added_records"] == len(new_ids) == 5
+    after = lakehouse.get_table(name)
+    expected = sorted(rows + audit_rows.filter(
+        pc.is_in(audit_rows["event_id"], pa.array(new_ids))
+    ).to_pylist(), key=lambda r: r["event_id"])
+    assert after.to_arrow().sort_by("event_id").to_pylist() == expected
+    document = _document(after.table.metadata_location)
+    snapshot = document["snapshots"][-1]
+    assert snapshot["summary"]["operation"] == "append"
+    assert (snapshot["first-row-id"], snapshot["added-rows"]) == (next_row_id, 5)
+    assert document["next-row-id"] == next_row_id + 5
+    lineage = _row_ids_by_event(after)
+    assert {e: lineage[e] for e in before} == before
+    sequence = snapshot["sequence-number"]
+    assert sorted(lineage[e] for e in new_ids) == [
+        (next_row_id + i, sequence) for i in range(5)
+    ]
+    with pytest.raises(InvalidInput, match="already part of"):
+        executor.run(CherryPickOperation(picked), name)
 
 
 def test_a_commit_that_would_drop_a_field_is_refused_before_writing(lakehouse):
