@@ -69,8 +69,9 @@ V3_COMMITS = frozenset(
 
 #: Why each committing operation is refused on a format v3 table (one line each).
 V3_REFUSALS: dict[str, str] = {
-    "rewrite_position_deletes": "format v3 replaces position delete files with deletion "
-    "vectors (one Puffin blob per data file), which PyIceberg 0.12 cannot write",
+    "rewrite_position_deletes": "v3 tables keep deletes as deletion vectors, and compacting "
+    "position delete files into them needs a deletion-vector writer, which neither "
+    "PyIceberg 0.12 nor phlo-lakehouse has",
 }
 _HINT = (
     "run Spark's Iceberg procedure for it on v3 tables (docs/maintenance.md, \"Format version "

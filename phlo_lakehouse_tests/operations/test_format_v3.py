@@ -298,6 +298,7 @@ def test_operations_v3_cannot_do_are_refused_in_the_plan_before_anything_is_writ
         message = raised.value.message
         assert message.startswith(f"{op.name} cannot commit to format v3 table {name}: ")
         assert "PyIceberg 0.12" in message and "\n" not in message
+        assert "needs a deletion-vector writer" in message  # rewrite_position_deletes
     after = lakehouse.get_table(name)
     assert after.table.metadata_location == location and _files(after) == files
 
