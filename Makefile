@@ -41,6 +41,7 @@ dev: install
 
 lint: install
 	$(VENV)/bin/ruff check phlo_lakehouse phlo_lakehouse_tests benchmarks scripts
+	$(VENV)/bin/ruff format --check phlo_lakehouse phlo_lakehouse_tests benchmarks scripts
 	$(VENV)/bin/lint-imports --config pyproject.toml
 	$(VENV)/bin/mypy --config-file pyproject.toml
 

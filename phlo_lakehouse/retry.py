@@ -68,6 +68,7 @@ DEFAULT_TOTAL_TIMEOUT_MS = 1_800_000
 #: Jitter added on top of each wait, as a share of the wait (Iceberg: up to 10 %).
 JITTER = 0.1
 
+
 @dataclass(frozen=True)
 class Attempted(Generic[T]):
     """A value and how it was obtained: ``attempts`` calls, after waiting ``waits`` seconds."""

@@ -326,4 +326,5 @@ class WriteAuditPublish:
                 hint="use it as a context manager or call start() first",
             )
 
+
 __all__ = ["AuditOutcome", "WapResult", "WriteAuditPublish"]

@@ -50,7 +50,6 @@ def test_an_upward_import_from_a_low_layer_breaks_the_contracts(tmp_path):
     assert "phlo_lakehouse.units_fixture_upward -> phlo_lakehouse.dagster" in run.stdout
 
 
-
 def test_no_module_is_longer_than_400_lines():
     lengths = {
         str(path.relative_to(PACKAGE.parent)): len(path.read_text().splitlines())
@@ -59,6 +58,21 @@ def test_no_module_is_longer_than_400_lines():
     assert len(lengths) > 100  # the whole package was read
     too_long = {path: n for path, n in lengths.items() if n > MAX_LINES}
     assert not too_long, f"modules over {MAX_LINES} lines: {too_long}"
+
+
+def test_ruff_lint_and_format_are_clean():
+    # The rules in [tool.ruff.lint] (BLE, SLF and RUF100 among them) and one formatting, in CI.
+    ruff = Path(sys.executable).parent / "ruff"
+    paths = ["phlo_lakehouse", "phlo_lakehouse_tests", "benchmarks", "scripts"]
+    for command in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+        run = subprocess.run(
+            [str(ruff), *command, *paths],
+            cwd=PYPROJECT.parent,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
 
 
 def test_mypy_is_clean_on_the_package():

@@ -16,8 +16,7 @@ import pytest
 import phlo_lakehouse
 
 MODULES = sorted(
-    info.name
-    for info in pkgutil.walk_packages(phlo_lakehouse.__path__, prefix="phlo_lakehouse.")
+    info.name for info in pkgutil.walk_packages(phlo_lakehouse.__path__, prefix="phlo_lakehouse.")
 )
 
 

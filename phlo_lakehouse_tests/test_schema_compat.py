@@ -53,19 +53,28 @@ CASES = {
     "add_required": (changed(add=[f(9, "note", StringType(), True)]), False, True, False),
     "add_nested_optional": (changed({7: LOC_WITH(f(9, "alt", DoubleType()))}), True, True, True),
     "add_nested_required": (
-        changed({7: LOC_WITH(f(9, "alt", DoubleType(), True))}), False, True, False,
+        changed({7: LOC_WITH(f(9, "alt", DoubleType(), True))}),
+        False,
+        True,
+        False,
     ),
     "remove_optional": (changed(drop=[2]), True, True, True),
     "remove_required": (changed(drop=[6]), True, False, False),
     "widen_int_to_long": (changed({3: f(3, "count", LongType())}), True, False, False),
     "widen_float_to_double": (changed({4: f(4, "score", DoubleType())}), True, False, False),
     "widen_decimal_precision": (
-        changed({5: f(5, "amount", DecimalType(12, 2))}), True, False, False,
+        changed({5: f(5, "amount", DecimalType(12, 2))}),
+        True,
+        False,
+        False,
     ),
     "narrow_long_to_int": (changed({1: f(1, "id", IntegerType(), True)}), False, True, False),
     "change_string_to_int": (changed({2: f(2, "name", IntegerType())}), False, False, False),
     "change_decimal_scale": (
-        changed({5: f(5, "amount", DecimalType(12, 3))}), False, False, False,
+        changed({5: f(5, "amount", DecimalType(12, 3))}),
+        False,
+        False,
+        False,
     ),
     "optional_to_required": (changed({2: f(2, "name", StringType(), True)}), False, True, False),
     "required_to_optional": (changed({6: f(6, "flag", BooleanType())}), True, False, False),
@@ -74,8 +83,9 @@ CASES = {
 }
 
 TABLE = [
-    pytest.param(change, mode, expected[["BACKWARD", "FORWARD", "FULL"].index(base)],
-                 id=f"{change}-{mode}")
+    pytest.param(
+        change, mode, expected[["BACKWARD", "FORWARD", "FULL"].index(base)], id=f"{change}-{mode}"
+    )
     for change, (_, *expected) in CASES.items()
     for mode in MODES
     if mode != "NONE"

@@ -79,7 +79,10 @@ def test_rollback_by_snapshot_and_by_timestamp(seeded):
     dry = manager.rollback_to_snapshot(T, s2, dry_run=True)
     assert dry.dry_run and not dry.committed
     assert dict(dry.figures) == {
-        "snapshot_id_from": s3, "snapshot_id_to": s2, "records_before": 30, "records_after": 20,
+        "snapshot_id_from": s3,
+        "snapshot_id_to": s2,
+        "records_before": 30,
+        "records_after": 20,
     }
     assert location(lakehouse) == before and rows(lakehouse) == list(range(30))
 
@@ -109,7 +112,11 @@ def test_set_current_to_a_non_ancestor(seeded):
 def test_branch_with_retention_write_and_fast_forward(seeded):
     lakehouse, manager, (s1, s2, s3) = seeded
     manager.create_branch(
-        T, "audit", snapshot_id=s2, max_ref_age="7d", max_snapshot_age="2d",
+        T,
+        "audit",
+        snapshot_id=s2,
+        max_ref_age="7d",
+        max_snapshot_age="2d",
         min_snapshots_to_keep=3,
     )
     retention = (7 * 86_400_000, 2 * 86_400_000, 3)
@@ -201,10 +208,22 @@ def test_expire_delegates_to_the_expire_operation(seeded):
         lambda m, s: m.remove_ref(T, "main"),
     ],
     ids=[
-        "rollback-unknown-snapshot", "set-current-unknown", "cherry-pick-unknown",
-        "tag-unknown-snapshot", "get-unknown", "read-unknown", "rollback-too-old",
-        "ff-unknown-target", "ff-unknown-branch", "remove-unknown", "read-unknown-tag",
-        "bad-duration", "bad-min-keep", "bad-ref-name", "bad-timestamp", "remove-main",
+        "rollback-unknown-snapshot",
+        "set-current-unknown",
+        "cherry-pick-unknown",
+        "tag-unknown-snapshot",
+        "get-unknown",
+        "read-unknown",
+        "rollback-too-old",
+        "ff-unknown-target",
+        "ff-unknown-branch",
+        "remove-unknown",
+        "read-unknown-tag",
+        "bad-duration",
+        "bad-min-keep",
+        "bad-ref-name",
+        "bad-timestamp",
+        "remove-main",
     ],
 )
 def test_bad_input_fails_before_any_commit(seeded, action):
@@ -243,9 +262,12 @@ def test_mutations_run_through_the_executor_hooks(tmp_path):
     with pytest.raises(SnapshotNotFound):
         manager.set_current_snapshot(T, 1)
     assert recorder.seen == [
-        ("create_ref", "manage_snapshots", True), ("after", False),
-        ("rollback", "manage_snapshots", False), ("after", True),
-        ("set_current_snapshot", "manage_snapshots", False), ("error", "SnapshotNotFound"),
+        ("create_ref", "manage_snapshots", True),
+        ("after", False),
+        ("rollback", "manage_snapshots", False),
+        ("after", True),
+        ("set_current_snapshot", "manage_snapshots", False),
+        ("error", "SnapshotNotFound"),
     ]
 
 

@@ -105,9 +105,7 @@ def diff(table: LakehouseTable, from_id: int | None, to_id: int | None) -> None:
 @click.option("--dialect", type=click.Choice(["spark", "trino"]), default="spark",
               show_default=True, help="SQL dialect for --as sql.")  # fmt: skip
 @click.option("--table-name", default=None, help="Name used in the DDL (default: catalog.table).")
-def export(
-    table: LakehouseTable, export_format: str, dialect: str, table_name: str | None
-) -> None:
+def export(table: LakehouseTable, export_format: str, dialect: str, table_name: str | None) -> None:
     """Export the schema as markdown, SQL DDL (Spark/Trino), PyIceberg code, JSON or Arrow.
 
     Example: phlo-lakehouse schema export demo.events --as sql --dialect trino
@@ -164,9 +162,7 @@ def schema_changes(fn: Callable[..., Any]) -> Callable[..., Any]:
 @with_table()
 @schema_changes
 @confirmed
-def evolve(
-    table: LakehouseTable, changes: dict[str, Any], confirmation: Confirmation
-) -> None:
+def evolve(table: LakehouseTable, changes: dict[str, Any], confirmation: Confirmation) -> None:
     """Change the schema in one validated commit: add, drop, rename, widen, relax.
 
     Example: phlo-lakehouse schema evolve demo.events --add country:string --yes
@@ -174,9 +170,7 @@ def evolve(
     manager = _manager()
 
     def runner(handle: LakehouseTable, dry_run: bool):
-        return manager.evolve_schema(
-            handle.identifier, ref=handle.ref, dry_run=dry_run, **changes
-        )
+        return manager.evolve_schema(handle.identifier, ref=handle.ref, dry_run=dry_run, **changes)
 
     run_changes(current_state(), "evolve_schema", [table], runner, confirmation)
 

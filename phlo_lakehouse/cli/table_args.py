@@ -68,4 +68,3 @@ def with_table(*, selector: bool = False) -> Callable[[Callable[..., Any]], Call
         return click.argument("table", type=TableParam(selector=selector))(wrapper)
 
     return decorator
-

@@ -158,15 +158,15 @@ class LakehouseMaintenanceComponent(dg.Component, dg.Resolvable):
     optimize: Annotated[dict[str, Any], _defaults("optimize")] = field(default_factory=dict)
     expire: Annotated[dict[str, Any], _defaults("expire")] = field(default_factory=dict)
     vacuum: Annotated[dict[str, Any], _defaults("vacuum")] = field(default_factory=dict)
-    rewrite_manifests: Annotated[
-        dict[str, Any], _defaults("rewrite_manifests")
-    ] = field(default_factory=dict)
-    compute_table_stats: Annotated[
-        dict[str, Any], _defaults("compute_table_stats")
-    ] = field(default_factory=dict)
-    rewrite_position_deletes: Annotated[
-        dict[str, Any], _defaults("rewrite_position_deletes")
-    ] = field(default_factory=dict)
+    rewrite_manifests: Annotated[dict[str, Any], _defaults("rewrite_manifests")] = field(
+        default_factory=dict
+    )
+    compute_table_stats: Annotated[dict[str, Any], _defaults("compute_table_stats")] = field(
+        default_factory=dict
+    )
+    rewrite_position_deletes: Annotated[dict[str, Any], _defaults("rewrite_position_deletes")] = (
+        field(default_factory=dict)
+    )
     data_retention: Annotated[
         dict[str, Any] | None,
         _attribute(

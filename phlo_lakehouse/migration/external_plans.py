@@ -124,8 +124,7 @@ class ExternalTablePlanning(CatalogMigration):
         """The one database level of ``ident`` (Hive and Glue have no nested namespaces)."""
         if len(ident.namespace) != 1:
             raise InvalidConfig(
-                f"{self._metastore} has one level of databases; {ident} has "
-                f"{len(ident.namespace)}",
+                f"{self._metastore} has one level of databases; {ident} has {len(ident.namespace)}",
                 hint=f"name {self._metastore} tables database.table",
             )
         return ident.namespace[0]

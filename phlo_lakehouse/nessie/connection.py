@@ -146,9 +146,7 @@ class NessieConnection:
         )
         return NessieRef(ref.name, ref.kind, to_hash)
 
-    def _change(
-        self, what: str, send: Any, *, landed: Any, missing_ref: str | None = None
-    ) -> Any:
+    def _change(self, what: str, send: Any, *, landed: Any, missing_ref: str | None = None) -> Any:
         """Change a reference under the commit-outcome rule (`phlo_lakehouse.outcome`): a lost
         answer is settled by re-reading the reference and, if unchanged, sending the change
         again (the expected hash or the name's absence makes it apply at most once)."""

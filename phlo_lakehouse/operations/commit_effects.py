@@ -75,9 +75,7 @@ def _same_schema(a: Any, b: Any) -> bool:
     )
 
 
-def landed(
-    table: Table, updates: Sequence[TableUpdate], base_location: str | None
-) -> bool:
+def landed(table: Table, updates: Sequence[TableUpdate], base_location: str | None) -> bool:
     """Whether a commit of ``updates`` based on the version at ``base_location`` is in the
     catalog now: its effects hold in a version newer than the base. The catalog is re-read;
     ``table`` itself is left as it was (so the identical commit can be sent again).

@@ -366,8 +366,15 @@ class ReplaceFiles:
 
 
 def new_snapshot(
-    metadata, snapshot_id, parent_id, sequence_number, manifest_list, summary,
-    operation="replace", *, added_rows=None,
+    metadata,
+    snapshot_id,
+    parent_id,
+    sequence_number,
+    manifest_list,
+    summary,
+    operation="replace",
+    *,
+    added_rows=None,
 ):
     """The snapshot to add; on format v3 (``added_rows`` given) with its row lineage: the
     table's ``next-row-id`` as ``first-row-id`` and the rows its manifest list assigned."""

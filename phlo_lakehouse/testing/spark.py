@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from phlo_lakehouse.config import CatalogSettings
 
+
 def spark_catalog_conf(settings: CatalogSettings) -> dict[str, str]:
     """The ``spark.sql.catalog.<settings.name>.*`` entries matching ``settings`` (no I/O).
 

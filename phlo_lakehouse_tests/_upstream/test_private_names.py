@@ -284,8 +284,16 @@ def _inherit_from_manifest(lakehouse):
 
         def key(e):
             d = e.data_file
-            return (e.status, e.snapshot_id, e.sequence_number, e.file_sequence_number,
-                    d.file_path, d.record_count, d.spec_id, d.partition)
+            return (
+                e.status,
+                e.snapshot_id,
+                e.sequence_number,
+                e.file_sequence_number,
+                d.file_path,
+                d.record_count,
+                d.spec_id,
+                d.partition,
+            )
 
         assert [key(e) for e in ours] == [key(e) for e in theirs]
 

@@ -19,7 +19,14 @@ from phlo_lakehouse.testing.cli import settings_env
 
 #: Every command and group ``phlo-lakehouse --help`` lists.
 TOP_LEVEL_COMMANDS = (
-    "tables", "optimize", "expire", "vacuum", "manifests", "snapshots", "schema", "refs",
+    "tables",
+    "optimize",
+    "expire",
+    "vacuum",
+    "manifests",
+    "snapshots",
+    "schema",
+    "refs",
     "demo",
 )
 

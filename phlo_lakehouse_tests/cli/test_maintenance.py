@@ -118,8 +118,14 @@ class TestOptimize(MaintenanceCase):
     def test_partition_filter_and_min_input_files(self):
         result = self.invoke_command(
             [
-                "optimize", TABLE, "--dry-run", "--json", "--min-input-files", "2",
-                "--partition-filter", "event_time >= '2026-01-03T00:00:00+00:00'",
+                "optimize",
+                TABLE,
+                "--dry-run",
+                "--json",
+                "--min-input-files",
+                "2",
+                "--partition-filter",
+                "event_time >= '2026-01-03T00:00:00+00:00'",
             ]
         )
         self.assert_success(result)
@@ -130,8 +136,14 @@ class TestOptimize(MaintenanceCase):
     def test_target_size_rewrite_all_and_partial_progress(self):
         result = self.invoke_command(
             [
-                "optimize", TABLE, "--target-file-size", "1MB", "--rewrite-all",
-                "--partial-progress", "--yes", "--json",
+                "optimize",
+                TABLE,
+                "--target-file-size",
+                "1MB",
+                "--rewrite-all",
+                "--partial-progress",
+                "--yes",
+                "--json",
             ]
         )
         self.assert_success(result)
@@ -259,8 +271,17 @@ class TestVacuum(MaintenanceCase):
 
     def test_force_allows_a_short_older_than(self):
         result = self.invoke_command(
-            ["vacuum", TABLE, "--older-than", "1h", "--force", "--prefix-mismatch", "ignore",
-             "--dry-run", "--json"]
+            [
+                "vacuum",
+                TABLE,
+                "--older-than",
+                "1h",
+                "--force",
+                "--prefix-mismatch",
+                "ignore",
+                "--dry-run",
+                "--json",
+            ]
         )
         self.assert_success(result)
         assert self.json_output(result)["results"][0]["figures"]["orphan_files"] == 3

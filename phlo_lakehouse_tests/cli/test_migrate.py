@@ -13,8 +13,16 @@ class TestMigrateCatalog(CLITestCase):
             type="sql", uri=f"sqlite:///{tmp_path}/target.db", warehouse=f"file://{tmp_path}/wh"
         )
         args = [
-            "migrate", "catalog", "raw.*", "--to-type", "sql", "--to-uri", target.uri,
-            "--to-warehouse", target.warehouse, "--drop-source",
+            "migrate",
+            "catalog",
+            "raw.*",
+            "--to-type",
+            "sql",
+            "--to-uri",
+            target.uri,
+            "--to-warehouse",
+            target.warehouse,
+            "--drop-source",
         ]
         self.assert_exit_code(self.invoke_command(args), 2)  # non-interactive needs --yes
         preview = self.invoke_command([*args, "--dry-run", "--format", "json"])
@@ -30,8 +38,16 @@ class TestMigrateCatalog(CLITestCase):
     def test_unknown_source_table_exits_2(self, tmp_path):
         result = self.invoke_command(
             [
-                "migrate", "catalog", "raw.nope", "--to-type", "sql", "--to-uri",
-                f"sqlite:///{tmp_path}/t.db", "--to-warehouse", f"file://{tmp_path}/wh", "--yes",
+                "migrate",
+                "catalog",
+                "raw.nope",
+                "--to-type",
+                "sql",
+                "--to-uri",
+                f"sqlite:///{tmp_path}/t.db",
+                "--to-warehouse",
+                f"file://{tmp_path}/wh",
+                "--yes",
             ]
         )
         assert result.exit_code in (1, 2)
@@ -53,6 +69,9 @@ class TestMigrateCatalog(CLITestCase):
         assert "in this catalog" in self.invoke_command(migrate).stderr
         # nothing changed: the source keeps its table, the target catalog has none
         assert self.lakehouse.table_exists("raw.events")
-        assert IcebergLakehouse(
-            CatalogSettings(type="sql", uri=target, warehouse=f"file://{tmp_path}/wh")
-        ).list_tables() == []
+        assert (
+            IcebergLakehouse(
+                CatalogSettings(type="sql", uri=target, warehouse=f"file://{tmp_path}/wh")
+            ).list_tables()
+            == []
+        )

@@ -58,9 +58,7 @@ def test_no_home_in_an_empty_directory_does_not_create_dot_lakehouse(tmp_path):
         [script("phlo-lakehouse"), "tables", "list"],
         cwd=tmp_path,
         env={
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("PHLO_LAKEHOUSE_", "NESSIE_"))
+            k: v for k, v in os.environ.items() if not k.startswith(("PHLO_LAKEHOUSE_", "NESSIE_"))
         },
         capture_output=True,
         text=True,

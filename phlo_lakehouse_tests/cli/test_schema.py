@@ -26,7 +26,11 @@ class TestReads(SchemaCase):
         assert (doc["schema_id"], doc["schema_ids"]) == (0, [0])
         assert [f["name"] for f in doc["fields"]] == self.columns()
         assert doc["fields"][0] == {
-            "id": 1, "name": "event_id", "type": "long", "required": False, "doc": None
+            "id": 1,
+            "name": "event_id",
+            "type": "long",
+            "required": False,
+            "doc": None,
         }
 
     def test_show_text(self):
@@ -35,9 +39,7 @@ class TestReads(SchemaCase):
         self.assert_output_contains(result, "event_time  timestamptz")
 
     def test_export_formats(self):
-        sql = self.invoke_command(
-            ["schema", "export", TABLE, "--as", "sql", "--dialect", "trino"]
-        )
+        sql = self.invoke_command(["schema", "export", TABLE, "--as", "sql", "--dialect", "trino"])
         self.assert_success(sql)
         assert sql.stdout.startswith("CREATE TABLE iceberg.raw.events (")
         assert "partitioning = ARRAY['day(event_time)']" in sql.stdout
@@ -75,7 +77,12 @@ class TestEvolve(SchemaCase):
         [done] = self.json_output(result)["results"]
         assert done["figures"]["schema_id_after"] == 1
         assert self.columns() == [
-            "event_id", "event_time", "user_id", "event_kind", "amount", "country"
+            "event_id",
+            "event_time",
+            "user_id",
+            "event_kind",
+            "amount",
+            "country",
         ]
         diff = self.json_output(self.invoke_command(["schema", "diff", TABLE, "--json"]))
         kinds = {(c["kind"], c["after"]) for c in diff["changes"]}

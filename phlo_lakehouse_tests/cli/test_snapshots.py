@@ -64,8 +64,17 @@ class TestChanges(SnapshotCase):
 
     def test_branch_with_retention(self):
         result = self.invoke_command(
-            ["snapshots", "branch", TABLE, "dev", "--max-snapshot-age", "7d",
-             "--min-snapshots-to-keep", "2", "--yes"]
+            [
+                "snapshots",
+                "branch",
+                TABLE,
+                "dev",
+                "--max-snapshot-age",
+                "7d",
+                "--min-snapshots-to-keep",
+                "2",
+                "--yes",
+            ]
         )
         self.assert_success(result)
         ref = self.lakehouse.get_table(TABLE).table.metadata.refs["dev"]
@@ -118,13 +127,16 @@ class TestChanges(SnapshotCase):
 class TestBadInput(SnapshotCase):
     CASES = {
         "unknown snapshot": (
-            ["set-current", TABLE, "123", "--yes"], "error: table raw.events has no snapshot 123"
+            ["set-current", TABLE, "123", "--yes"],
+            "error: table raw.events has no snapshot 123",
         ),
         "not a snapshot id": (
-            ["set-current", TABLE, "abc", "--yes"], "error: Invalid value for 'SNAPSHOT_ID'"
+            ["set-current", TABLE, "abc", "--yes"],
+            "error: Invalid value for 'SNAPSHOT_ID'",
         ),
         "no rollback target": (
-            ["rollback", TABLE, "--yes"], "error: rollback needs exactly one of"
+            ["rollback", TABLE, "--yes"],
+            "error: rollback needs exactly one of",
         ),
         "bad timestamp": (
             ["rollback", TABLE, "--to-timestamp", "yesterday", "--yes"],

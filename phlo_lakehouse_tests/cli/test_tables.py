@@ -49,7 +49,11 @@ class TestTables(CLITestCase):
         assert doc["metadata_location"] == handle.table.metadata_location
         assert doc["snapshot_id"] == handle.snapshot_id
         assert [c["name"] for c in doc["schema"]] == [
-            "event_id", "event_time", "user_id", "kind", "amount"
+            "event_id",
+            "event_time",
+            "user_id",
+            "kind",
+            "amount",
         ]
         assert doc["partition_spec"] == [
             {"name": "event_day", "source": "event_time", "transform": "day"}

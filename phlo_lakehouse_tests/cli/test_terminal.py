@@ -77,8 +77,9 @@ def test_interactive_yes_applies(lakehouse):
 
 def test_interactive_no_changes_nothing(lakehouse):
     before = table_state(lakehouse, TABLE)
-    run = run_in_terminal(cli("expire", TABLE, "--older-than", "0s"), cli_env(lakehouse),
-                          answers={PROMPT: "n\n"})
+    run = run_in_terminal(
+        cli("expire", TABLE, "--older-than", "0s"), cli_env(lakehouse), answers={PROMPT: "n\n"}
+    )
     assert run.returncode == 1, run.terminal
     assert "aborted: nothing changed" in run.terminal
     assert table_state(lakehouse, TABLE) == before
@@ -103,9 +104,7 @@ def test_no_progress_bar_when_there_is_nothing_to_do(lakehouse):
 
 
 def test_phlo_non_interactive_never_prompts(lakehouse, tmp_path):
-    env = cli_env(
-        lakehouse, PLUGINS_WHITELIST='["lakehouse"]', PHLO_LOG_FILE_TEMPLATE=""
-    )
+    env = cli_env(lakehouse, PLUGINS_WHITELIST='["lakehouse"]', PHLO_LOG_FILE_TEMPLATE="")
     before = table_state(lakehouse, TABLE)
     run = run_in_terminal(
         [script("phlo"), "--non-interactive", "lakehouse", "optimize", TABLE], env, cwd=tmp_path

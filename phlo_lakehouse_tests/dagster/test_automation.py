@@ -47,12 +47,7 @@ def _execute(defs, instance, selection):
 
 
 def _requested(result) -> set:
-    return {
-        key
-        for r in result.results
-        if r.true_subset.size
-        for key in [r.key]
-    }
+    return {key for r in result.results if r.true_subset.size for key in [r.key]}
 
 
 def test_failed_check_requests_maintenance_of_that_table_only(resource, instance):

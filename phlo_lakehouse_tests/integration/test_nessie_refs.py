@@ -71,7 +71,9 @@ def test_branch_diff_merge_and_tag(nessie_lakehouse, unique_name, refs_made):
     assert set(changes) == {name, f"{unique_name}.fresh"}
     changed = changes[name]
     assert (changed.change, changed.snapshot_id_before, changed.snapshot_id_after) == (
-        "modified", s1, s2,
+        "modified",
+        s1,
+        s2,
     )
     assert changed.metadata_location_before != changed.metadata_location_after
     assert changed.metadata_location_after == lh.get_table(name, dev).table.metadata_location

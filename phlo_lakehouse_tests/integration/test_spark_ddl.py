@@ -51,9 +51,16 @@ def test_spark_creates_an_equal_table_from_the_exported_ddl(spark, shared_lakeho
     copy = lakehouse.get_table(f"{unique_name}.copy").table
     assert copy.schema() == source.schema()  # field ids and identifier fields included
     assert copy.schema().find_field("location.lat").doc == "latitude"
-    assert partitioning(copy) == partitioning(source) == [
-        ("ts", "day"), ("id", "bucket[16]"), ("name", "truncate[4]"), ("ok", "identity"),
-    ]
+    assert (
+        partitioning(copy)
+        == partitioning(source)
+        == [
+            ("ts", "day"),
+            ("id", "bucket[16]"),
+            ("name", "truncate[4]"),
+            ("ok", "identity"),
+        ]
+    )
     assert spark.table(copy_name).columns == [f.name for f in source.schema().fields]
 
 

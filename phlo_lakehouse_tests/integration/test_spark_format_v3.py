@@ -157,9 +157,7 @@ def test_table_stats_on_v3_commit_metadata_spark_and_iceberg_java_read(
     assert [sketches[1].getEstimate(), sketches[3].getEstimate()] == list(distinct)
 
 
-def test_expire_on_v3_keeps_lineage_and_every_file_retained_snapshots_need(
-    spark, shared_lakehouse
-):
+def test_expire_on_v3_keeps_lineage_and_every_file_retained_snapshots_need(spark, shared_lakehouse):
     name, table = spark_v3_table(spark, shared_lakehouse)
     rows, rows_lineage = spark_rows(spark, table), lineage(spark, table)
     head = spark.sql(f"SELECT snapshot_id FROM {table}.refs WHERE name = 'main'").first()[0]
@@ -253,9 +251,9 @@ def optimized(spark, shared_lakehouse):
         "lineage": lineage(spark, table),
         "files": spark.sql(f"SELECT count(*) FROM {table}.data_files").first()[0],
         "dvs": spark.sql(f"SELECT count(*) FROM {table}.delete_files").first()[0],
-        "puffins": spark.sql(
-            f"SELECT count(DISTINCT file_path) FROM {table}.delete_files"
-        ).first()[0],
+        "puffins": spark.sql(f"SELECT count(DISTINCT file_path) FROM {table}.delete_files").first()[
+            0
+        ],
     }
     op = OptimizeOperation(rewrite_all=True)
     dry = OperationExecutor(shared_lakehouse).run(op, name, dry_run=True)
@@ -289,9 +287,7 @@ def test_spark_continues_the_lineage_and_rewrites_the_table_after_our_optimize(
     spark, shared_lakehouse, optimized
 ):
     name, table, before, _, _ = optimized
-    next_row_id = document(shared_lakehouse.get_table(name).table.metadata_location)[
-        "next-row-id"
-    ]
+    next_row_id = document(shared_lakehouse.get_table(name).table.metadata_location)["next-row-id"]
     spark.sql(f"INSERT INTO {table} SELECT id, current_timestamp(), 'c' FROM range(1000, 1010)")
     added = spark.sql(f"SELECT _row_id FROM {table} WHERE kind = 'c'").collect()
     assert sorted(r[0] for r in added) == list(range(next_row_id, next_row_id + 10))
@@ -327,9 +323,7 @@ def test_optimize_of_one_partition_on_v3_keeps_the_other_partitions_deletion_vec
     result = OperationExecutor(shared_lakehouse).run(op, name)
 
     assert dry.figures == result.figures and result.figures["partitions"] == 1
-    assert {tuple(r) for r in spark.sql(vectors).collect()} == {
-        v for v in before if v[0] == "b"
-    }
+    assert {tuple(r) for r in spark.sql(vectors).collect()} == {v for v in before if v[0] == "b"}
     assert spark_rows(spark, table) == rows and set(lineage(spark, table)) == set(rows_lineage)
 
 
@@ -503,9 +497,7 @@ def test_cherry_pick_on_v3_gives_the_picked_rows_the_next_row_ids(spark, shared_
         "FROM range(2000, 2010)"
     )
     picked = spark.sql(f"SELECT snapshot_id FROM {table}.refs WHERE name = 'audit'").first()[0]
-    next_row_id = document(shared_lakehouse.get_table(name).table.metadata_location)[
-        "next-row-id"
-    ]
+    next_row_id = document(shared_lakehouse.get_table(name).table.metadata_location)["next-row-id"]
     op = CherryPickOperation(picked)
 
     dry = OperationExecutor(shared_lakehouse).run(op, name, dry_run=True)
@@ -515,9 +507,9 @@ def test_cherry_pick_on_v3_gives_the_picked_rows_the_next_row_ids(spark, shared_
     after = lineage(spark, table)
     assert [r for r in after if r[1] != "c"] == rows_lineage
     new = [r for r in after if r[1] == "c"]
-    sequence = document(shared_lakehouse.get_table(name).table.metadata_location)["snapshots"][
-        -1
-    ]["sequence-number"]
+    sequence = document(shared_lakehouse.get_table(name).table.metadata_location)["snapshots"][-1][
+        "sequence-number"
+    ]
     assert sorted(r[0] for r in new) == list(range(2000, 2010))
     assert sorted(r[2] for r in new) == list(range(next_row_id, next_row_id + 10))
     assert {r[3] for r in new} == {sequence}

@@ -37,10 +37,26 @@ from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES
 
 NEXT_ROW_ID = 4242
 DATA_FILE_NAMES = [
-    "content", "file_path", "file_format", "partition", "record_count", "file_size_in_bytes",
-    "column_sizes", "value_counts", "null_value_counts", "nan_value_counts", "lower_bounds",
-    "upper_bounds", "key_metadata", "split_offsets", "equality_ids", "sort_order_id",
-    "first_row_id", "referenced_data_file", "content_offset", "content_size_in_bytes",
+    "content",
+    "file_path",
+    "file_format",
+    "partition",
+    "record_count",
+    "file_size_in_bytes",
+    "column_sizes",
+    "value_counts",
+    "null_value_counts",
+    "nan_value_counts",
+    "lower_bounds",
+    "upper_bounds",
+    "key_metadata",
+    "split_offsets",
+    "equality_ids",
+    "sort_order_id",
+    "first_row_id",
+    "referenced_data_file",
+    "content_offset",
+    "content_size_in_bytes",
 ]  # the spec's data_file struct in v3, in its order
 REFUSED = [
     RewritePositionDeletesOperation(),
@@ -141,8 +157,8 @@ def test_table_stats_commit_v3_metadata_adding_only_the_statistics(lakehouse):
     _unchanged_except(before, after, {"statistics", "metadata-log", "last-updated-ms"})
     (statistics,) = after["statistics"]
     assert statistics["snapshot-id"] == handle.snapshot_id
-    assert os.path.getsize(_path(statistics["statistics-path"])) == (
-        statistics["file-size-in-bytes"]
+    assert (
+        os.path.getsize(_path(statistics["statistics-path"])) == (statistics["file-size-in-bytes"])
     )
 
 
@@ -354,9 +370,10 @@ def test_cherry_pick_on_v3_gives_the_rows_it_adds_new_row_ids(lakehouse):
     assert result.committed and dry.figures == result.figures
     assert result.figures["added_records"] == len(new_ids) == 5
     after = lakehouse.get_table(name)
-    expected = sorted(rows + audit_rows.filter(
-        pc.is_in(audit_rows["event_id"], pa.array(new_ids))
-    ).to_pylist(), key=lambda r: r["event_id"])
+    expected = sorted(
+        rows + audit_rows.filter(pc.is_in(audit_rows["event_id"], pa.array(new_ids))).to_pylist(),
+        key=lambda r: r["event_id"],
+    )
     assert after.to_arrow().sort_by("event_id").to_pylist() == expected
     document = _document(after.table.metadata_location)
     snapshot = document["snapshots"][-1]
@@ -366,9 +383,7 @@ def test_cherry_pick_on_v3_gives_the_rows_it_adds_new_row_ids(lakehouse):
     lineage = _row_ids_by_event(after)
     assert {e: lineage[e] for e in before} == before
     sequence = snapshot["sequence-number"]
-    assert sorted(lineage[e] for e in new_ids) == [
-        (next_row_id + i, sequence) for i in range(5)
-    ]
+    assert sorted(lineage[e] for e in new_ids) == [(next_row_id + i, sequence) for i in range(5)]
     with pytest.raises(InvalidInput, match="already part of"):
         executor.run(CherryPickOperation(picked), name)
 
