@@ -81,6 +81,22 @@ S3_TEST_PROPERTIES = {
 }
 
 
+def glue_on_moto(s3_endpoint: str, unique_name: str) -> CatalogSettings:
+    """A Glue catalog on moto (Glue and S3 on the same endpoint), its warehouse a fresh prefix."""
+    return CatalogSettings(
+        type="glue",
+        warehouse=f"s3://warehouse/{unique_name}",
+        properties={
+            **S3_TEST_PROPERTIES,
+            "s3.endpoint": s3_endpoint,
+            "glue.endpoint": s3_endpoint,
+            "glue.region": "us-east-1",
+            "glue.access-key-id": "testing",
+            "glue.secret-access-key": "testing",
+        },
+    )
+
+
 def moto_client(endpoint: str, service: str = "s3"):
     """A boto3 client talking to moto directly (tests' oracle for what storage holds)."""
     import boto3

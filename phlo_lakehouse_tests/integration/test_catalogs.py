@@ -11,7 +11,7 @@ from phlo_lakehouse import (
     TableNotFound,
 )
 from phlo_lakehouse.demo import demo_rows, seed_demo_table
-from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES
+from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES, glue_on_moto
 
 
 @pytest.mark.postgres
@@ -46,18 +46,7 @@ def test_sql_catalog_with_an_s3_warehouse_on_moto(s3_endpoint, tmp_path, unique_
 
 @pytest.mark.moto
 def test_glue_catalog_on_moto(s3_endpoint, unique_name):
-    settings = CatalogSettings(
-        type="glue",
-        warehouse=f"s3://warehouse/{unique_name}",
-        properties={
-            **S3_TEST_PROPERTIES,
-            "s3.endpoint": s3_endpoint,
-            "glue.endpoint": s3_endpoint,
-            "glue.region": "us-east-1",
-            "glue.access-key-id": "testing",
-            "glue.secret-access-key": "testing",
-        },
-    )
+    settings = glue_on_moto(s3_endpoint, unique_name)
     lakehouse = IcebergLakehouse(settings)
     lakehouse.catalog().create_namespace(unique_name)
     table = lakehouse.catalog().create_table(

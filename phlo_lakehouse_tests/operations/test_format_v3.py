@@ -33,7 +33,7 @@ from phlo_lakehouse.operations.cherry_pick import CherryPickOperation
 from phlo_lakehouse.operations.ref_ops import CreateRefOperation
 from phlo_lakehouse.operations.schema_ops import EvolveSchemaOperation, SchemaChanges
 from phlo_lakehouse.operations.snapshot_ops import RollbackOperation
-from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES
+from phlo_lakehouse_tests.conftest import S3_TEST_PROPERTIES, glue_on_moto
 
 NEXT_ROW_ID = 4242
 DATA_FILE_NAMES = [
@@ -434,18 +434,7 @@ def test_manifest_rewrite_conflicts_when_another_branch_moved_next_row_id(lakeho
 @pytest.mark.moto
 def test_stats_manifest_rewrite_and_expire_on_a_glue_v3_table(s3_endpoint, unique_name):
     """Glue writes metadata client-side too (through the same writer), to S3."""
-    settings = CatalogSettings(
-        type="glue",
-        warehouse=f"s3://warehouse/{unique_name}",
-        properties={
-            **S3_TEST_PROPERTIES,
-            "s3.endpoint": s3_endpoint,
-            "glue.endpoint": s3_endpoint,
-            "glue.region": "us-east-1",
-            "glue.access-key-id": "testing",
-            "glue.secret-access-key": "testing",
-        },
-    )
+    settings = glue_on_moto(s3_endpoint, unique_name)
     lakehouse = IcebergLakehouse(settings)
     name = v3_table(lakehouse, f"{unique_name}.v3")
     rows = lakehouse.get_table(name).to_arrow().sort_by("event_id")
