@@ -87,7 +87,8 @@ def spark_delete_orphans(
     action = iceberg.actions.SparkActions.get(session).deleteOrphanFiles(loaded)
     millis = int(older_than.timestamp() * 1000)
     result = action.olderThan(millis).usePrefixListing(True).execute()
-    deleted = sum(1 for _ in result.orphanFileLocations())
+    # Keys ending in "/" are empty directory markers another tool left, not files of the table.
+    deleted = sum(1 for location in result.orphanFileLocations() if not location.endswith("/"))
     seconds = time.perf_counter() - started
     return seconds, {"cpu_s": jvm_cpu_s(spark) - cpu, "orphan_files": deleted}
 
