@@ -100,6 +100,15 @@ class ManifestFactory:
 
     def manifest_list(
         self, manifests: list[ManifestFile], parent_id: int, sequence_number: int
+    ) -> tuple[str, int | None]:
+        """The new snapshot's manifest list: its location and, on format v3, the rows it
+        assigned ids to (the snapshot's ``added-rows``; None before v3)."""
+        if self.metadata.format_version >= 3:
+            return self._manifest_list_v3(manifests, parent_id, sequence_number)
+        return self._manifest_list_v2(manifests, parent_id, sequence_number), None
+
+    def _manifest_list_v2(
+        self, manifests: list[ManifestFile], parent_id: int, sequence_number: int
     ) -> str:
         from pyiceberg.manifest import write_manifest_list
 
@@ -117,7 +126,7 @@ class ManifestFactory:
             writer.add_manifests(manifests)
         return output.location
 
-    def manifest_list_v3(
+    def _manifest_list_v3(
         self, manifests: list[ManifestFile], parent_id: int, sequence_number: int
     ) -> tuple[str, int]:
         """A format v3 manifest list (new data manifests assigned row ids from the table's

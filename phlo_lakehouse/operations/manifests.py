@@ -141,15 +141,10 @@ class RewriteManifestsOperation(TableOperation):
                 "entries-processed": str(sum(len(e) for e in entries.values())),
                 "phlo-lakehouse.operation": self.name,
             }
-            added_rows = None
-            if v3:  # row lineage: new data manifests get row ids, files keep theirs
-                manifest_list, added_rows = factory.manifest_list_v3(
-                    new_manifests + deletes, head.snapshot_id, sequence_number
-                )
-            else:
-                manifest_list = factory.manifest_list(
-                    new_manifests + deletes, head.snapshot_id, sequence_number
-                )
+            # on v3 new data manifests get row ids (added_rows), moved files keep theirs
+            manifest_list, added_rows = factory.manifest_list(
+                new_manifests + deletes, head.snapshot_id, sequence_number
+            )
             snapshot = new_snapshot(
                 metadata,
                 snapshot_id,

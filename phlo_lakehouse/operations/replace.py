@@ -216,13 +216,10 @@ class ReplaceFiles:
             )
 
         summary = self._summary(remaining, live_deletes, dropped, removed_live)
-        added_rows = None
-        if v3:  # new data manifests get row ids from next-row-id; moved files keep theirs
-            manifest_list, added_rows = writer.manifest_list_v3(
-                new_manifests, head.snapshot_id, sequence_number
-            )
-        else:
-            manifest_list = writer.manifest_list(new_manifests, head.snapshot_id, sequence_number)
+        # on v3 new data manifests get row ids from next-row-id; moved files keep theirs
+        manifest_list, added_rows = writer.manifest_list(
+            new_manifests, head.snapshot_id, sequence_number
+        )
         snapshot = new_snapshot(
             metadata,
             snapshot_id,

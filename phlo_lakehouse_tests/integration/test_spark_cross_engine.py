@@ -404,7 +404,7 @@ def commit_equality_delete(handle, column: str, values: list) -> str:
         snapshot_id=snapshot_id,
         parent_snapshot_id=head.snapshot_id,
         sequence_number=sequence_number,
-        manifest_list=factory.manifest_list(manifests, head.snapshot_id, sequence_number),
+        manifest_list=factory.manifest_list(manifests, head.snapshot_id, sequence_number)[0],
         summary=Summary(operation=Operation.DELETE),
         schema_id=metadata.current_schema_id,
     )
