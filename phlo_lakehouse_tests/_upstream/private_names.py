@@ -6,7 +6,7 @@ A use is any of:
   (``from pyiceberg.io.pyarrow import _to_requested_schema``);
 - an attribute ``x._name`` (``x`` anything but ``self``/``cls``) where ``_name`` is a private
   name PyIceberg or pynessie define (read from their installed sources, so the oracle does not
-  depend on our code), or ``super()._name``;
+  depend on our code), or ``super()._name`` in a class with a base we did not define;
 - ``self._name`` inside a class deriving from a class we did not define (an upstream import,
   or a base only known at run time) that does not define ``_name`` itself;
 - ``getattr``/``setattr``/``hasattr`` with such a name as a string literal.
@@ -101,16 +101,14 @@ def private_uses(source: str, path: str = "<source>") -> list[PrivateUse]:
                     if any(is_private(p) for p in parts):
                         use(node, alias.name)
 
+    # super()._name in a class whose bases are all ours reaches our own code, not upstream's.
+    supers_of_ours = _supers_in_classes_of_ours(tree, ours)
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and is_private(node.attr):
             value = node.value
             if isinstance(value, ast.Name) and value.id in ("self", "cls"):
                 continue
-            is_super = (
-                isinstance(value, ast.Call)
-                and isinstance(value.func, ast.Name)
-                and value.func.id == "super"
-            )
+            is_super = _is_super_call(value) and id(value) not in supers_of_ours
             root = value
             while isinstance(root, ast.Attribute):
                 root = root.value
@@ -136,13 +134,7 @@ def private_uses(source: str, path: str = "<source>") -> list[PrivateUse]:
 def _inherited_uses(cls: ast.ClassDef, ours: set[str], path: str) -> list[PrivateUse]:
     """``self._name`` in a class with a base we did not define, for names the class does not
     define itself."""
-    foreign = [b for b in cls.bases if not (isinstance(b, ast.Name) and b.id in ours | {"object"})]
-    foreign = [
-        b
-        for b in foreign
-        if not (isinstance(b, ast.Attribute | ast.Subscript | ast.Name) and _is_typing(b))
-    ]
-    if not foreign:
+    if not _foreign_bases(cls, ours):
         return []
     defined: set[str] = set()
     for node in ast.walk(cls):
@@ -165,6 +157,39 @@ def _inherited_uses(cls: ast.ClassDef, ours: set[str], path: str) -> list[Privat
         and node.attr not in defined
         and node.attr in private
     ]
+
+
+def _foreign_bases(cls: ast.ClassDef, ours: set[str]) -> list[ast.expr]:
+    """The bases of ``cls`` we did not define (typing helpers aside)."""
+    return [
+        b
+        for b in cls.bases
+        if not (isinstance(b, ast.Name) and b.id in ours | {"object"})
+        and not (isinstance(b, ast.Attribute | ast.Subscript | ast.Name) and _is_typing(b))
+    ]
+
+
+def _supers_in_classes_of_ours(tree: ast.AST, ours: set[str]) -> set[int]:
+    """The ids of the ``super()`` calls whose innermost enclosing class has only our bases."""
+    found: set[int] = set()
+
+    def visit(node: ast.AST, ours_class: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, not _foreign_bases(child, ours))
+                continue
+            if ours_class and _is_super_call(child):
+                found.add(id(child))
+            visit(child, ours_class)
+
+    visit(tree, False)
+    return found
+
+
+def _is_super_call(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+    )
 
 
 def _is_typing(base: ast.expr) -> bool:

@@ -63,6 +63,14 @@ class Ours:
         self._meta = 1
     def go(self):
         return self._meta
+
+class Mine(Ours):
+    def go(self):
+        return super()._local_helper()
+
+class Foreign(Table):
+    def go(self):
+        return super()._local_helper()
 """
     names = [(u.line, u.name) for u in private_uses(snippet)]
     assert names == [
@@ -75,6 +83,7 @@ class Ours:
         (15, "_meta"),
         (15, "_output_file"),
         (20, "_with_partition"),
+        (35, "_local_helper"),
     ]
 
 
@@ -298,6 +307,27 @@ def _inherit_from_manifest(lakehouse):
         assert [key(e) for e in ours] == [key(e) for e in theirs]
 
 
+def _read_deletes(lakehouse):
+    from pyiceberg.io.pyarrow import _read_deletes
+
+    from phlo_lakehouse._upstream.pyiceberg import deleted_positions
+    from phlo_lakehouse.operations.live_files import live_files
+    from phlo_lakehouse_tests.operations.position_delete_helpers import delete_positions
+
+    assert list(inspect.signature(_read_deletes).parameters) == ["io", "data_file"]
+    handle = seed_demo_table(
+        lakehouse, "raw.deletes", commits=2, rows_per_commit=10, partitioned=False
+    )
+    first, second = sorted(f.path for f in live_files(handle.table, handle.snapshot).data)
+    handle = delete_positions(handle, {first: [1, 4], second: [0]}, per_data_file=False)
+    (delete,) = live_files(handle.table, handle.snapshot).deletes
+    read = deleted_positions(handle.table.io, delete.data_file)
+    assert {path: positions.to_pylist() for path, positions in read.items()} == {
+        first: [1, 4],
+        second: [0],
+    }
+
+
 #: The private name → its contract (the test below runs each).
 CONTRACTS = {
     "_do_commit": _do_commit,
@@ -318,6 +348,7 @@ CONTRACTS = {
     "_ssl_verify": _pynessie_client_attributes,
     "_write_metadata": _catalog_write_metadata,
     "_inherit_from_manifest": _inherit_from_manifest,
+    "_read_deletes": _read_deletes,
 }
 
 
