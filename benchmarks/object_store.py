@@ -27,11 +27,15 @@ metadata file is registered in the Iceberg REST server running on the same moto
 ``PHLO_TEST_ICEBERG_REST_CATALOG``). Printed: seconds, CPU seconds (Spark's: the JVM's), files
 deleted and listed, files per second, and the ratios Spark / our CLI (goal >= 5x for both, as on
 the local disk) and zamboni / our CLI (goal >= 1.5x). Checks: one snapshot left; every orphan
-gone, no live file touched, after every run of every engine.
+gone, no live file touched, after every run of every engine. With ``--count-requests`` every
+engine's S3 requests go through a counting proxy (``_s3_requests.py``; builds and checks too, but
+only the timed runs are counted) and each row is followed by its requests by kind (HEAD, GET,
+LIST, PUT, DELETE, DeleteObjects); the proxy costs time, so compare times from runs without it.
+zamboni's REST server reads the metadata file on its own, not through the proxy.
 
 Usage:
     .venv/bin/python benchmarks/object_store.py [--scale S] [--quick] [--repeat N] [--endpoint URL]
-        [--skip-spark] [--skip-zamboni] [--rest-uri URL]
+        [--skip-spark] [--skip-zamboni] [--rest-uri URL] [--count-requests]
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _processes as P
+import _s3_requests as R
 import _spark as S
 import _tables as T
 
@@ -278,6 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--endpoint", default=os.environ.get("PHLO_TEST_S3_ENDPOINT"))
     parser.add_argument("--bucket", default=os.environ.get("PHLO_TEST_S3_BUCKET", "warehouse"))
+    parser.add_argument(
+        "--count-requests",
+        action="store_true",
+        help="send every engine's S3 requests through a counting proxy; print them by kind",
+    )
     args = parser.parse_args(argv)
     if not args.endpoint:
         parser.error(
@@ -294,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     except client.exceptions.BucketAlreadyOwnedByYou:
         pass
     (WORK / "catalog.db").unlink(missing_ok=True)
-    settings = _settings(args.endpoint, args.bucket, f"object-store-bench-{uuid.uuid4().hex[:8]}")
+    counter = R.RequestCounter(args.endpoint).start() if args.count_requests else None
+    endpoint = counter.url if counter else args.endpoint
+    settings = _settings(endpoint, args.bucket, f"object-store-bench-{uuid.uuid4().hex[:8]}")
     lakehouse = IcebergLakehouse(settings)
     lakehouse.catalog().create_namespace_if_not_exists(T.NAMESPACE)
     env = _cli_env(settings)
@@ -320,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         build_expire(lakehouse, name, snapshots)
         print(f"expire table for {engine} built in {time.perf_counter() - started:.1f} s")
+        mark = counter.mark() if counter else 0
         if engine == "spark":
             run = spark_run(spark, settings, "expire", name)
             figures = run
@@ -328,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             command = [command[0], *command[3:]]  # the catalog comes from the environment
             run = P.measured(command, env)
             figures = P.cli_figures(run.pop("stdout"))
+        if counter:
+            run["requests"] = counter.since(mark)
         rows[("expire", engine)] = (run, expire_deleted(figures))
         left = len(lakehouse.get_table(name).table.snapshots())
         checks.append((f"expire ({engine}): 1 snapshot left ({left})", left == 1))
@@ -357,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         for engine in vacuum_engines:
             planted = plant_orphans(client, location, orphans)
             time.sleep(1.5)  # older than --older-than 1s
+            mark = counter.mark() if counter else 0
             if engine == "spark":
                 run = spark_run(spark, settings, "vacuum", name)
                 deleted, files = run["orphan_files"], len(live) + orphans
@@ -367,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
                 run = P.measured(command, env)
                 figures = P.cli_figures(run.pop("stdout"))
                 deleted, files = figures.get("orphan_files"), int(figures.get("files_listed", 0))
+            if counter:
+                run["requests"] = counter.since(mark)
             vacuum_runs[engine].append((run, files))
             after = listed(client, location)
             ok = after == live and not after & planted and deleted == orphans
@@ -376,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         rows[("vacuum", engine)] = min(runs, key=lambda r: abs(r[0]["seconds"] - median))
     if spark is not None:
         spark.stop()
+    if counter:
+        counter.stop()
     return report(rows, checks, snapshots, orphans, repeat)
 
 
@@ -398,6 +418,8 @@ def report(
             f"{label:<52} {run['seconds']:8.2f} {run['cpu_s']:7.2f} {files:7d} "
             f"{files / run['seconds']:9.0f}"
         )
+        if "requests" in run:
+            print(f"{'':<4}S3 requests: {R.format_counts(run['requests'])}")
     goals_failed = []
     goals = [("expire", "spark", 5.0), ("vacuum", "spark", 5.0), ("vacuum", "zamboni", 1.5)]
     for kind, rival, goal in goals:

@@ -19,41 +19,62 @@ Example:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO
 
+#: Reads a whole file: its path to its bytes (default: through the FileIO).
+Reader = Callable[[str], bytes]
+
 #: Manifest entry status of a file removed by the manifest's snapshot.
 DELETED = 2
 _STATUS, _DATA_FILE, _FILE_PATH, _CONTENT = 0, 2, 100, 134
+_MANIFEST_PATH, _ADDED_FILES, _EXISTING_FILES = 500, 504, 505
 _readers: dict[tuple[str, str], tuple[Any, Any]] = {}
 _lock = threading.Lock()
 
 
 def manifest_content_paths(
-    io: FileIO, manifest_path: str, *, live_only: bool = True
+    io: FileIO, manifest_path: str, *, live_only: bool = True, read: Reader | None = None
 ) -> list[tuple[str, int]]:
     """(file path, content) of each entry of a manifest; content 0 is data, 1 position deletes,
-    2 equality deletes. ``live_only`` leaves out entries with status DELETED."""
-    rows = _read(io, manifest_path, "entries")
+    2 equality deletes. ``live_only`` leaves out entries with status DELETED. ``read`` reads the
+    file's bytes (default: FileIO)."""
+    rows = _read(io, manifest_path, "entries", read)
     return [
         (entry[1][0], entry[1][1] or 0) for entry in rows if not live_only or entry[0] != DELETED
     ]
 
 
-def manifest_list_paths(io: FileIO, manifest_list: str) -> list[str]:
+def manifest_list_paths(io: FileIO, manifest_list: str, *, read: Reader | None = None) -> list[str]:
     """The manifest paths a manifest list names."""
-    return [row[0] for row in _read(io, manifest_list, "list")]
+    return [row[0] for row in _read(io, manifest_list, "list", read)]
 
 
-def _read(io: FileIO, path: str, kind: str) -> list[Any]:
+def manifest_list_live(
+    io: FileIO, manifest_list: str, *, read: Reader | None = None
+) -> list[tuple[str, bool]]:
+    """(manifest path, may hold live entries) for each manifest a manifest list names. A manifest
+    whose added and existing file counts are both 0 holds only DELETED entries (its live entries
+    are none, unread); when a count is missing (optional before format v2), it may hold some."""
+    return [
+        (row[0], row[1] is None or row[2] is None or row[1] + row[2] > 0)
+        for row in _read(io, manifest_list, "list", read)
+    ]
+
+
+def _read(io: FileIO, path: str, kind: str, read: Reader | None = None) -> list[Any]:
     from pyiceberg.avro.decoder import new_decoder
     from pyiceberg.avro.file import SYNC_SIZE
 
-    with io.new_input(path).open() as stream:
-        decoder = new_decoder(stream.read())
+    if read is not None:
+        decoder = new_decoder(read(path))
+    else:
+        with io.new_input(path).open() as stream:
+            decoder = new_decoder(stream.read())
     header = _header_reader().read(decoder)
     whole, leading = _readers_for(header, kind)
     codec = header.compression_codec()
@@ -107,7 +128,7 @@ def _leading_fields(schema: Any, kind: str) -> Any:
         return list(fields[: max(present) + 1]) if present else list(fields)
 
     if kind == "list":
-        return Schema(*upto(schema.fields, {500}))
+        return Schema(*upto(schema.fields, {_MANIFEST_PATH, _ADDED_FILES, _EXISTING_FILES}))
     fields = upto(schema.fields, {_STATUS, _DATA_FILE})
     for position, field in enumerate(fields):
         if field.field_id == _DATA_FILE and isinstance(field.field_type, StructType):
@@ -122,7 +143,11 @@ def _projection(kind: str) -> Any:
     from pyiceberg.types import IntegerType, NestedField, StringType, StructType
 
     if kind == "list":
-        return Schema(NestedField(500, "manifest_path", StringType(), required=True))
+        return Schema(
+            NestedField(_MANIFEST_PATH, "manifest_path", StringType(), required=True),
+            NestedField(_ADDED_FILES, "added_files_count", IntegerType(), required=False),
+            NestedField(_EXISTING_FILES, "existing_files_count", IntegerType(), required=False),
+        )
     return Schema(
         NestedField(_STATUS, "status", IntegerType(), required=True),
         NestedField(

@@ -1,7 +1,9 @@
 """The reachable set: every file any snapshot of any ref references (data, delete, manifests,
 manifest lists), read as one tree of manifests.
 
-Each manifest is read once however many snapshots share it, in parallel threads.
+Each manifest is read once however many snapshots share it, in parallel threads, and not at all
+when its manifest list entry says it holds no live file (only DELETED entries); on S3 each file is
+one GET (`phlo_lakehouse.storage.reads`).
 
 Example:
     >>> reach = reachable_files(table.table)                 # doctest: +SKIP
@@ -15,10 +17,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from phlo_lakehouse._upstream.avro_manifests import manifest_content_paths, manifest_list_paths
+from phlo_lakehouse._upstream.avro_manifests import manifest_content_paths, manifest_list_live
 from phlo_lakehouse.operations.gc_pause import gc_paused
 from phlo_lakehouse.storage.listing import threads_for
 from phlo_lakehouse.storage.parallel import parallel_map
+from phlo_lakehouse.storage.reads import read_bytes
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO
@@ -84,7 +87,8 @@ def _reachable_files(
 @dataclass(frozen=True)
 class ManifestTree:
     """What ``snapshots`` reference, paths only: each snapshot's manifests (in order) and each
-    distinct manifest's live (file path, content) entries, every file read once."""
+    distinct manifest's live (file path, content) entries, every file read at most once (a
+    manifest of DELETED entries only is not read: it has no live entry)."""
 
     manifests: list[list[str]]
     content: dict[str, list[tuple[str, int]]]
@@ -92,9 +96,23 @@ class ManifestTree:
     @classmethod
     def read(cls, io: FileIO, snapshots: Sequence[Snapshot], location: str) -> ManifestTree:
         threads = threads_for(location)
+
+        def read(path: str) -> bytes:
+            return read_bytes(io, path)
+
         listed = parallel_map(
-            lambda snapshot: manifest_list_paths(io, snapshot.manifest_list), snapshots, threads
+            lambda snapshot: manifest_list_live(io, snapshot.manifest_list, read=read),
+            snapshots,
+            threads,
         )
-        manifests = sorted({path for paths in listed for path in paths})
-        entries = parallel_map(lambda m: manifest_content_paths(io, m), manifests, threads)
-        return cls(listed, dict(zip(manifests, entries, strict=True)))
+        live: dict[str, bool] = {}
+        for rows in listed:
+            for path, may_hold_live in rows:
+                live[path] = live.get(path, False) or may_hold_live
+        manifests = sorted(path for path, may_hold_live in live.items() if may_hold_live)
+        entries = parallel_map(
+            lambda m: manifest_content_paths(io, m, read=read), manifests, threads
+        )
+        content: dict[str, list[tuple[str, int]]] = {path: [] for path in sorted(live)}
+        content.update(zip(manifests, entries, strict=True))
+        return cls([[path for path, _ in rows] for rows in listed], content)

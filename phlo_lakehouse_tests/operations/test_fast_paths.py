@@ -14,7 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from phlo_lakehouse._upstream.avro_manifests import manifest_content_paths, manifest_list_paths
+from phlo_lakehouse._upstream.avro_manifests import (
+    manifest_content_paths,
+    manifest_list_live,
+    manifest_list_paths,
+)
 from phlo_lakehouse.demo import demo_rows, seed_demo_table
 from phlo_lakehouse.operations import OperationExecutor
 from phlo_lakehouse.operations.gc_pause import gc_paused
@@ -140,6 +144,29 @@ def test_projected_manifest_reads_match_pyiceberg_including_deleted_entries(lake
             m.manifest_path for m in snapshot.manifests(table.io)
         ]
     assert handle.snapshot_id in {s.snapshot_id for s in table.snapshots()}
+
+
+def test_a_manifest_list_says_which_manifests_may_hold_live_files(lakehouse):
+    seed_demo_table(lakehouse, TABLE, commits=4, rows_per_commit=20)
+    OperationExecutor(lakehouse).run(OptimizeOperation(min_input_files=2), TABLE)
+    table = lakehouse.get_table(TABLE).table
+    flags = set()
+    for snapshot in table.snapshots():
+        rows = manifest_list_live(table.io, snapshot.manifest_list, read=_whole_file(table.io))
+        assert [path for path, _ in rows] == manifest_list_paths(table.io, snapshot.manifest_list)
+        for (path, may_hold_live), manifest in zip(rows, snapshot.manifests(table.io), strict=True):
+            live = manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+            assert may_hold_live == bool(live), path  # never False for a manifest with live files
+            flags.add(may_hold_live)
+    assert flags == {True, False}  # the compaction wrote a manifest of DELETED entries only
+
+
+def _whole_file(io):
+    def read(path: str) -> bytes:
+        with io.new_input(path).open() as stream:
+            return stream.read()
+
+    return read
 
 
 def test_reachable_files_equal_a_full_read_of_every_snapshot(lakehouse):

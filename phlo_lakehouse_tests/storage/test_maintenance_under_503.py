@@ -106,6 +106,30 @@ def test_expire_and_vacuum_delete_exactly_the_right_files_while_s3_answers_503(
     )
 
 
+def test_manifests_are_read_with_one_get_each_and_a_503_get_is_sent_again(
+    table_settings, moto_proxy, direct_s3, bucket
+):
+    lakehouse, table, _ = _history(table_settings)
+    referenced_before = referenced_by(table.table.metadata, table.table.io)
+    stored_before = _uris(bucket, stored_keys(direct_s3, bucket))
+    gets = moto_proxy.add(_unavailable(r"\.avro$", method="GET", share=0.3, seed=11))
+    start = len(moto_proxy.log.entries)
+
+    expired = OperationExecutor(lakehouse).run(
+        ExpireSnapshotsOperation(retain_last=1, now=_later()), TABLE
+    )
+
+    moto_proxy.remove(gets)  # the oracle reads through PyIceberg's own FileIO
+    seen = moto_proxy.log.entries[start:]
+    after = lakehouse.get_table(TABLE)
+    expected = referenced_before - referenced_by(after.table.metadata, after.table.io)
+    assert expected and not expired.details.get("delete_failures")
+    assert stored_before - _uris(bucket, stored_keys(direct_s3, bucket)) == expected
+    assert gets.fired >= 1
+    avro = [(method, target) for method, target, _ in seen if target.endswith(".avro")]
+    assert avro and not [m for m, _ in avro if m == "HEAD"], avro  # no HEAD before a GET
+
+
 @pytest.mark.slow  # every batch is retried to the end of STORAGE_RETRY (about 6 s)
 def test_the_cli_lists_files_s3_would_not_delete_and_exits_1_and_nothing_else_is_lost(
     table_settings, moto_proxy, direct_s3, bucket
