@@ -1,5 +1,18 @@
-"""The Spark baselines the benchmarks measure against: a warm ``local[2]`` session on the same
-catalog, Iceberg's procedures, and the JVM's CPU time from /proc.
+"""The Spark baselines the benchmarks measure against, on the same catalog and Iceberg's
+procedures, two ways:
+
+- **warm** (`spark_session`, `spark_call`, `spark_delete_orphans`): a ``local[2]`` session started
+  once in the benchmark's process, each procedure run once first, only the call timed, CPU the
+  JVM's from /proc: Spark as a service in use, paired with our API (in process);
+- **fresh** (`fresh_spark_run`): a new process per run, the way a user runs a Spark job
+  (``spark-submit job.py``, or ``python job.py`` building a session): ``python _spark.py TASK``
+  starts a ``local[2]`` session with exactly the warm session's settings (`session_conf`: the same
+  catalog, jars from the same Maven cache, 4 GB driver), runs the same call as the warm baseline,
+  stops the session and waits for its JVM to exit; timed from process start to exit, CPU time and
+  peak RSS from the child's rusage (``wait4``, which includes the JVM it waited for). Paired with
+  our CLI (a fresh process too). ``spark-sql -e "CALL …"`` from the same pyspark installation
+  starts about as fast (without Hive: ``spark.sql.catalogImplementation=in-memory``; Hive's
+  Derby metastore adds seconds), but the orphan action on S3 (below) needs Python.
 
 Example:
     >>> spark_procedure_sql("lh", "vacuum", "b.v", older_than=datetime(2026, 1, 1)).split("(")[0]
@@ -8,8 +21,10 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,25 +32,92 @@ from typing import Any
 
 #: The optimize target of every benchmark (128 MiB).
 TARGET = 128 * 1024 * 1024
+#: The JVM of a fresh run must be gone this long after its session stopped.
+JVM_EXIT_S = 60.0
+
+
+def jar_paths() -> list[str]:
+    """The Iceberg runtime, sqlite-jdbc and AWS bundle jars (``scripts/spark_jars.sh``: the local
+    Maven cache, fetched once)."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "spark_jars.sh"
+    out = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True)
+    return out.stdout.strip().split(":")
+
+
+def session_conf(settings: Any, extra_conf: dict[str, str] | None = None) -> dict[str, str]:
+    """Every setting of a benchmark session on ``settings``' catalog (the warm and the fresh one
+    alike): `phlo_lakehouse.testing.spark`'s local settings and catalog, a 4 GB driver, AQE."""
+    from phlo_lakehouse.engines.spark_session import local_conf
+    from phlo_lakehouse.testing.spark import spark_catalog_conf
+
+    return {
+        **local_conf(jar_paths()),
+        "spark.default.parallelism": "2",
+        **spark_catalog_conf(settings),
+        "spark.driver.memory": "4g",
+        "spark.sql.adaptive.enabled": "true",
+        **(extra_conf or {}),
+    }
 
 
 def spark_session(settings: Any, app_name: str, extra_conf: dict[str, str] | None = None) -> Any:
-    """A ``local[2]`` Spark session whose Iceberg catalog is ``settings``' (4 GB driver)."""
+    """The warm ``local[2]`` Spark session whose Iceberg catalog is ``settings``'."""
     from phlo_lakehouse.testing.spark import spark_session_for
 
-    jars = (
-        subprocess.run(
-            ["bash", str(Path(__file__).resolve().parents[1] / "scripts" / "spark_jars.sh")],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .split(":")
-    )
-    conf = {"spark.driver.memory": "4g", "spark.sql.adaptive.enabled": "true"}
-    conf.update(extra_conf or {})
+    conf = session_conf(settings, extra_conf)
+    jars = conf["spark.driver.extraClassPath"].split(os.pathsep)
     return spark_session_for(settings, jars, app_name=app_name, extra_conf=conf)
+
+
+def fresh_spark_run(
+    settings: Any,
+    kind: str,
+    *,
+    sql: str | None = None,
+    orphans_of: str | None = None,
+    older_than: datetime | None = None,
+    extra_conf: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One fresh-process Spark run (see the module docstring): ``sql`` (a `spark_procedure_sql`)
+    or, with ``orphans_of`` (``catalog.ns.name``), `spark_delete_orphans` older than
+    ``older_than``. Returns `_processes.measured`'s figures (end to end) with the call's own
+    (``call_s``, ``call_cpu_s``), the session start (``session_s``) and the procedure's result."""
+    import _processes as P
+
+    task = {
+        "conf": session_conf(settings, extra_conf),
+        "kind": kind,
+        "sql": sql,
+        "orphans_of": orphans_of,
+        "older_than": older_than.timestamp() if older_than else None,
+    }
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
+    run = P.measured([sys.executable, str(Path(__file__).resolve()), json.dumps(task)], env)
+    return {**run, **json.loads(run.pop("stdout").strip().splitlines()[-1])}
+
+
+def _fresh_main(task: dict[str, Any]) -> dict[str, Any]:
+    """The fresh process of `fresh_spark_run`: start, call, stop, wait for the JVM to exit."""
+    from pyspark.sql import SparkSession
+
+    started = time.perf_counter()
+    builder = SparkSession.builder.master("local[2]").appName("phlo-benchmark-fresh")
+    for key, value in task["conf"].items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    session_s = time.perf_counter() - started
+    if task["orphans_of"]:
+        older = datetime.fromtimestamp(task["older_than"], UTC)
+        seconds, result = spark_delete_orphans(spark, task["orphans_of"], older)
+    else:
+        seconds, result = spark_call(spark, task["kind"], task["sql"])
+    gateway = spark.sparkContext._gateway
+    spark.stop()
+    gateway.shutdown()
+    gateway.proc.stdin.close()  # the JVM exits at the end of its standard input
+    gateway.proc.wait(JVM_EXIT_S)  # reaped: its CPU time counts in this process's rusage
+    return {"session_s": session_s, "call_s": seconds, "call_cpu_s": result.pop("cpu_s"), **result}
 
 
 def _ts(moment: datetime) -> str:
@@ -116,3 +198,7 @@ def jvm_cpu_s(spark: Any) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+if __name__ == "__main__":
+    print(json.dumps(_fresh_main(json.loads(sys.argv[1])), default=str))
