@@ -61,3 +61,46 @@ def test_probe_detects_a_real_catalog_connection(tmp_path):
     touch = "phlo_lakehouse.IcebergLakehouse.from_env().list_tables()"
     result = _run_probe({"PHLO_LAKEHOUSE_HOME": str(tmp_path / "lh")}, tmp_path, touch)
     assert any(event == "sqlite3.connect" for event, _ in result["events"])
+
+
+def test_the_operations_package_loads_each_name_on_first_use():
+    code = textwrap.dedent(
+        """
+        import json, sys
+        import phlo_lakehouse.operations as operations
+        def loaded():
+            return sorted(m for m in sys.modules if m.startswith("phlo_lakehouse.operations."))
+        after_import = loaded()
+        vacuum = operations.operation_for("vacuum", older_than="7d")
+        after_kind = loaded()
+        from phlo_lakehouse.operations import OptimizeOperation, OPERATION_KINDS
+        resolved = {name: getattr(operations, name) is not None for name in operations.__all__}
+        print(json.dumps({
+            "after_import": after_import,
+            "after_kind": after_kind,
+            "vacuum": type(vacuum).__module__,
+            "kinds": {k: v.__name__ for k, v in OPERATION_KINDS.items()},
+            "optimize": OptimizeOperation.__module__,
+            "all": operations.__all__,
+            "resolved": all(resolved.values()),
+            "dir": sorted(set(operations.__all__) - set(dir(operations))),
+        }))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["after_import"] == []
+    assert "phlo_lakehouse.operations.optimize" not in result["after_kind"]
+    assert result["vacuum"] == "phlo_lakehouse.operations.vacuum"
+    assert result["optimize"] == "phlo_lakehouse.operations.optimize"
+    assert result["kinds"] == {
+        "optimize": "OptimizeOperation",
+        "expire": "ExpireSnapshotsOperation",
+        "vacuum": "VacuumOperation",
+        "rewrite_manifests": "RewriteManifestsOperation",
+        "remove_dangling_deletes": "RemoveDanglingDeletesOperation",
+        "compute_table_stats": "ComputeTableStatsOperation",
+        "data_retention": "DataRetentionOperation",
+        "rewrite_position_deletes": "RewritePositionDeletesOperation",
+    }
+    assert len(result["all"]) == 25 and result["resolved"] and result["dir"] == []

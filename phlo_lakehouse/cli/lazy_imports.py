@@ -2,14 +2,20 @@
 but most commands never use are loaded on first use instead.
 
 A real command pays for its imports before doing any work (about a second of CPU for PyIceberg,
-SQLAlchemy, pyarrow and pandas). Two of them are imported by PyIceberg at module level and used
-only by some code paths:
+SQLAlchemy, pyarrow and pandas). These are imported by PyIceberg at module level and used only
+by some code paths:
 
 - ``pyarrow.dataset`` (``pyiceberg.io.pyarrow``): only PyIceberg's own scan and delete-file
   readers use it; loading it also makes pyarrow import pandas (its scalar conversion probes for
   pandas types). Compaction of files already in the write schema, expiry and vacuum never touch
   it.
+- ``pyarrow.compute`` (``pyiceberg.io.pyarrow``; its function wrappers take ~40 ms of CPU to
+  generate): compaction and scans use it, vacuum and expiry never do. PyIceberg reads one
+  attribute at import, ``Expression``, which the placeholder hands out from the module it is
+  defined in (`FORWARDED`) without loading the rest.
 - ``pyiceberg.expressions.parser`` (``pyiceberg.table``, pyparsing): only string row filters.
+- ``strictyaml`` (``pyiceberg.utils.config``, with dateutil): only to read a
+  ``.pyiceberg.yaml`` when one exists.
 
 `install` registers a finder that gives each of those a placeholder module; the first attribute
 access (from any thread: the load holds a lock) imports the real module and fills the
@@ -25,16 +31,23 @@ Example:
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 import threading
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
 
 #: Modules made lazy; each must be imported at module level only as ``import x`` / ``import x
 #: as y`` by the code that imports it (a ``from x import y`` loads it at once, which is safe).
-LAZY_MODULES = ("pyarrow.dataset", "pyiceberg.expressions.parser")
+LAZY_MODULES = ("pyarrow.compute", "pyarrow.dataset", "pyiceberg.expressions.parser", "strictyaml")
+
+#: Attributes a placeholder hands out without loading its module: the module the real one
+#: re-exports them from, which is far lighter (the very same objects: a test checks identity).
+#: ``pyiceberg.io.pyarrow`` reads ``pc.Expression`` at import, as a type argument of a base.
+FORWARDED = {"pyarrow.compute": {"Expression": "pyarrow._compute"}}
 
 _LOCK = threading.RLock()
 _loaded: dict[str, types.ModuleType] = {}
@@ -47,6 +60,9 @@ class _Placeholder(types.ModuleType):
     def __getattr__(self, attribute: str) -> Any:
         if attribute.startswith("__") and attribute.endswith("__"):
             raise AttributeError(attribute)  # introspection (copy, pickle, doctest) stays lazy
+        source = FORWARDED.get(self.__name__, {}).get(attribute)
+        if source is not None:
+            return getattr(importlib.import_module(source), attribute)
         return getattr(_load(self.__name__), attribute)
 
 
@@ -71,7 +87,7 @@ def _load(name: str) -> types.ModuleType:
         return real
 
 
-class _PlaceholderLoader(importlib.abc.Loader):
+class _PlaceholderLoader:  # the loader and finder protocols (importlib.abc costs an import)
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         return _Placeholder(spec.name)
 
@@ -79,11 +95,11 @@ class _PlaceholderLoader(importlib.abc.Loader):
         pass
 
 
-class _LazyFinder(importlib.abc.MetaPathFinder):
+class _LazyFinder:
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         if name not in LAZY_MODULES or name in _loaded or name in _loading:
             return None
-        return importlib.machinery.ModuleSpec(name, _PlaceholderLoader())
+        return importlib.machinery.ModuleSpec(name, cast("Loader", _PlaceholderLoader()))
 
 
 _FINDER = _LazyFinder()

@@ -38,7 +38,9 @@ class LakehouseCliPlugin(CliCommandPlugin):
         )
 
     def get_cli_commands(self) -> list[click.Command]:
-        """The ``lakehouse`` group."""
+        """The ``lakehouse`` group, every command imported: Phlo adapts a plugin's commands
+        by walking the group's ``commands`` when it adds it (the ``phlo-lakehouse`` script
+        imports a command only when it runs)."""
         from phlo_lakehouse.cli.main import cli
 
-        return [cli]
+        return [cli.load_commands()]
