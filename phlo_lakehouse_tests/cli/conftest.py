@@ -28,6 +28,12 @@ TOP_LEVEL_COMMANDS = (
     "schema",
     "refs",
     "demo",
+    "access",
+    "deletes",
+    "gc",
+    "migrate",
+    "retention",
+    "statistics",
 )
 
 
