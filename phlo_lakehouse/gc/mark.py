@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from phlo_lakehouse._upstream.avro_manifests import manifest_content_paths, manifest_list_paths
 from phlo_lakehouse.errors import OperationFailed
 from phlo_lakehouse.gc.cutoff import NONE, CutoffPolicy, CutoffRules
+from phlo_lakehouse.storage.reads import read_bytes
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO
@@ -223,10 +224,15 @@ class LiveSetBuilder:
         return metadata.location, files, manifest_lists
 
     def _read_manifest_list(self, path: str) -> list[str]:
-        return manifest_list_paths(self.io, path)
+        return manifest_list_paths(self.io, path, read=self._read_bytes)
 
     def _read_manifest(self, path: str) -> list[str]:
-        return [file_path for file_path, _ in manifest_content_paths(self.io, path)]
+        entries = manifest_content_paths(self.io, path, read=self._read_bytes)
+        return [file_path for file_path, _ in entries]
+
+    def _read_bytes(self, path: str) -> bytes:
+        """A manifest or manifest list, whole: one GET on S3 (`storage.reads`)."""
+        return read_bytes(self.io, path)
 
     # -- tables with no live version -------------------------------------------------------------
 
