@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8, help="parallel footer reads")
     parser.add_argument("--validate", action="store_true", help="also time validate_migration")
     parser.add_argument(
-        "--metastore", default=os.environ.get("PHLO_TEST_HIVE_URI", "thrift://127.0.0.1:59083")
+        "--metastore", default=os.environ.get("PHLO_TEST_HIVE_URI", "thrift://127.0.0.1:21083")
     )
     args = parser.parse_args(argv)
 

@@ -17,7 +17,7 @@ Spark never wins, a linear fit of time against size per engine estimates where t
 
 Usage:
     .venv/bin/python benchmarks/spark_engine.py [--rows 20000 200000 1000000] [--commits 20]
-        [--remote sc://127.0.0.1:55051 | --local]
+        [--remote sc://127.0.0.1:21051 | --local]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from phlo_lakehouse.units import format_size
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROWS = (20_000, 200_000, 1_000_000, 3_000_000)
-DEFAULT_REMOTE = f"sc://127.0.0.1:{os.environ.get('PHLO_TEST_SPARK_CONNECT_PORT', '55051')}"
+DEFAULT_REMOTE = f"sc://127.0.0.1:{os.environ.get('PHLO_TEST_SPARK_CONNECT_PORT', '21051')}"
 
 
 def batch(start: int, count: int) -> pa.Table:

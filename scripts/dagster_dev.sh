@@ -4,7 +4,7 @@
 #   scripts/dagster_dev.sh start|stop|status|restart|url
 #
 # start: runs `dagster dev -w workspace.yaml -h 127.0.0.1 -p $PHLO_TEST_DAGSTER_PORT`
-#        (default 53000) from the repo root, in its own session (process group), and returns once
+#        (default 21300) from the repo root, in its own session (process group), and returns once
 #        /server_info answers and every code location in the workspace has loaded.  Prints the
 #        base URL on stdout.
 # stop:  SIGTERM to the process group recorded in the pid file (dagster dev shuts its webserver,
@@ -14,7 +14,7 @@
 #   DAGSTER_HOME            instance directory (default: $PHLO_SERVICES_DIR/dagster/home); a
 #                           missing dagster.yaml there is seeded from the repo's dagster.yaml.
 #   PHLO_LAKEHOUSE_HOME     passed through: the embedded lakehouse the definitions use.
-#   PHLO_TEST_DAGSTER_PORT  port (default 53000).
+#   PHLO_TEST_DAGSTER_PORT  port (default 21300).
 #   PHLO_DAGSTER_WORKSPACE  workspace file (default: <repo>/workspace.yaml).
 #   PHLO_SERVICES_DIR       where dagster.pid / dagster.log live (default: <repo>/.services).
 #
@@ -26,7 +26,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/services/lib.sh"
 
 SVC_NAME=dagster
-DAGSTER_PORT="${PHLO_TEST_DAGSTER_PORT:-53000}"
+DAGSTER_PORT="${PHLO_TEST_DAGSTER_PORT:-21300}"
 DAGSTER_URL="http://$PHLO_SERVICES_HOST:$DAGSTER_PORT"
 WORKSPACE="${PHLO_DAGSTER_WORKSPACE:-$PHLO_REPO_ROOT/workspace.yaml}"
 

@@ -7,7 +7,7 @@ files), so choosing costs nothing next to the operation.
 Example:
     >>> from phlo_lakehouse.engines import LocalEngine
     >>> from phlo_lakehouse.engines.spark import SparkEngine
-    >>> auto = AutoEngine("10GB", SparkEngine(remote="sc://127.0.0.1:55051"), LocalEngine())
+    >>> auto = AutoEngine("10GB", SparkEngine(remote="sc://127.0.0.1:21051"), LocalEngine())
     >>> auto.name, auto.threshold_bytes
     ('auto', 10737418240)
 """
@@ -113,7 +113,7 @@ def build_engine(
     Example:
         >>> build_engine("local").name
         'local'
-        >>> build_engine("auto", spark_remote="sc://127.0.0.1:55051", auto_threshold="1GB").name
+        >>> build_engine("auto", spark_remote="sc://127.0.0.1:21051", auto_threshold="1GB").name
         'auto'
     """
     if kind not in ENGINE_KINDS:

@@ -14,9 +14,9 @@ extensions (``CALL``) are a static setting: a Spark Connect server must be start
 
 Example:
     >>> from phlo_lakehouse.config import CatalogSettings
-    >>> engine = SparkEngine(CatalogSettings.embedded("/tmp/lh"), remote="sc://127.0.0.1:55051")
+    >>> engine = SparkEngine(CatalogSettings.embedded("/tmp/lh"), remote="sc://127.0.0.1:21051")
     >>> engine.name, engine.target
-    ('spark', 'sc://127.0.0.1:55051')
+    ('spark', 'sc://127.0.0.1:21051')
     >>> lakehouse.run(OptimizeOperation(), "demo.events", engine=engine)   # doctest: +SKIP
 """
 
@@ -79,8 +79,8 @@ class SparkEngine:
         InvalidConfig: conflicting or malformed arguments (no I/O happens here).
 
     Example:
-        >>> SparkEngine(remote="sc://127.0.0.1:55051").target
-        'sc://127.0.0.1:55051'
+        >>> SparkEngine(remote="sc://127.0.0.1:21051").target
+        'sc://127.0.0.1:21051'
     """
 
     name = "spark"

@@ -2,7 +2,7 @@
 
 The Spark Connect server is ``scripts/services/spark_connect.sh`` (its URL from
 ``PHLO_TEST_SPARK_CONNECT_URL``, else ``sc://127.0.0.1:$PHLO_TEST_SPARK_CONNECT_PORT``, default
-port 55051); its catalog ``lakehouse`` is a SQLite catalog in ``PHLO_TEST_SPARK_CONNECT_HOME``
+port 21051); its catalog ``lakehouse`` is a SQLite catalog in ``PHLO_TEST_SPARK_CONNECT_HOME``
 (default ``.services/spark-connect``) that the tests open with PyIceberg too. The local session
 starts once per test session with the jars the server uses (``spark_connect.sh jars``: Iceberg
 runtime, sqlite-jdbc, iceberg-aws-bundle for S3). Each test works in a namespace of its own.
@@ -40,7 +40,7 @@ def unavailable(message: str) -> None:
 
 def connect_url() -> str:
     """The test server's Spark Connect URL."""
-    port = os.environ.get("PHLO_TEST_SPARK_CONNECT_PORT", "55051")
+    port = os.environ.get("PHLO_TEST_SPARK_CONNECT_PORT", "21051")
     return os.environ.get("PHLO_TEST_SPARK_CONNECT_URL") or f"sc://127.0.0.1:{port}"
 
 

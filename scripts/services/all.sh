@@ -59,9 +59,9 @@ export_line() {
 
 write_env() {
   local pg_port moto_port nessie_port nessie_url s3
-  pg_port="${PHLO_TEST_POSTGRES_PORT:-55432}"
-  moto_port="${PHLO_TEST_MOTO_PORT:-55000}"
-  nessie_port="${PHLO_TEST_NESSIE_PORT:-59120}"
+  pg_port="${PHLO_TEST_POSTGRES_PORT:-21432}"
+  moto_port="${PHLO_TEST_MOTO_PORT:-21000}"
+  nessie_port="${PHLO_TEST_NESSIE_PORT:-21120}"
   s3="http://$PHLO_SERVICES_HOST:$moto_port"
   nessie_url="http://$PHLO_SERVICES_HOST:$nessie_port"
   local tmp any=0
@@ -102,12 +102,12 @@ write_env() {
     fi
     if is_up pushgateway; then
       any=1
-      export_line PHLO_TEST_PUSHGATEWAY_URL "http://$PHLO_SERVICES_HOST:${PHLO_TEST_PUSHGATEWAY_PORT:-59091}"
+      export_line PHLO_TEST_PUSHGATEWAY_URL "http://$PHLO_SERVICES_HOST:${PHLO_TEST_PUSHGATEWAY_PORT:-21091}"
     fi
     if is_up hive; then
       any=1
-      export_line PHLO_TEST_HIVE_PORT "${PHLO_TEST_HIVE_PORT:-59083}"
-      export_line PHLO_TEST_HIVE_URI "thrift://$PHLO_SERVICES_HOST:${PHLO_TEST_HIVE_PORT:-59083}"
+      export_line PHLO_TEST_HIVE_PORT "${PHLO_TEST_HIVE_PORT:-21083}"
+      export_line PHLO_TEST_HIVE_URI "thrift://$PHLO_SERVICES_HOST:${PHLO_TEST_HIVE_PORT:-21083}"
     fi
     if is_up spark_connect; then
       any=1

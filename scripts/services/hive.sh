@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real Hive metastore (Hive 2.3.9 from pyspark's jars, embedded Derby) for the migration
-# tests, on 127.0.0.1:$PHLO_TEST_HIVE_PORT (default 59083).
+# tests, on 127.0.0.1:$PHLO_TEST_HIVE_PORT (default 21083).
 #
 #   scripts/services/hive.sh start|stop|status|restart|url|env
 #
@@ -15,7 +15,7 @@
 # recreated on every start (like Nessie's in-memory store), as is the default warehouse.
 #
 # Environment:
-#   PHLO_TEST_HIVE_PORT   thrift port (default 59083)
+#   PHLO_TEST_HIVE_PORT   thrift port (default 21083)
 #   HIVE_JAVA             java binary (default: $JAVA_HOME/bin/java, else java on PATH; 8-17)
 #   HIVE_JAVA_OPTS        extra JVM options (default: -Xms64m -Xmx768m)
 #   PYSPARK_JARS_DIR      directory of the Hive/Hadoop jars (default: pyspark/jars of .venv)
@@ -26,7 +26,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$SCRIPT_DIR/lib.sh"
 
 SVC_NAME=hive
-HIVE_PORT="${PHLO_TEST_HIVE_PORT:-59083}"
+HIVE_PORT="${PHLO_TEST_HIVE_PORT:-21083}"
 HIVE_URI="thrift://$PHLO_SERVICES_HOST:$HIVE_PORT"
 HIVE_HOME_DIR="$PHLO_SERVICES_DIR/hive"
 HIVE_WAREHOUSE="$HIVE_HOME_DIR/warehouse"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # An Apache Iceberg REST catalog (Iceberg 1.10's own REST test server over a JdbcCatalog on
-# SQLite, S3FileIO on moto) on 127.0.0.1:$PHLO_TEST_ICEBERG_REST_PORT (default 58181), served
+# SQLite, S3FileIO on moto) on 127.0.0.1:$PHLO_TEST_ICEBERG_REST_PORT (default 21181), served
 # at / and under /iceberg/main (the URI shape phlo-iceberg requires: the ref after /iceberg).
 # Nessie's Iceberg endpoint keeps one snapshot per table; this one keeps the whole history,
 # which phlo-iceberg's snapshot-expiry planning (phlo-dagster's expire job) needs.
@@ -14,8 +14,8 @@
 # database is recreated on every start.
 #
 # Environment:
-#   PHLO_TEST_ICEBERG_REST_PORT  HTTP port (default 58181)
-#   PHLO_TEST_MOTO_PORT          the moto server's port (default 55000)
+#   PHLO_TEST_ICEBERG_REST_PORT  HTTP port (default 21181)
+#   PHLO_TEST_MOTO_PORT          the moto server's port (default 21000)
 #   ICEBERG_REST_JAVA            java binary (default: $JAVA_HOME/bin/java, else java; 11+)
 #   MAVEN_REPO                   local Maven repository (default ~/.m2/repository)
 set -euo pipefail
@@ -25,9 +25,9 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$SCRIPT_DIR/lib.sh"
 
 SVC_NAME=iceberg_rest
-REST_PORT="${PHLO_TEST_ICEBERG_REST_PORT:-58181}"
+REST_PORT="${PHLO_TEST_ICEBERG_REST_PORT:-21181}"
 REST_URI="http://$PHLO_SERVICES_HOST:$REST_PORT"
-MOTO_ENDPOINT="http://$PHLO_SERVICES_HOST:${PHLO_TEST_MOTO_PORT:-55000}"
+MOTO_ENDPOINT="http://$PHLO_SERVICES_HOST:${PHLO_TEST_MOTO_PORT:-21000}"
 REST_HOME_DIR="$PHLO_SERVICES_DIR/iceberg_rest"
 LAUNCHER_SRC="$SCRIPT_DIR/iceberg_rest/LoopbackRestCatalog.java"
 MAVEN_REPO="${MAVEN_REPO:-$HOME/.m2/repository}"

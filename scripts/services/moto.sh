@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # moto_server (S3, Glue, ... in one in-memory AWS emulator) for the
-# integration tests, on 127.0.0.1:$PHLO_TEST_MOTO_PORT (default 55000).
+# integration tests, on 127.0.0.1:$PHLO_TEST_MOTO_PORT (default 21000).
 # After start the S3 bucket "warehouse" exists (Nessie's warehouse).
 #
 #   scripts/services/moto.sh start|stop|status|restart|url
@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SVC_NAME=moto
-MOTO_PORT="${PHLO_TEST_MOTO_PORT:-55000}"
+MOTO_PORT="${PHLO_TEST_MOTO_PORT:-21000}"
 MOTO_URL="http://$PHLO_SERVICES_HOST:$MOTO_PORT"
 MOTO_BUCKETS="${PHLO_TEST_S3_BUCKETS:-warehouse}"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real Nessie server (Quarkus uber jar from Maven Central) for the
-# integration tests, on 127.0.0.1:$PHLO_TEST_NESSIE_PORT (default 59120),
+# integration tests, on 127.0.0.1:$PHLO_TEST_NESSIE_PORT (default 21120),
 # with an in-memory version store and its Iceberg REST catalog backed by the
 # S3 bucket "warehouse" on moto_server (scripts/services/moto.sh, started here
 # when it is not up yet).
@@ -33,12 +33,12 @@ source "$SCRIPT_DIR/lib.sh"
 SVC_NAME=nessie
 NESSIE_VERSION="${NESSIE_VERSION:-0.99.0}"
 NESSIE_MIN_JAVA="${NESSIE_MIN_JAVA:-21}"
-NESSIE_PORT="${PHLO_TEST_NESSIE_PORT:-59120}"
-NESSIE_MGMT_PORT="${PHLO_TEST_NESSIE_MANAGEMENT_PORT:-59121}"
+NESSIE_PORT="${PHLO_TEST_NESSIE_PORT:-21120}"
+NESSIE_MGMT_PORT="${PHLO_TEST_NESSIE_MANAGEMENT_PORT:-21121}"
 NESSIE_URL="http://$PHLO_SERVICES_HOST:$NESSIE_PORT"
 NESSIE_HOME="$PHLO_SERVICES_DIR/nessie"
 NESSIE_M2_REPO="${NESSIE_M2_REPO:-$HOME/.m2/repository}"
-MOTO_PORT="${PHLO_TEST_MOTO_PORT:-55000}"
+MOTO_PORT="${PHLO_TEST_MOTO_PORT:-21000}"
 S3_ENDPOINT="http://$PHLO_SERVICES_HOST:$MOTO_PORT"
 S3_BUCKET="${PHLO_TEST_NESSIE_BUCKET:-warehouse}"
 S3_ACCESS_KEY="${PHLO_TEST_S3_ACCESS_KEY_ID:-testing}"

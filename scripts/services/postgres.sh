@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PostgreSQL for the integration tests: a fresh throw-away cluster in
 # $PHLO_SERVICES_DIR/postgres, listening on 127.0.0.1:$PHLO_TEST_POSTGRES_PORT
-# (default 55432) with trust auth, and a database "lakehouse" owned by
+# (default 21432) with trust auth, and a database "lakehouse" owned by
 # "postgres".
 #
 #   scripts/services/postgres.sh start|stop|status|restart|url
@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SVC_NAME=postgres
-PG_PORT="${PHLO_TEST_POSTGRES_PORT:-55432}"
+PG_PORT="${PHLO_TEST_POSTGRES_PORT:-21432}"
 PG_DB=lakehouse
 PG_USER=postgres
 PG_HOME="$PHLO_SERVICES_DIR/postgres"

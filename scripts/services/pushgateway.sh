@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prometheus Pushgateway (Debian package prometheus-pushgateway) for the observability tests,
-# on 127.0.0.1:$PHLO_TEST_PUSHGATEWAY_PORT (default 59091), metrics kept in memory only.
+# on 127.0.0.1:$PHLO_TEST_PUSHGATEWAY_PORT (default 21091), metrics kept in memory only.
 #
 #   scripts/services/pushgateway.sh start|stop|status|restart|url
 set -euo pipefail
@@ -9,7 +9,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SVC_NAME=pushgateway
-PGW_PORT="${PHLO_TEST_PUSHGATEWAY_PORT:-59091}"
+PGW_PORT="${PHLO_TEST_PUSHGATEWAY_PORT:-21091}"
 PGW_URL="http://$PHLO_SERVICES_HOST:$PGW_PORT"
 
 start() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real Spark Connect server (Spark 3.5 from pyspark's jars + org.apache.spark:spark-connect_2.12
 # from Maven Central) with Iceberg, for the Spark engine tests, on
-# 127.0.0.1:$PHLO_TEST_SPARK_CONNECT_PORT (default 55051).
+# 127.0.0.1:$PHLO_TEST_SPARK_CONNECT_PORT (default 21051).
 #
 #   scripts/services/spark_connect.sh start|stop|status|restart|url|env|jars
 #
@@ -23,7 +23,7 @@
 # java.sql.DriverManager, and local mode runs executors in the driver JVM.
 #
 # Environment:
-#   PHLO_TEST_SPARK_CONNECT_PORT  gRPC port (default 55051)
+#   PHLO_TEST_SPARK_CONNECT_PORT  gRPC port (default 21051)
 #   SPARK_CONNECT_VERSION         spark-connect_2.12 version (default 3.5.7, the newest 3.5 on
 #                                 Maven Central; the protocol is the same across 3.5.x)
 #   ICEBERG_AWS_BUNDLE_VERSION    iceberg-aws-bundle version for S3FileIO (default 1.10.1)
@@ -38,7 +38,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$SCRIPT_DIR/lib.sh"
 
 SVC_NAME=spark_connect
-SC_PORT="${PHLO_TEST_SPARK_CONNECT_PORT:-55051}"
+SC_PORT="${PHLO_TEST_SPARK_CONNECT_PORT:-21051}"
 SC_URL="sc://$PHLO_SERVICES_HOST:$SC_PORT"
 SC_HOME="$PHLO_SERVICES_DIR/spark-connect"
 SPARK_CONNECT_VERSION="${SPARK_CONNECT_VERSION:-3.5.7}"

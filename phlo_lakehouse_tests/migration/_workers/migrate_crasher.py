@@ -5,7 +5,7 @@ migration's own functions so that its ``nth`` call kills the process right after
 Everything up to that point runs for real against the real metastore and files::
 
     python -m phlo_lakehouse_tests.migration._workers.migrate_crasher \\
-        --metastore thrift://127.0.0.1:59083 --selector 'db.*' --mode migrate \\
+        --metastore thrift://127.0.0.1:21083 --selector 'db.*' --mode migrate \\
         --crash after_backup [--nth 2] [--home DIR]
 
 Crash points:

@@ -7,7 +7,7 @@
  * socket bound to the given host. Configuration (Derby URL, warehouse ...) comes from the
  * hive-site.xml on the class path. Compiled by scripts/services/hive.sh against pyspark's jars.
  *
- *   java -cp <conf dir>:<classes>:<pyspark jars>/'*' LoopbackMetastore 127.0.0.1 59083
+ *   java -cp <conf dir>:<classes>:<pyspark jars>/'*' LoopbackMetastore 127.0.0.1 21083
  */
 
 import java.net.InetSocketAddress;

@@ -13,7 +13,7 @@
  * Catalog properties come from CATALOG_* environment variables, as in Iceberg's server
  * (CATALOG_URI -> uri, CATALOG_IO__IMPL -> io-impl: "__" is "-", "_" is ".").
  *
- *   java -cp <classes>:<jars> LoopbackRestCatalog 127.0.0.1 58181
+ *   java -cp <classes>:<jars> LoopbackRestCatalog 127.0.0.1 21181
  */
 
 import jakarta.servlet.ServletException;
